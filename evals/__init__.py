@@ -1,0 +1,1 @@
+"""Evals: transcript replay and agent runs against the MCP server."""

@@ -1,0 +1,1 @@
+"""Policy data (plan catalogue, lifecycle, ACL): files read at start-up, never written by tools."""

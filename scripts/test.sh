@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Install everything into .venv and run every check: ruff lint, ruff format, the test suite.
+# Extra arguments go to pytest (e.g. `bash scripts/test.sh -k lifecycle`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x .venv/bin/python ] || "${PYTHON:-python3}" -m venv .venv
+# shellcheck disable=SC1091
+. .venv/bin/activate
+python -m pip install -q --disable-pip-version-check --upgrade pip
+python -m pip install -q --disable-pip-version-check -e ".[dev]"
+TF_CLI_CONFIG_FILE=$(bash scripts/terraform-mirror.sh)
+export TF_CLI_CONFIG_FILE
+terraform version | head -n 1
+bash scripts/ensure-postgres.sh
+ruff check .
+ruff format --check .
+pytest "$@"

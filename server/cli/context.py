@@ -1,0 +1,24 @@
+"""What every CLI command shares: settings and an open store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from paybill.server.bootstrap import require_current
+from paybill.server.settings import Settings
+from paybill.server.store.database import Database
+
+
+@dataclass
+class CliContext:
+    settings: Settings = field(default_factory=Settings)
+
+    @cached_property
+    def db(self) -> Database:
+        return Database(self.settings.database_url)
+
+    def current_db(self) -> Database:
+        """The store, refusing to work on one that `paybill init` has not brought up to date."""
+        require_current(self.db)
+        return self.db

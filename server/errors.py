@@ -1,0 +1,113 @@
+"""Every error Paybill reports, as one exception tree keyed by the public error codes.
+
+    PaybillError                      INTERNAL (base; never shows internals to a client)
+    ├── Unauthenticated               UNAUTHENTICATED    no or unknown credentials
+    ├── Denied                        DENIED             the ACL or an entitlement refuses
+    ├── NotFound                      NOT_FOUND          no such tenant, plan, principal...
+    ├── InvalidInput                  INVALID_INPUT      arguments fail validation
+    ├── InvalidTransition             INVALID_TRANSITION illegal in the tenant's lifecycle state
+    ├── SqlRejected                   SQL_REJECTED       the SQL guard refuses a statement
+    ├── QuotaExceeded                 QUOTA_EXCEEDED     a plan limit or rate is exhausted
+    ├── BillingBlocked                BILLING_BLOCKED    subscription is past_due or canceled
+    ├── ApprovalRequired              APPROVAL_REQUIRED  a pending approval must be decided first
+    ├── Conflict                      CONFLICT           duplicate, stale version, reused key
+    ├── ProvisioningFailed            PROVISIONING_FAILED infrastructure step failed
+    └── InternalError                 INTERNAL           anything unexpected, translated
+
+Each error carries a ``code``, a human ``message`` written for the agent reading it (what was
+refused, why, what it may do next) and JSON-safe ``details``. ``to_payload()`` is the exact
+structure a tool error carries: ``{"error": {"code", "message", "details"}}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class PaybillError(Exception):
+    """Base of every Paybill error."""
+
+    code: ClassVar[str] = "INTERNAL"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_payload(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class Unauthenticated(PaybillError):
+    code = "UNAUTHENTICATED"
+
+
+class Denied(PaybillError):
+    code = "DENIED"
+
+
+class NotFound(PaybillError):
+    code = "NOT_FOUND"
+
+
+class InvalidInput(PaybillError):
+    code = "INVALID_INPUT"
+
+
+class InvalidTransition(PaybillError):
+    """Raised when an action is illegal in the tenant's current lifecycle state."""
+
+    code = "INVALID_TRANSITION"
+
+    def __init__(self, *, tenant: str, state: str, action: str, allowed: list[str]) -> None:
+        allowed_text = ", ".join(allowed) if allowed else "none (final state)"
+        super().__init__(
+            f"Cannot {action} tenant {tenant!r} while it is {state}; "
+            f"actions allowed now: {allowed_text}.",
+            tenant=tenant,
+            state=state,
+            action=action,
+            allowed_actions=allowed,
+        )
+
+
+class SqlRejected(PaybillError):
+    code = "SQL_REJECTED"
+
+
+class QuotaExceeded(PaybillError):
+    code = "QUOTA_EXCEEDED"
+
+
+class BillingBlocked(PaybillError):
+    code = "BILLING_BLOCKED"
+
+
+class ApprovalRequired(PaybillError):
+    code = "APPROVAL_REQUIRED"
+
+
+class Conflict(PaybillError):
+    code = "CONFLICT"
+
+
+class ProvisioningFailed(PaybillError):
+    code = "PROVISIONING_FAILED"
+
+
+class InternalError(PaybillError):
+    """An unexpected failure; the message is generic so nothing internal leaks."""
+
+    code = "INTERNAL"
+
+    def __init__(self, reference: str | None = None) -> None:
+        super().__init__(
+            "An internal error occurred and the call did not complete. "
+            "Retry later, or give the reference to an operator.",
+            **({"reference": reference} if reference else {}),
+        )
+
+
+ERROR_CODES: tuple[str, ...] = tuple(
+    cls.code for cls in (PaybillError, *PaybillError.__subclasses__()) if cls is not InternalError
+)

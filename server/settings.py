@@ -1,0 +1,61 @@
+"""Settings: one object, read from ``PAYBILL_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+SUPPORTED_DRIVERS = ("sqlite", "sqlite+pysqlite", "postgresql+psycopg")
+
+
+def default_database_url() -> str:
+    """An embedded SQLite file in the user's data directory."""
+    data_dir = Path(platformdirs.user_data_dir("paybill", appauthor=False))
+    return f"sqlite:///{data_dir / 'paybill.db'}"
+
+
+def parse_database_url(value: str) -> URL:
+    """Parse a database URL and refuse drivers Paybill is not tested on.
+
+    Raises:
+        ValueError: the URL is malformed or names an unsupported driver.
+    """
+    try:
+        url = make_url(value)
+    except ArgumentError as exc:
+        raise ValueError(f"not a database URL: {value!r}") from exc
+    if url.drivername not in SUPPORTED_DRIVERS:
+        raise ValueError(
+            f"unsupported database driver {url.drivername!r}; "
+            f"use one of: {', '.join(SUPPORTED_DRIVERS)}"
+        )
+    return url
+
+
+class Settings(BaseSettings):
+    """Everything configurable, with the ``PAYBILL_`` prefix (``PAYBILL_DATABASE_URL``...)."""
+
+    model_config = SettingsConfigDict(env_prefix="PAYBILL_", extra="ignore")
+
+    database_url: str = Field(
+        default_factory=default_database_url,
+        description="SQLAlchemy URL of the control-plane store (sqlite or postgresql+psycopg).",
+    )
+    principal: str | None = Field(
+        default=None, description="Principal the stdio server runs as (see `paybill serve`)."
+    )
+    policies_dir: Path | None = Field(
+        default=None,
+        description="Directory with plans.yaml and lifecycle.yaml; defaults to the packaged ones.",
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        parse_database_url(value)
+        return value

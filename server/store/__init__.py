@@ -1,0 +1,27 @@
+"""The control-plane store: SQLAlchemy models, engine and migrations."""
+
+from paybill.server.store.audit import AuditEvent
+from paybill.server.store.base import Base
+from paybill.server.store.identity import ApiKey, Principal
+from paybill.server.store.tenancy import LifecycleTransition, Plan, Subscription, Tenant
+from paybill.server.store.workflows import (
+    Approval,
+    IdempotencyRecord,
+    WorkflowRun,
+    WorkflowStep,
+)
+
+__all__ = [
+    "ApiKey",
+    "Approval",
+    "AuditEvent",
+    "Base",
+    "IdempotencyRecord",
+    "LifecycleTransition",
+    "Plan",
+    "Principal",
+    "Subscription",
+    "Tenant",
+    "WorkflowRun",
+    "WorkflowStep",
+]

@@ -1,0 +1,33 @@
+"""The append-only, hash-chained audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from paybill.server.domain import Decision
+from paybill.server.store.base import Base, created_at_column
+from paybill.server.store.columns import enum_column_type
+
+
+class AuditEvent(Base):
+    """One decision (allowed or denied) and its outcome; ``hash`` covers ``prev_hash``."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    occurred_at: Mapped[datetime] = created_at_column()
+    principal: Mapped[str] = mapped_column(String(100))
+    tenant_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    tool: Mapped[str] = mapped_column(String(64))
+    arguments: Mapped[dict[str, Any]]
+    decision: Mapped[Decision] = mapped_column(enum_column_type(Decision, "audit_decision"))
+    rule: Mapped[str] = mapped_column(String(200))
+    outcome: Mapped[str] = mapped_column(String(32))
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

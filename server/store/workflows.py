@@ -1,0 +1,91 @@
+"""Workflow runs and steps, approvals and idempotency records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from paybill.server.domain import ApprovalStatus, RunStatus, StepStatus
+from paybill.server.store.base import Base, created_at_column, id_column, updated_at_column
+from paybill.server.store.columns import enum_column_type
+
+
+class WorkflowRun(Base):
+    """A durable run of a workflow (provisioning, plan change, offboarding...)."""
+
+    __tablename__ = "workflow_runs"
+
+    id: Mapped[str] = id_column()
+    tenant_id: Mapped[str | None] = mapped_column(ForeignKey("tenants.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[RunStatus] = mapped_column(enum_column_type(RunStatus, "run_status"))
+    input: Mapped[dict[str, Any]]
+    error: Mapped[dict[str, Any] | None]
+    created_by: Mapped[str] = mapped_column(String(100))
+    # Worker lease: who is executing the run and until when the claim holds.
+    locked_by: Mapped[str | None] = mapped_column(String(100))
+    locked_until: Mapped[datetime | None]
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = updated_at_column()
+
+    steps: Mapped[list[WorkflowStep]] = relationship(
+        back_populates="run", order_by="WorkflowStep.position", cascade="all, delete-orphan"
+    )
+
+
+class WorkflowStep(Base):
+    """One step of a run, recorded before and after it executes."""
+
+    __tablename__ = "workflow_steps"
+    __table_args__ = (UniqueConstraint("run_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("workflow_runs.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(64))
+    status: Mapped[StepStatus] = mapped_column(enum_column_type(StepStatus, "step_status"))
+    output: Mapped[dict[str, Any] | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+    run: Mapped[WorkflowRun] = relationship(back_populates="steps")
+
+
+class Approval(Base):
+    """A pending or decided approval, bound to the hash of exactly what will run."""
+
+    __tablename__ = "approvals"
+
+    id: Mapped[str] = id_column()
+    tenant_id: Mapped[str | None] = mapped_column(ForeignKey("tenants.id"), index=True)
+    tool: Mapped[str] = mapped_column(String(64))
+    arguments: Mapped[dict[str, Any]]
+    plan_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[ApprovalStatus] = mapped_column(
+        enum_column_type(ApprovalStatus, "approval_status")
+    )
+    requested_by: Mapped[str] = mapped_column(String(100))
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[datetime]
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class IdempotencyRecord(Base):
+    """The first result of a mutating call, replayed for the same key and arguments."""
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("principal_id", "tool", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    principal_id: Mapped[str] = mapped_column(ForeignKey("principals.id"))
+    tool: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    response: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = created_at_column()

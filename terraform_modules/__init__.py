@@ -1,0 +1,1 @@
+"""Terraform modules, shipped as package data for the provisioner."""

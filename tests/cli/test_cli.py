@@ -1,0 +1,95 @@
+"""The `paybill` console script, run for real in a subprocess on both backends."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PAYBILL = str(Path(sys.executable).parent / "paybill")
+
+
+def run(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PAYBILL_DATABASE_URL": url}
+    return subprocess.run(
+        [PAYBILL, *args], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_init_is_idempotent_then_principals_and_listing(empty_url: str) -> None:
+    first = run(empty_url, "init")
+    assert first.returncode == 0, first.stderr
+    assert "Plans loaded: free, pro, enterprise." in first.stdout
+    second = run(empty_url, "init")
+    assert second.returncode == 0
+    assert "nothing changed" in second.stdout
+
+    added = run(empty_url, "principal", "add", "alice", "--role", "platform_admin")
+    assert added.returncode == 0, added.stderr
+    key_line = next(line for line in added.stdout.splitlines() if "API key" in line)
+    key = key_line.rsplit(" ", 1)[1]
+    assert key.startswith("pb_")
+
+    listed = run(empty_url, "principal", "list")
+    assert "alice" in listed.stdout
+    assert key not in listed.stdout
+    assert "platform_admin" in listed.stdout
+    assert run(empty_url, "tenant", "list").stdout.strip() == "No tenants yet."
+    plans = run(empty_url, "plan", "list", "--json")
+    assert '"isolation": "silo"' in plans.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("principal", "add", "bob", "--role", "wizard"), "Unknown role 'wizard'"),
+        (("principal", "add", "alice", "--role", "operator"), "already exists"),
+        (("principal", "add", "bot", "--role", "tenant_agent"), "pass --tenant"),
+        (("principal", "add", "bot", "--role", "tenant_agent", "--tenant", "x"), "No tenant"),
+        (("principal", "add", "Bad Name", "--role", "operator"), "is invalid"),
+    ],
+)
+def test_bad_input_is_one_line_and_non_zero(store_url: str, args: tuple, message: str) -> None:
+    assert run(store_url, "principal", "add", "alice", "--role", "operator").returncode == 0
+    result = run(store_url, *args)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://u@h/db", "unsupported database driver"),
+        ("not a url", "not a database URL"),
+        ("postgresql+psycopg://postgres@127.0.0.1:1/none", "store unavailable"),
+    ],
+)
+def test_bad_database_url_is_one_line(url: str, message: str) -> None:
+    result = run(url, "init")
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_commands_refuse_an_uninitialised_store(tmp_path: Path) -> None:
+    result = run(f"sqlite:///{tmp_path / 'new.db'}", "tenant", "list")
+    assert result.returncode == 1
+    assert "run `paybill init`" in result.stderr
+
+
+def test_help_lists_every_command() -> None:
+    result = run("sqlite://", "--help")
+    assert result.returncode == 0
+    for command in ("init", "migrate", "principal", "tenant", "plan"):
+        assert command in result.stdout
+    assert "--role" in run("sqlite://", "principal", "add", "--help").stdout
+
+
+def test_migrate_reports_pending_then_nothing(empty_url: str) -> None:
+    assert "empty -> 0001" in run(empty_url, "migrate").stdout
+    assert "no migrations pending" in run(empty_url, "migrate").stdout

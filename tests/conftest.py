@@ -1,0 +1,132 @@
+"""Fixtures: every store test runs on SQLite and on PostgreSQL, each in a database of its own.
+
+PostgreSQL is required (CI starts it). Set PAYBILL_TEST_BACKENDS=sqlite to run without it
+locally; the default runs both and fails loudly when PostgreSQL is unreachable.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from paybill.server.bootstrap import initialise
+from paybill.server.lifecycle import Lifecycle, load_definition
+from paybill.server.store.database import Database
+
+PG_ADMIN_URL = os.environ.get(
+    "PAYBILL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+BACKENDS = os.environ.get("PAYBILL_TEST_BACKENDS", "sqlite,postgresql").split(",")
+
+
+class PostgresDatabases:
+    """Creates and drops throw-away databases on the test server."""
+
+    def __init__(self, admin_url: str) -> None:
+        self.admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        self.base_url = make_url(admin_url)
+
+    def create(self, template: str | None = None) -> str:
+        name = f"paybill_test_{uuid.uuid4().hex[:12]}"
+        clause = f" TEMPLATE {template}" if template else ""
+        with self.admin.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE {name}{clause}"))
+        return name
+
+    def url(self, name: str) -> str:
+        return self.base_url.set(database=name).render_as_string(hide_password=False)
+
+    def drop(self, name: str) -> None:
+        with self.admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresDatabases]:
+    pg = PostgresDatabases(PG_ADMIN_URL)
+    try:
+        with pg.admin.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        pytest.fail(
+            f"PostgreSQL at {PG_ADMIN_URL} is unreachable ({exc}); start it or set "
+            "PAYBILL_TEST_BACKENDS=sqlite",
+            pytrace=False,
+        )
+    yield pg
+    pg.admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def empty_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """URL of a new, empty database on the parametrised backend."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    pg: PostgresDatabases = request.getfixturevalue("postgres")
+    name = pg.create()
+    yield pg.url(name)
+    pg.drop(name)
+
+
+@pytest.fixture(scope="session")
+def template_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """Initialised stores to copy from, made once per session and backend."""
+    made: dict[str, str] = {}
+
+    def get(backend: str) -> str:
+        if backend not in made:
+            if backend == "sqlite":
+                path = tmp_path_factory.mktemp("template") / "store.db"
+                url = f"sqlite:///{path}"
+            else:
+                pg: PostgresDatabases = request.getfixturevalue("postgres")
+                name = pg.create()
+                request.addfinalizer(lambda: pg.drop(name))
+                url = pg.url(name)
+            db = Database(url)
+            initialise(db)
+            db.dispose()
+            made[backend] = url if backend == "postgresql" else str(path)
+        return made[backend]
+
+    return get
+
+
+@pytest.fixture
+def store_url(backend: str, template_store, request: pytest.FixtureRequest, tmp_path: Path):
+    """URL of an initialised store (migrated, plans loaded) private to this test."""
+    source = template_store(backend)
+    if backend == "sqlite":
+        target = tmp_path / "store.db"
+        shutil.copyfile(source, target)
+        yield f"sqlite:///{target}"
+        return
+    pg: PostgresDatabases = request.getfixturevalue("postgres")
+    name = pg.create(template=make_url(source).database)
+    yield pg.url(name)
+    pg.drop(name)
+
+
+@pytest.fixture
+def db(store_url: str) -> Iterator[Database]:
+    database = Database(store_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture(scope="session")
+def lifecycle() -> Lifecycle:
+    return Lifecycle(load_definition())

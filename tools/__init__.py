@@ -1,0 +1,1 @@
+"""MCP tools: typed input and output models, one module per noun."""
