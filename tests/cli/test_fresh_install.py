@@ -21,13 +21,13 @@ def _sh(*args: str | Path, env: dict[str, str] | None = None) -> str:
 
 def test_fresh_venv_install_then_init_twice_principal_and_listing(tmp_path: Path) -> None:
     venv = tmp_path / "venv"
-    _sh(sys.executable, "-m", "venv", venv)
+    _sh(sys.executable, "-m", "venv", "--without-pip", venv)
     python = venv / "bin" / "python"
     site = Path(
         _sh(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").strip()
     )
-    # Dependencies come from the test environment (no network needed); paybill itself is
-    # built and installed from the source tree like any user would.
+    # Dependencies, pip and setuptools come from the test environment (no network needed);
+    # paybill itself is built from the source tree and installed into the new venv.
     (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     _sh(python, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", REPO)
     location = _sh(python, "-c", "import paybill.server as s; print(s.__file__)")
