@@ -11,6 +11,7 @@
     ├── BillingBlocked                BILLING_BLOCKED    subscription is past_due or canceled
     ├── ApprovalRequired              APPROVAL_REQUIRED  a pending approval must be decided first
     ├── Conflict                      CONFLICT           duplicate, stale version, reused key
+    │   └── ApprovalVoid              CONFLICT           what an approval covered has changed
     ├── ProvisioningFailed            PROVISIONING_FAILED infrastructure step failed
     └── InternalError                 INTERNAL           anything unexpected, translated
 
@@ -28,6 +29,9 @@ class PaybillError(Exception):
     """Base of every Paybill error."""
 
     code: ClassVar[str] = "INTERNAL"
+    # True when the state recorded before the error (a pending approval, a failed run) must
+    # be committed rather than rolled back, so the caller can act on it.
+    keeps_changes: ClassVar[bool] = False
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
@@ -85,14 +89,22 @@ class BillingBlocked(PaybillError):
 
 class ApprovalRequired(PaybillError):
     code = "APPROVAL_REQUIRED"
+    keeps_changes = True
 
 
 class Conflict(PaybillError):
     code = "CONFLICT"
 
 
+class ApprovalVoid(Conflict):
+    """An approval no longer matches what would run (or expired); it is recorded as void."""
+
+    keeps_changes = True
+
+
 class ProvisioningFailed(PaybillError):
     code = "PROVISIONING_FAILED"
+    keeps_changes = True
 
 
 class InternalError(PaybillError):
@@ -109,5 +121,5 @@ class InternalError(PaybillError):
 
 
 ERROR_CODES: tuple[str, ...] = tuple(
-    cls.code for cls in (PaybillError, *PaybillError.__subclasses__()) if cls is not InternalError
+    dict.fromkeys(cls.code for cls in (PaybillError, *PaybillError.__subclasses__()))
 )

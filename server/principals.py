@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from paybill.server.acl import role_binding
 from paybill.server.domain import PRINCIPAL_NAME_PATTERN, Role
 from paybill.server.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from paybill.server.store import ApiKey, Principal, Tenant
@@ -85,6 +86,7 @@ def add_principal(
     key = issue_key()
     principal.api_keys.append(ApiKey(prefix=key.prefix, key_hash=key.key_hash))
     session.add(principal)
+    session.add(role_binding(name, role, tenant_id))
     session.flush()
     return principal, key
 

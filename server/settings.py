@@ -54,6 +54,20 @@ class Settings(BaseSettings):
         description="Directory with plans.yaml and lifecycle.yaml; defaults to the packaged ones.",
     )
 
+    rate_per_minute: int = Field(
+        default=120, gt=0, description="Tool calls per minute allowed to each principal."
+    )
+    max_argument_bytes: int = Field(
+        default=16384, gt=0, description="Largest JSON-encoded tool arguments accepted."
+    )
+    approval_ttl_seconds: int = Field(
+        default=86400, gt=0, description="How long a pending approval may wait for a decision."
+    )
+    data_dir: Path = Field(
+        default_factory=lambda: Path(platformdirs.user_data_dir("paybill", appauthor=False)),
+        description="Where local provisioning records live.",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:

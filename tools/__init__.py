@@ -1,1 +1,20 @@
-"""MCP tools: typed input and output models, one module per noun."""
+"""MCP tools: typed input and output models, one module per noun, run by the guard pipeline."""
+
+from paybill.server.guards.spec import ToolSpec
+from paybill.tools import approvals, audit_log, offboarding, plan_changes, plans, tenants, workflows
+
+
+def all_tools() -> list[ToolSpec]:
+    """Every tool Paybill serves, in a stable order."""
+    specs = [
+        *plans.TOOLS,
+        *tenants.TOOLS,
+        *plan_changes.TOOLS,
+        *offboarding.TOOLS,
+        *workflows.TOOLS,
+        *approvals.TOOLS,
+        *audit_log.TOOLS,
+    ]
+    names = [s.name for s in specs]
+    assert len(names) == len(set(names)), "tool names must be unique"
+    return specs

@@ -1,5 +1,6 @@
 """The control-plane store: SQLAlchemy models, engine and migrations."""
 
+from paybill.server.store.acl import CasbinRule
 from paybill.server.store.audit import AuditEvent
 from paybill.server.store.base import Base
 from paybill.server.store.identity import ApiKey, Principal
@@ -16,6 +17,7 @@ __all__ = [
     "Approval",
     "AuditEvent",
     "Base",
+    "CasbinRule",
     "IdempotencyRecord",
     "LifecycleTransition",
     "Plan",

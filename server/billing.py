@@ -1,0 +1,85 @@
+"""Billing rules: admission by subscription status, proration, and limits against usage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from paybill.server.domain import SubscriptionStatus
+from paybill.server.errors import BillingBlocked, QuotaExceeded
+from paybill.server.store import Plan, Principal, Subscription, Tenant
+
+BLOCKING = (SubscriptionStatus.PAST_DUE, SubscriptionStatus.CANCELED)
+
+
+def require_good_standing(tenant: Tenant, what: str) -> None:
+    """Raises: BillingBlocked when the subscription is past_due or canceled."""
+    sub = tenant.subscription
+    if sub is not None and sub.status in BLOCKING:
+        raise BillingBlocked(
+            f"Cannot {what} tenant {tenant.slug!r}: its subscription is {sub.status.value}. "
+            "Settle the invoice first; the billing system will reactivate it.",
+            tenant=tenant.slug,
+            subscription_status=sub.status.value,
+        )
+
+
+@dataclass(frozen=True)
+class Proration:
+    """Charge for the rest of the current period at the new price, minus the unused credit."""
+
+    seconds_remaining: int
+    credit_cents: int
+    charge_cents: int
+
+    @property
+    def amount_due_cents(self) -> int:
+        return self.charge_cents - self.credit_cents
+
+
+def prorate(sub: Subscription, old: Plan, new: Plan, now: datetime) -> Proration:
+    period = (sub.current_period_end - sub.current_period_start).total_seconds()
+    remaining = max(0.0, min(period, (sub.current_period_end - now).total_seconds()))
+    share = remaining / period if period > 0 else 0.0
+    return Proration(
+        seconds_remaining=int(remaining),
+        credit_cents=round(old.price_cents * share),
+        charge_cents=round(new.price_cents * share),
+    )
+
+
+def usage(session: Session, tenant: Tenant) -> dict[str, int]:
+    """What the tenant uses now, in the units of plan limits.
+
+    Seats are principals bound to the tenant. Rows and storage are measured by the data
+    plane; until a tenant has data objects they are zero.
+    """
+    seats = session.scalar(
+        select(func.count()).select_from(Principal).where(
+            Principal.tenant_id == tenant.id, Principal.disabled.is_(False)
+        )
+    )
+    return {"seats": seats or 0, "rows": 0}
+
+
+def require_fits(session: Session, tenant: Tenant, plan: Plan) -> None:
+    """Raises: QuotaExceeded listing every limit of ``plan`` the tenant's usage exceeds."""
+    used = usage(session, tenant)
+    limits = {"seats": plan.max_seats, "rows": plan.max_rows}
+    over = {
+        name: {"used": used[name], "limit": limit}
+        for name, limit in limits.items()
+        if used[name] > limit
+    }
+    if over:
+        described = ", ".join(f"{n} {v['used']} > {v['limit']}" for n, v in over.items())
+        raise QuotaExceeded(
+            f"Tenant {tenant.slug!r} does not fit plan {plan.id}: {described}. "
+            "Reduce usage first, or choose a larger plan.",
+            tenant=tenant.slug,
+            plan=plan.id,
+            exceeds=over,
+        )

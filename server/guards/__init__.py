@@ -1,0 +1,1 @@
+"""The guard pipeline every tool call passes: authn, ACL, limits, workflow gate, audit."""

@@ -1,0 +1,47 @@
+"""Casbin ACL (RBAC, tenants as domains) and plan entitlements."""
+
+from __future__ import annotations
+
+from paybill.server.errors import Denied
+from paybill.server.guards.call import Call
+from paybill.server.guards.spec import Scope
+
+
+def domain_of(call: Call) -> str:
+    if call.spec.scope is Scope.PLATFORM:
+        return "*"
+    if call.spec.scope is Scope.CALLER:
+        return call.caller.domain
+    if call.tenant is None:  # a tenant tool always resolves its tenant before this guard
+        raise Denied(f"{call.spec.name} needs a tenant.")
+    return call.tenant.id
+
+
+def check_acl(call: Call) -> None:
+    """Raises: Denied unless the caller's role grants the tool in the call's domain."""
+    caller, tool = call.caller, call.spec.name
+    domain = domain_of(call)
+    call.services.acl.refresh(call.session)
+    if not call.services.acl.allowed(caller.name, domain, tool):
+        where = "platform-wide" if domain == "*" else "for this tenant"
+        raise Denied(
+            f"Role {caller.role.value} may not call {tool} {where}. Ask an operator or a "
+            "principal with the right role; the refusal is in the audit log.",
+            role=caller.role.value,
+            tool=tool,
+        )
+    call.decided_by = f"acl:{caller.role.value}:{tool}"
+
+
+def check_entitlement(call: Call) -> None:
+    """Raises: Denied when a tenant-scoped caller's plan lacks the tool's feature."""
+    feature, tenant = call.spec.feature, call.tenant
+    if feature is None or tenant is None or call.caller.tenant_id is None:
+        return
+    if feature not in tenant.plan.features:
+        raise Denied(
+            f"Plan {tenant.plan_id} does not include {feature!r}, which {call.spec.name} needs; "
+            "upgrade the plan to use it.",
+            plan=tenant.plan_id,
+            feature=feature,
+        )

@@ -1,0 +1,82 @@
+"""How a tool declares itself to the pipeline: models, scope, and what the guards enforce."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from paybill.server.guards.call import Call
+    from paybill.server.store import Tenant
+
+
+class Scope(StrEnum):
+    """Which Casbin domain a call is checked in."""
+
+    PLATFORM = "platform"  # the "*" domain: only platform-wide roles
+    TENANT = "tenant"  # the target tenant's domain, resolved by ``ToolSpec.tenant_of``
+    CALLER = "caller"  # the caller's own tenant, or "*" for platform-wide roles
+
+
+class ToolInput(BaseModel):
+    """Base of every tool input: unknown arguments are an error, never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class MutatingInput(ToolInput):
+    """Inputs of tools that change state: idempotent replays and dry runs."""
+
+    idempotency_key: str | None = Field(
+        default=None,
+        min_length=8,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        description="Same key + same arguments returns the first result with no second effect; "
+        "same key + other arguments fails with CONFLICT.",
+    )
+    dry_run: bool = Field(
+        default=False, description="Validate and return the plan of what would happen; change nothing."
+    )
+
+
+class ToolOutput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+Handler = Callable[["Call", Any], ToolOutput]
+TenantResolver = Callable[["Call", Any], "Tenant | None"]
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool as the guard pipeline sees it. Tools exist only as specs run by the pipeline."""
+
+    name: str
+    title: str
+    description: str
+    input_model: type[ToolInput]
+    output_model: type[ToolOutput]
+    handler: Handler
+    scope: Scope
+    tenant_of: TenantResolver | None = None
+    lifecycle_action: str | None = None  # the workflow gate refuses it in the wrong state
+    requires_approval: bool = False  # the gate turns the call into a pending approval
+    feature: str | None = None  # plan entitlement a tenant-scoped caller needs
+    executes_approved: bool = False  # runs actions that others marked destructive
+
+    @property
+    def destructive(self) -> bool:
+        return self.requires_approval or self.executes_approved
+
+    @property
+    def mutating(self) -> bool:
+        return issubclass(self.input_model, MutatingInput)
+
+    @property
+    def read_only(self) -> bool:
+        return not self.mutating

@@ -1,0 +1,65 @@
+"""Idempotency keys: the first result of a mutating call is replayed, never re-executed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from paybill.server.errors import Conflict
+from paybill.server.hashing import canonical_hash
+from paybill.server.store import IdempotencyRecord
+
+_NOT_PART_OF_REQUEST = ("idempotency_key",)
+
+
+def request_hash(tool: str, arguments: dict[str, Any]) -> str:
+    kept = {k: v for k, v in arguments.items() if k not in _NOT_PART_OF_REQUEST}
+    return canonical_hash({"tool": tool, "arguments": kept})
+
+
+def replay(
+    session: Session, principal_id: str, tool: str, key: str, arguments: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The stored response for this key, or None when the key is new.
+
+    Raises:
+        Conflict: the key was used with other arguments.
+    """
+    record = session.scalar(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.principal_id == principal_id,
+            IdempotencyRecord.tool == tool,
+            IdempotencyRecord.key == key,
+        )
+    )
+    if record is None:
+        return None
+    if record.request_hash != request_hash(tool, arguments):
+        raise Conflict(
+            f"Idempotency key {key!r} was already used for {tool} with other arguments; "
+            "use a new key for a new request.",
+            idempotency_key=key,
+        )
+    return record.response
+
+
+def remember(
+    session: Session,
+    principal_id: str,
+    tool: str,
+    key: str,
+    arguments: dict[str, Any],
+    response: dict[str, Any],
+) -> None:
+    session.add(
+        IdempotencyRecord(
+            principal_id=principal_id,
+            tool=tool,
+            key=key,
+            request_hash=request_hash(tool, arguments),
+            response=response,
+        )
+    )
+    session.flush()

@@ -1,0 +1,1 @@
+"""Provisioners: the executor interface behind provisioning workflow steps."""

@@ -1,0 +1,66 @@
+"""get_audit_log: the hash-chained record of every decision, newest first."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from sqlalchemy import select
+
+from paybill.server.errors import Denied
+from paybill.server.guards.call import Call
+from paybill.server.guards.spec import Scope, ToolInput, ToolOutput, ToolSpec
+from paybill.server.store import AuditEvent, Tenant
+from paybill.tools.models import AuditEventOut
+
+
+class GetAuditLogInput(ToolInput):
+    tenant: str | None = Field(default=None, max_length=63, description="Only this tenant.")
+    limit: int = Field(default=50, ge=1, le=200)
+    before_id: int | None = Field(default=None, ge=1, description="Page: events older than it.")
+
+
+class GetAuditLogOutput(ToolOutput):
+    events: list[AuditEventOut]
+    next_before_id: int | None
+
+
+def _tenant_of_caller(call: Call, args: GetAuditLogInput) -> Tenant | None:
+    if call.caller.tenant_id is not None:
+        own = call.session.get(Tenant, call.caller.tenant_id)
+        if args.tenant is not None and (own is None or own.slug != args.tenant):
+            raise Denied(f"Role {call.caller.role.value} may only read its own tenant's log.")
+        return own
+    if args.tenant is None:
+        return None
+    return call.session.scalar(select(Tenant).where(Tenant.slug == args.tenant))
+
+
+def get_audit_log(call: Call, args: GetAuditLogInput) -> GetAuditLogOutput:
+    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(args.limit + 1)
+    if call.tenant is not None:
+        query = query.where(AuditEvent.tenant_id == call.tenant.id)
+    elif args.tenant is not None:  # a platform caller asked for a tenant that does not exist
+        return GetAuditLogOutput(events=[], next_before_id=None)
+    if args.before_id is not None:
+        query = query.where(AuditEvent.id < args.before_id)
+    rows = list(call.session.scalars(query))
+    page = rows[: args.limit]
+    more = len(rows) > args.limit
+    return GetAuditLogOutput(
+        events=[AuditEventOut.of(e) for e in page], next_before_id=page[-1].id if more else None
+    )
+
+
+TOOLS = [
+    ToolSpec(
+        name="get_audit_log",
+        title="Get audit log",
+        description="Audit events (allowed and denied calls), newest first; tenant-scoped "
+        "callers see their own tenant only and need the audit.export feature.",
+        input_model=GetAuditLogInput,
+        output_model=GetAuditLogOutput,
+        handler=get_audit_log,
+        scope=Scope.CALLER,
+        tenant_of=_tenant_of_caller,
+        feature="audit.export",
+    ),
+]

@@ -1,0 +1,85 @@
+"""offboard_tenant: approval-gated; revokes access, archives infrastructure, keeps the data."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from sqlalchemy import select
+
+from paybill.server.errors import InvalidInput
+from paybill.server.guards.call import Call
+from paybill.server.guards.spec import MutatingInput, Scope, ToolOutput, ToolSpec
+from paybill.server.store import Principal
+from paybill.server.workflows import run_workflow
+from paybill.tools.models import SLUG_FIELD, RunOut, TenantOut
+from paybill.tools.resolve import facts, tenant_by_slug
+from paybill.tools.tenants import tenant_out
+
+
+class OffboardInput(MutatingInput):
+    tenant: str = SLUG_FIELD
+    confirm_slug: str = Field(max_length=63, description="Retype the tenant's slug to confirm.")
+    reason: str = Field(min_length=3, max_length=500, description="Why; kept in the audit log.")
+
+
+class OffboardOutput(ToolOutput):
+    tenant: TenantOut
+    workflow: RunOut | None
+    dry_run: bool
+
+
+def offboard_tenant(call: Call, args: OffboardInput) -> OffboardOutput:
+    tenant = call.tenant
+    assert tenant is not None
+    if args.confirm_slug != tenant.slug:
+        raise InvalidInput(
+            "confirm_slug does not match the tenant's slug; retype it exactly to confirm.",
+            tenant=tenant.slug,
+        )
+    if call.dry_run:
+        return OffboardOutput(tenant=tenant_out(call, tenant), workflow=None, dry_run=True)
+    services, actor, session = call.services, call.caller.name, call.session
+    lifecycle = services.lifecycle
+
+    def transition(action: str) -> dict[str, str]:
+        record = lifecycle.apply(session, tenant, action, actor=actor, reason=args.reason)
+        return {"from": record.from_state, "to": record.to_state}
+
+    def revoke_access() -> dict[str, list[str]]:
+        bound = session.scalars(select(Principal).where(Principal.tenant_id == tenant.id)).all()
+        for principal in bound:
+            principal.disabled = True
+        return {"disabled_principals": sorted(p.name for p in bound)}
+
+    run = run_workflow(
+        session,
+        tenant=tenant,
+        kind="offboard",
+        created_by=actor,
+        input=args.model_dump(mode="json", exclude={"idempotency_key", "dry_run"}),
+        clock=services.clock,
+        steps=[
+            ("start", lambda: transition("offboard")),
+            ("revoke_access", revoke_access),
+            ("archive_infrastructure", lambda: services.provisioner.archive(facts(tenant))),
+            ("archived", lambda: transition("archive")),
+        ],
+    )
+    return OffboardOutput(tenant=tenant_out(call, tenant), workflow=RunOut.of(run), dry_run=False)
+
+
+TOOLS = [
+    ToolSpec(
+        name="offboard_tenant",
+        title="Offboard tenant",
+        description="Offboard a tenant: revoke its principals, archive its infrastructure "
+        "read-only, and move it to archived. Needs an approval: the first call returns "
+        "APPROVAL_REQUIRED with an approval id; it runs when an approver approves it.",
+        input_model=OffboardInput,
+        output_model=OffboardOutput,
+        handler=offboard_tenant,
+        scope=Scope.TENANT,
+        tenant_of=tenant_by_slug,
+        lifecycle_action="offboard",
+        requires_approval=True,
+    ),
+]
