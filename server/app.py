@@ -9,6 +9,7 @@ from mcp.server import MCPServer
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.mcpserver import Context
 
+from paybill.server import __version__
 from paybill.server.acl import Acl
 from paybill.server.bootstrap import require_current
 from paybill.server.guards.call import Services
@@ -68,4 +69,4 @@ def build_server(services: Services, principal_of: Callable[[Context], str | Non
     """An MCP server whose tools all run through one guard pipeline."""
     pipeline = Pipeline(services)
     tools = [build_tool(spec, pipeline, principal_of) for spec in services.registry.values()]
-    return MCPServer(name="paybill", instructions=INSTRUCTIONS, tools=tools)
+    return MCPServer(name="paybill", version=__version__, instructions=INSTRUCTIONS, tools=tools)

@@ -67,7 +67,9 @@ def request_approval(
     return approval
 
 
-def pending_for_decision(session: Session, approval_id: str, decider: str, now: datetime) -> Approval:
+def pending_for_decision(
+    session: Session, approval_id: str, decider: str, now: datetime
+) -> Approval:
     """Load an approval that ``decider`` may decide now.
 
     Raises:

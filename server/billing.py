@@ -58,9 +58,9 @@ def usage(session: Session, tenant: Tenant) -> dict[str, int]:
     plane; until a tenant has data objects they are zero.
     """
     seats = session.scalar(
-        select(func.count()).select_from(Principal).where(
-            Principal.tenant_id == tenant.id, Principal.disabled.is_(False)
-        )
+        select(func.count())
+        .select_from(Principal)
+        .where(Principal.tenant_id == tenant.id, Principal.disabled.is_(False))
     )
     return {"seats": seats or 0, "rows": 0}
 

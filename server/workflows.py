@@ -45,7 +45,11 @@ def run_workflow(
         try:
             record.output = step()
         except PaybillError as exc:
-            record.status, record.error, record.finished_at = StepStatus.FAILED, exc.message, clock()
+            record.status, record.error, record.finished_at = (
+                StepStatus.FAILED,
+                exc.message,
+                clock(),
+            )
             run.status, run.error = RunStatus.FAILED, exc.to_payload()["error"]
             session.flush()
             return run

@@ -16,5 +16,6 @@ def all_tools() -> list[ToolSpec]:
         *audit_log.TOOLS,
     ]
     names = [s.name for s in specs]
-    assert len(names) == len(set(names)), "tool names must be unique"
+    if len(names) != len(set(names)):
+        raise RuntimeError("tool names must be unique")
     return specs

@@ -28,8 +28,7 @@ class OffboardOutput(ToolOutput):
 
 
 def offboard_tenant(call: Call, args: OffboardInput) -> OffboardOutput:
-    tenant = call.tenant
-    assert tenant is not None
+    tenant = call.target()
     if args.confirm_slug != tenant.slug:
         raise InvalidInput(
             "confirm_slug does not match the tenant's slug; retype it exactly to confirm.",

@@ -45,9 +45,10 @@ class ChangePlanOutput(ToolOutput):
 
 
 def change_plan(call: Call, args: ChangePlanInput) -> ChangePlanOutput:
-    tenant, session = call.tenant, call.session
-    assert tenant is not None and tenant.subscription is not None
+    tenant, session = call.target(), call.session
     sub, old = tenant.subscription, tenant.plan
+    if sub is None:
+        raise RuntimeError(f"tenant {tenant.slug} has no subscription")
     new = get_plan(session, args.plan)
     if new.id == old.id:
         raise InvalidInput(f"Tenant {tenant.slug!r} is already on plan {new.id}.", plan=new.id)

@@ -44,16 +44,29 @@ def create_tenant(call: Call, args: CreateTenantInput) -> CreateTenantOutput:
         plan = get_plan(call.session, args.plan)
         with call.session.begin_nested() as preview:
             tenant = record_tenant(
-                call.session, services.lifecycle, slug=args.slug, name=args.name,
-                plan_id=plan.id, actor=call.caller.name, cloud=args.cloud, region=args.region,
+                call.session,
+                services.lifecycle,
+                slug=args.slug,
+                name=args.name,
+                plan_id=plan.id,
+                actor=call.caller.name,
+                cloud=args.cloud,
+                region=args.region,
                 now=call.now,
             )
             out = tenant_out(call, tenant)
             preview.rollback()
         return CreateTenantOutput(tenant=out, workflow=None, dry_run=True)
     tenant = record_tenant(
-        call.session, services.lifecycle, slug=args.slug, name=args.name, plan_id=args.plan,
-        actor=call.caller.name, cloud=args.cloud, region=args.region, now=call.now,
+        call.session,
+        services.lifecycle,
+        slug=args.slug,
+        name=args.name,
+        plan_id=args.plan,
+        actor=call.caller.name,
+        cloud=args.cloud,
+        region=args.region,
+        now=call.now,
     )
     lifecycle, actor = services.lifecycle, call.caller.name
 
@@ -82,12 +95,13 @@ def create_tenant(call: Call, args: CreateTenantInput) -> CreateTenantOutput:
             tenant=tenant.slug,
             workflow_id=run.id,
         )
-    return CreateTenantOutput(tenant=tenant_out(call, tenant), workflow=RunOut.of(run), dry_run=False)
+    return CreateTenantOutput(
+        tenant=tenant_out(call, tenant), workflow=RunOut.of(run), dry_run=False
+    )
 
 
 def get_tenant(call: Call, args: TenantRef) -> TenantOut:
-    assert call.tenant is not None  # resolved by tenant_of before the handler runs
-    return tenant_out(call, call.tenant)
+    return tenant_out(call, call.target())
 
 
 class ListTenantsInput(ToolInput):
@@ -139,8 +153,7 @@ class LifecycleChangeOutput(ToolOutput):
 
 
 def _lifecycle_change(call: Call, args: LifecycleChangeInput) -> LifecycleChangeOutput:
-    tenant, action = call.tenant, call.spec.lifecycle_action
-    assert tenant is not None and action is not None
+    tenant, action = call.target(), call.spec.lifecycle_action or ""
     lifecycle = call.services.lifecycle
     source = tenant.state
     if call.dry_run:

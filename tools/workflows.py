@@ -28,7 +28,8 @@ def _tenant_of_run(call: Call, args: Any) -> Tenant | None:
 
 def get_workflow(call: Call, args: GetWorkflowInput) -> RunOut:
     run = call.session.get(WorkflowRun, args.workflow_id)
-    assert run is not None  # checked by _tenant_of_run
+    if run is None:  # _tenant_of_run found it moments ago in this transaction
+        raise RuntimeError("workflow run vanished")
     return RunOut.of(run)
 
 

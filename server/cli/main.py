@@ -10,9 +10,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from paybill.server import __version__
 from paybill.server.bootstrap import initialise
+from paybill.server.cli.audit import audit_group
 from paybill.server.cli.context import CliContext
+from paybill.server.cli.demo import demo
 from paybill.server.cli.listing import plan_group, tenant_group
 from paybill.server.cli.principal import principal_group
+from paybill.server.cli.serve import serve
 from paybill.server.errors import PaybillError
 from paybill.server.settings import Settings
 from paybill.server.store import migrate as store_migrate
@@ -59,6 +62,9 @@ def migrate(obj: CliContext) -> None:
 cli.add_command(principal_group)
 cli.add_command(tenant_group)
 cli.add_command(plan_group)
+cli.add_command(serve)
+cli.add_command(audit_group)
+cli.add_command(demo)
 
 
 def _one_line(exc: ValidationError) -> str:
@@ -87,3 +93,7 @@ def main(argv: list[str] | None = None) -> None:
         reason = getattr(exc, "orig", None) or exc
         click.echo(f"error: store unavailable: {str(reason).splitlines()[0]}", err=True)
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

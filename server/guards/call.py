@@ -65,6 +65,12 @@ class Call:
     approval: Approval | None = None  # set when an approved action is being executed
     decided_by: str = ""  # the guard rule that let the call through, for the audit record
 
+    def target(self) -> Tenant:
+        """The resolved tenant; only tenant-scoped specs (which always resolve one) use it."""
+        if self.tenant is None:
+            raise RuntimeError(f"{self.spec.name} resolved no tenant")
+        return self.tenant
+
     @property
     def now(self) -> datetime:
         return self.services.clock()

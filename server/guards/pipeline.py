@@ -187,7 +187,9 @@ def run_approved(call: Call, approval: Approval) -> dict[str, Any]:
     transaction; the caller (decide_approval) has already checked the approval's hash."""
     spec = call.services.registry[approval.tool]
     requester = load_caller(call.session, approval.requested_by)
-    nested = Call(call.services, call.session, spec, requester, approval.arguments, approval=approval)
+    nested = Call(
+        call.services, call.session, spec, requester, approval.arguments, approval=approval
+    )
     nested.arguments = validate(spec, approval.arguments)
     authorise(nested)
     check_workflow(nested)

@@ -33,14 +33,15 @@ class MutatingInput(ToolInput):
 
     idempotency_key: str | None = Field(
         default=None,
-        min_length=8,
+        min_length=1,
         max_length=200,
         pattern=r"^[A-Za-z0-9._:-]+$",
         description="Same key + same arguments returns the first result with no second effect; "
         "same key + other arguments fails with CONFLICT.",
     )
     dry_run: bool = Field(
-        default=False, description="Validate and return the plan of what would happen; change nothing."
+        default=False,
+        description="Validate and return the plan of what would happen; change nothing.",
     )
 
 

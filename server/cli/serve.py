@@ -1,0 +1,53 @@
+"""`paybill serve`: run the MCP server over stdio, SSE or streamable HTTP."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from paybill.server.app import build_server, build_services, http_principal
+from paybill.server.cli.context import CliContext
+from paybill.server.errors import InvalidInput
+from paybill.server.http import serve_http
+from paybill.server.principals import get_principal
+
+
+@click.command()
+@click.option(
+    "--transport",
+    type=click.Choice(["stdio", "sse", "streamable-http"]),
+    default="stdio",
+    show_default=True,
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="HTTP bind address.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--principal",
+    help="stdio only: the principal every call runs as (default: PAYBILL_PRINCIPAL).",
+)
+@click.pass_obj
+def serve(obj: CliContext, transport: str, host: str, port: int, principal: str | None) -> None:
+    """Serve Paybill's tools to MCP clients.
+
+    stdio runs as one principal; HTTP transports authenticate each request with
+    'Authorization: Bearer <api key>' and bind 127.0.0.1 unless --host says otherwise.
+    """
+    # stdout carries the stdio protocol: everything else goes to stderr.
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
+    services = build_services(obj.settings)
+    if transport == "stdio":
+        name = principal or obj.settings.principal
+        if not name:
+            raise InvalidInput(
+                "stdio needs a principal: pass --principal NAME or set PAYBILL_PRINCIPAL."
+            )
+        with services.db.session() as session:
+            get_principal(session, name)  # fail now, not on the first call
+        build_server(services, lambda _ctx: name).run()
+        return
+    if principal:
+        raise InvalidInput("--principal is for stdio; HTTP callers authenticate with API keys.")
+    click.echo(f"Paybill MCP server on http://{host}:{port} ({transport})", err=True)
+    serve_http(build_server(services, http_principal), services.db, transport, host, port)  # type: ignore[arg-type]
