@@ -21,7 +21,7 @@ from paybill.server.provisioners.base import Provisioner
 from paybill.server.provisioners.local import LocalProvisioner
 from paybill.server.settings import Settings
 from paybill.server.store.base import utcnow
-from paybill.server.store.database import Database
+from paybill.server.store.database import Database, make_engine
 from paybill.tools import all_tools
 
 INSTRUCTIONS = (
@@ -50,7 +50,8 @@ def build_services(
         db=db,
         settings=settings,
         lifecycle=Lifecycle(load_definition(settings.policies_dir)),
-        acl=Acl(db.engine, settings.policies_dir),
+        # Its own reader engine: bindings are reloaded while a call holds the write lock.
+        acl=Acl(make_engine(settings.database_url, write_lock=False), settings.policies_dir),
         provisioner=provisioner or LocalProvisioner(settings.data_dir),
         rate_limiter=RateLimiter(settings.rate_per_minute),
         clock=clock,

@@ -13,14 +13,24 @@ from sqlalchemy.orm import Session, sessionmaker
 from paybill.server.settings import parse_database_url
 
 
-def make_engine(database_url: str) -> Engine:
-    """Create an engine; for SQLite, create the file's directory and enforce foreign keys."""
+def make_engine(database_url: str, *, write_lock: bool = True) -> Engine:
+    """Create an engine; for SQLite, create the file's directory and enforce foreign keys.
+
+    ``write_lock=False`` gives plain deferred transactions on SQLite, for readers that must
+    not queue behind (or deadlock with) a writer on the same thread.
+    """
     url = parse_database_url(database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        # pysqlite's own transaction handling is off (isolation_level=None) so that SQLAlchemy
+        # emits BEGIN itself: IMMEDIATE takes the write lock up front, so concurrent calls
+        # queue on the busy timeout instead of failing when a read upgrades to a write, and
+        # SAVEPOINTs (dry runs) work.
+        engine = create_engine(url, connect_args={"timeout": 30, "isolation_level": None})
         event.listen(engine, "connect", _sqlite_pragmas)
+        if write_lock:
+            event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
     return create_engine(url, pool_pre_ping=True)
 
@@ -30,6 +40,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
+
+
+def _sqlite_begin_immediate(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:

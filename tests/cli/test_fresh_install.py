@@ -19,7 +19,7 @@ def _sh(*args: str | Path, env: dict[str, str] | None = None) -> str:
     return result.stdout
 
 
-def test_fresh_venv_install_then_init_twice_principal_and_listing(tmp_path: Path) -> None:
+def test_fresh_venv_install_then_init_twice_principal_listing_and_demo(tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     _sh(sys.executable, "-m", "venv", "--without-pip", venv)
     python = venv / "bin" / "python"
@@ -41,3 +41,5 @@ def test_fresh_venv_install_then_init_twice_principal_and_listing(tmp_path: Path
     assert (tmp_path / "data" / "paybill" / "paybill.db").exists()
     assert "API key" in _sh(paybill, "principal", "add", "ops", "--role", "operator", env=env)
     assert "No tenants yet." in _sh(paybill, "tenant", "list", env=env)
+    # The MCP server from the installed package: policies, ACL files and migrations shipped.
+    assert "chain intact" in _sh(paybill, "demo", env=env)
