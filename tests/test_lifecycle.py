@@ -118,6 +118,23 @@ def test_refused_transition_names_state_and_allowed_actions(
         assert tenant.state == "requested"
 
 
+def test_stale_tenant_cannot_be_transitioned(db: Database, lifecycle: Lifecycle) -> None:
+    slug = _tenant_in(db, lifecycle, "active")
+    with db.session() as session:
+        stale = get_tenant(session, slug)  # version N, kept after the session ends
+    with db.session() as session:
+        lifecycle.apply(session, get_tenant(session, slug), "suspend", actor="a", reason="first")
+    with db.session() as session:
+        stale = session.merge(stale, load=False)
+        with pytest.raises(Conflict, match="changed by another request"):
+            lifecycle.apply(session, stale, "offboard", actor="b", reason="second")
+    with db.session() as session:
+        assert get_tenant(session, slug).state == "suspended"
+
+
+# SQLite takes its write lock at BEGIN, so there transitions simply queue; the race between
+# two open transactions exists only on PostgreSQL, where the version column decides it.
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 def test_concurrent_transitions_cannot_both_win(db: Database, lifecycle: Lifecycle) -> None:
     slug = _tenant_in(db, lifecycle, "active")
     barrier = threading.Barrier(2)
