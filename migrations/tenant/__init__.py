@@ -1,0 +1,1 @@
+"""Alembic environment for the tenant application schema (one target per schema/database)."""

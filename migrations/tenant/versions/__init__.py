@@ -1,0 +1,1 @@
+"""Revisions of the tenant application schema."""

@@ -1,0 +1,1 @@
+"""The tenant data plane: the tenant schema, its isolation models and scoped access."""
