@@ -12,6 +12,7 @@ from mcp.server.mcpserver import Context
 from paybill.server import __version__
 from paybill.server.acl import Acl
 from paybill.server.bootstrap import require_current
+from paybill.server.dataplane.engines import Engines
 from paybill.server.guards.call import Services
 from paybill.server.guards.limits import RateLimiter
 from paybill.server.guards.pipeline import Pipeline
@@ -46,14 +47,17 @@ def build_services(
     """
     db = Database(settings.database_url)
     require_current(db)
+    engines = Engines(settings.database_url)
     services = Services(
         db=db,
         settings=settings,
         lifecycle=Lifecycle(load_definition(settings.policies_dir)),
         # Its own reader engine: bindings are reloaded while a call holds the write lock.
         acl=Acl(make_engine(settings.database_url, write_lock=False), settings.policies_dir),
-        provisioner=provisioner or LocalProvisioner(settings.data_dir),
+        engines=engines,
+        provisioner=provisioner or LocalProvisioner(settings.data_dir, engines),
         rate_limiter=RateLimiter(settings.rate_per_minute),
+        tenant_rate=RateLimiter(settings.rate_per_minute),
         clock=clock,
     )
     services.registry = {spec.name: spec for spec in all_tools()}

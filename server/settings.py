@@ -60,6 +60,17 @@ class Settings(BaseSettings):
     max_argument_bytes: int = Field(
         default=16384, gt=0, description="Largest JSON-encoded tool arguments accepted."
     )
+    statement_timeout_ms: int = Field(
+        default=5000, gt=0, le=600_000, description="Longest a tenant data statement may run."
+    )
+    max_result_rows: int = Field(
+        default=500, gt=0, le=10_000, description="Most rows one data call returns."
+    )
+    bulk_threshold: int = Field(
+        default=100,
+        gt=0,
+        description="update_rows/delete_rows touching more rows than this need an approval.",
+    )
     approval_ttl_seconds: int = Field(
         default=86400, gt=0, description="How long a pending approval may wait for a decision."
     )

@@ -47,6 +47,23 @@ class PostgresDatabases:
         with self.admin.connect() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
+    def tenant_objects(self) -> tuple[set[str], set[str]]:
+        """Cluster-wide objects tenants leave behind: silo databases and tenant roles."""
+        with self.admin.connect() as conn:
+            dbs = conn.execute(
+                text("SELECT datname FROM pg_database WHERE datname LIKE 'pb_silo_%'")
+            )
+            roles = conn.execute(text("SELECT rolname FROM pg_roles WHERE rolname LIKE 'pb_t_%'"))
+            return set(dbs.scalars()), set(roles.scalars())
+
+    def drop_tenant_objects_since(self, before: tuple[set[str], set[str]]) -> None:
+        dbs, roles = self.tenant_objects()
+        with self.admin.connect() as conn:
+            for name in sorted(dbs - before[0]):
+                conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            for role in sorted(roles - before[1]):
+                conn.execute(text(f"DROP ROLE IF EXISTS {role}"))
+
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresDatabases]:
@@ -115,9 +132,11 @@ def store_url(backend: str, template_store, request: pytest.FixtureRequest, tmp_
         yield f"sqlite:///{target}"
         return
     pg: PostgresDatabases = request.getfixturevalue("postgres")
+    before = pg.tenant_objects()
     name = pg.create(template=make_url(source).database)
     yield pg.url(name)
     pg.drop(name)
+    pg.drop_tenant_objects_since(before)
 
 
 @pytest.fixture

@@ -1,7 +1,18 @@
 """MCP tools: typed input and output models, one module per noun, run by the guard pipeline."""
 
 from paybill.server.guards.spec import ToolSpec
-from paybill.tools import approvals, audit_log, offboarding, plan_changes, plans, tenants, workflows
+from paybill.tools import (
+    approvals,
+    audit_log,
+    data,
+    offboarding,
+    plan_changes,
+    plans,
+    rows,
+    tenants,
+    usage,
+    workflows,
+)
 
 
 def all_tools() -> list[ToolSpec]:
@@ -14,6 +25,9 @@ def all_tools() -> list[ToolSpec]:
         *workflows.TOOLS,
         *approvals.TOOLS,
         *audit_log.TOOLS,
+        *data.TOOLS,
+        *rows.TOOLS,
+        *usage.TOOLS,
     ]
     names = [s.name for s in specs]
     if len(names) != len(set(names)):

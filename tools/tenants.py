@@ -8,11 +8,11 @@ import binascii
 from pydantic import Field
 from sqlalchemy import select
 
-from paybill.server.domain import SLUG_PATTERN, CloudTarget
+from paybill.server.domain import SLUG_PATTERN, CloudTarget, Isolation
 from paybill.server.errors import InvalidInput, ProvisioningFailed
 from paybill.server.guards.call import Call
 from paybill.server.guards.spec import MutatingInput, Scope, ToolInput, ToolOutput, ToolSpec
-from paybill.server.store import Tenant
+from paybill.server.store import Plan, Tenant
 from paybill.server.tenants import create_tenant as record_tenant
 from paybill.server.tenants import get_plan
 from paybill.server.workflows import run_workflow
@@ -38,8 +38,19 @@ class CreateTenantOutput(ToolOutput):
     dry_run: bool
 
 
+def _require_supported_isolation(call: Call, plan: Plan) -> None:
+    if plan.isolation is not Isolation.POOLED and not call.services.engines.postgres:
+        raise InvalidInput(
+            f"Plan {plan.id} uses {plan.isolation.value} isolation, which needs PostgreSQL; "
+            "this server runs on the embedded SQLite store, which supports pooled plans only.",
+            plan=plan.id,
+            isolation=plan.isolation.value,
+        )
+
+
 def create_tenant(call: Call, args: CreateTenantInput) -> CreateTenantOutput:
     services = call.services
+    _require_supported_isolation(call, get_plan(call.session, args.plan))
     if call.dry_run:
         plan = get_plan(call.session, args.plan)
         with call.session.begin_nested() as preview:

@@ -31,13 +31,16 @@ class Engines:
     def __init__(self, database_url: str) -> None:
         self._url = make_url(database_url)
         self.postgres = self._url.get_backend_name() == "postgresql"
-        self.shared = make_engine(database_url if self.postgres else tenants_file_url(database_url))
+        shared_url = database_url if self.postgres else tenants_file_url(database_url)
+        self.shared = make_engine(shared_url)
+        # SQLite readers must not take the write lock (and run with query_only).
+        self._reader = self.shared if self.postgres else make_engine(shared_url, write_lock=False)
         self._silos: dict[str, Engine] = {}
         self._lock = threading.Lock()
 
-    def for_route(self, route: TenantRoute) -> Engine:
+    def for_route(self, route: TenantRoute, *, read_only: bool = False) -> Engine:
         if route.database is None:
-            return self.shared
+            return self._reader if read_only else self.shared
         with self._lock:
             engine = self._silos.get(route.database)
             if engine is None:
@@ -66,5 +69,5 @@ class Engines:
             conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
     def dispose(self) -> None:
-        for engine in [self.shared, *self._silos.values()]:
+        for engine in {self.shared, self._reader, *self._silos.values()}:
             engine.dispose()

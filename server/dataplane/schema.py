@@ -21,6 +21,9 @@ from sqlalchemy import (
     func,
 )
 
+# SQLite only auto-numbers an INTEGER PRIMARY KEY; PostgreSQL gets a bigint identity.
+ID_TYPE = BigInteger().with_variant(Integer, "sqlite")
+
 tenant_metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -36,7 +39,7 @@ def _tenant_id() -> Column[str]:
 customers = Table(
     "customers",
     tenant_metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("id", ID_TYPE, primary_key=True, autoincrement=True),
     _tenant_id(),
     Column("name", String(200), nullable=False),
     Column("email", String(320), nullable=True, info={"pii": True}),
@@ -48,7 +51,7 @@ customers = Table(
 invoices = Table(
     "invoices",
     tenant_metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("id", ID_TYPE, primary_key=True, autoincrement=True),
     _tenant_id(),
     Column("customer_id", BigInteger, nullable=False),
     Column("amount_cents", Integer, nullable=False),
@@ -62,7 +65,7 @@ invoices = Table(
 usage_events = Table(
     "usage_events",
     tenant_metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("id", ID_TYPE, primary_key=True, autoincrement=True),
     _tenant_id(),
     Column("customer_id", BigInteger, nullable=False),
     Column("metric", String(64), nullable=False),
@@ -74,7 +77,7 @@ usage_events = Table(
 support_tickets = Table(
     "support_tickets",
     tenant_metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("id", ID_TYPE, primary_key=True, autoincrement=True),
     _tenant_id(),
     Column("customer_id", BigInteger, nullable=False),
     Column("subject", String(200), nullable=False),

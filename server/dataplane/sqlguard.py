@@ -176,7 +176,8 @@ def _parse(sql: str) -> exp.Expression:
     try:
         statements = [s for s in sqlglot.parse(sql, dialect="postgres") if s is not None]
     except (ParseError, TokenError) as exc:
-        raise _reject("parse_error", f"it does not parse: {str(exc).splitlines()[0][:200]}")
+        first_line = str(exc).splitlines()[0][:200]
+        raise _reject("parse_error", f"it does not parse: {first_line}") from None
     except (SqlglotError, RecursionError, ValueError):
         raise _reject("parse_error", "it does not parse.") from None
     if len(statements) != 1:
@@ -233,9 +234,9 @@ def _check_tables(root: exp.Expression, schema: VisibleSchema) -> frozenset[str]
         if name not in schema.tables:
             raise _reject("unknown_table", f"there is no table {name!r} you may read.", table=name)
         used.add(name)
-    if isinstance(root, (exp.Update, exp.Delete)):
-        if root.args.get("from") or root.args.get("using") or root.args.get("joins"):
-            raise _reject("write_shape", "UPDATE/DELETE may name one table only.")
+    is_write = isinstance(root, (exp.Update, exp.Delete))
+    if is_write and any(root.args.get(k) for k in ("from", "using", "joins")):
+        raise _reject("write_shape", "UPDATE/DELETE may name one table only.")
     return frozenset(used)
 
 

@@ -14,6 +14,7 @@ from paybill.server.guards.spec import ToolSpec
 
 if TYPE_CHECKING:
     from paybill.server.acl import Acl
+    from paybill.server.dataplane.engines import Engines
     from paybill.server.guards.limits import RateLimiter
     from paybill.server.lifecycle import Lifecycle
     from paybill.server.provisioners.base import Provisioner
@@ -44,8 +45,10 @@ class Services:
     settings: Settings
     lifecycle: Lifecycle
     acl: Acl
+    engines: Engines
     provisioner: Provisioner
-    rate_limiter: RateLimiter
+    rate_limiter: RateLimiter  # per principal
+    tenant_rate: RateLimiter  # per tenant, at the plan's queries_per_minute
     clock: Callable[[], datetime]
     registry: dict[str, ToolSpec] = field(default_factory=dict)
 

@@ -31,19 +31,19 @@ class RateLimiter:
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
-    def take(self, principal: str) -> None:
-        """Raises: QuotaExceeded when ``principal`` has no call left right now."""
+    def take(self, key: str, per_minute: int | None = None) -> None:
+        """Raises: QuotaExceeded when ``key`` has no call left right now."""
+        rate = per_minute or self.per_minute
         with self._lock:
             now = self._clock()
-            tokens, last = self._buckets.get(principal, (float(self.per_minute), now))
-            tokens = min(self.per_minute, tokens + (now - last) * self.per_minute / 60)
+            tokens, last = self._buckets.get(key, (float(rate), now))
+            tokens = min(rate, tokens + (now - last) * rate / 60)
             if tokens < 1:
-                wait = (1 - tokens) * 60 / self.per_minute
-                self._buckets[principal] = (tokens, now)
+                wait = (1 - tokens) * 60 / rate
+                self._buckets[key] = (tokens, now)
                 raise QuotaExceeded(
-                    f"Rate limit of {self.per_minute} calls per minute reached; "
-                    f"retry in {wait:.1f} s.",
-                    limit_per_minute=self.per_minute,
+                    f"Rate limit of {rate} calls per minute reached; retry in {wait:.1f} s.",
+                    limit_per_minute=rate,
                     retry_after_seconds=round(wait, 1),
                 )
-            self._buckets[principal] = (tokens - 1, now)
+            self._buckets[key] = (tokens - 1, now)

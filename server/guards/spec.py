@@ -69,10 +69,12 @@ class ToolSpec:
     requires_approval: bool = False  # the gate turns the call into a pending approval
     feature: str | None = None  # plan entitlement a tenant-scoped caller needs
     executes_approved: bool = False  # runs actions that others marked destructive
+    # Approval depending on the call itself (raw DML, bulk deletes): True means "ask first".
+    approval_when: Callable[[Call, Any], bool] | None = None
 
     @property
     def destructive(self) -> bool:
-        return self.requires_approval or self.executes_approved
+        return self.requires_approval or self.executes_approved or self.approval_when is not None
 
     @property
     def mutating(self) -> bool:

@@ -17,7 +17,12 @@ def check_workflow(call: Call) -> None:
     spec, tenant = call.spec, call.tenant
     if spec.lifecycle_action and tenant is not None:
         call.services.lifecycle.target_state(tenant, spec.lifecycle_action)
-    if not spec.requires_approval or call.approval is not None or call.dry_run:
+    if call.approval is not None or call.dry_run:
+        return
+    needed = spec.requires_approval or (
+        spec.approval_when is not None and spec.approval_when(call, call.arguments)
+    )
+    if not needed:
         return
     approval = request_approval(
         call.session,

@@ -1,8 +1,9 @@
-"""The local provisioner: per-tenant routing records on this machine's disk.
+"""The local provisioner: the tenant's database objects on the store's own server.
 
-It computes where a tenant's data lives for its isolation model (a tenant key in the shared
-tables, a schema, or a database of its own) and writes that record under the data directory,
-where the data plane reads it. Re-running writes the same record (idempotent).
+pooled: a login role and row-level-secured rows in the shared ``tenant_pool`` tables;
+bridge: a schema of its own; silo: a database of its own (PostgreSQL). It also writes the
+tenant's routing record under the data directory. Every step converges, so re-running
+provisioning changes nothing.
 """
 
 from __future__ import annotations
@@ -12,25 +13,19 @@ import os
 from pathlib import Path
 from typing import Any
 
-from paybill.server.domain import Isolation
+from paybill.server.dataplane import objects
+from paybill.server.dataplane.engines import Engines
+from paybill.server.dataplane.naming import TenantRoute
 from paybill.server.errors import ProvisioningFailed
 from paybill.server.provisioners.base import TenantFacts
-
-
-def routing_for(tenant: TenantFacts) -> dict[str, Any]:
-    ident = tenant.slug.replace("-", "_")
-    if tenant.isolation is Isolation.POOLED:
-        return {"isolation": "pooled", "schema": "tenant_pool", "tenant_key": tenant.id}
-    if tenant.isolation is Isolation.BRIDGE:
-        return {"isolation": "bridge", "schema": f"tenant_{ident}"}
-    return {"isolation": "silo", "database": f"paybill_tenant_{ident}"}
 
 
 class LocalProvisioner:
     name = "local"
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, engines: Engines) -> None:
         self.root = data_dir / "tenants"
+        self.engines = engines
 
     def _write(self, tenant: TenantFacts, record: dict[str, Any]) -> Path:
         path = self.root / tenant.slug / "infrastructure.json"
@@ -48,17 +43,15 @@ class LocalProvisioner:
         return path
 
     def provision(self, tenant: TenantFacts) -> dict[str, Any]:
-        record = {
-            "tenant_id": tenant.id,
-            "plan": tenant.plan,
-            "region": tenant.region,
-            "state": "active",
-            **routing_for(tenant),
-        }
-        path = self._write(tenant, record)
-        return {"provisioner": self.name, "record": str(path), **record}
+        route = TenantRoute(tenant.id, tenant.isolation)
+        created = objects.provision(self.engines, route)
+        record = {"tenant_id": tenant.id, "isolation": tenant.isolation.value, "state": "active"}
+        path = self._write(tenant, {**record, **created})
+        return {"provisioner": self.name, "record": str(path), **record, **created}
 
     def archive(self, tenant: TenantFacts) -> dict[str, Any]:
-        record = {"tenant_id": tenant.id, "state": "archived", **routing_for(tenant)}
-        path = self._write(tenant, record)
-        return {"provisioner": self.name, "record": str(path), **record}
+        route = TenantRoute(tenant.id, tenant.isolation)
+        archived = objects.archive(self.engines, route)
+        record = {"tenant_id": tenant.id, "isolation": tenant.isolation.value, "state": "archived"}
+        path = self._write(tenant, {**record, **archived})
+        return {"provisioner": self.name, "record": str(path), **record, **archived}

@@ -5,6 +5,7 @@ from paybill.server.store.audit import AuditEvent
 from paybill.server.store.base import Base
 from paybill.server.store.identity import ApiKey, Principal
 from paybill.server.store.tenancy import LifecycleTransition, Plan, Subscription, Tenant
+from paybill.server.store.usage import UsageCounter
 from paybill.server.store.workflows import (
     Approval,
     IdempotencyRecord,
@@ -24,6 +25,7 @@ __all__ = [
     "Principal",
     "Subscription",
     "Tenant",
+    "UsageCounter",
     "WorkflowRun",
     "WorkflowStep",
 ]

@@ -60,15 +60,20 @@ def settings(store_url: str, tmp_path: Path) -> Settings:
 
 
 def populate(services: Services) -> dict[str, str]:
-    """Tenants acme (free) and globex (pro), active, and one principal per role."""
+    """Tenants acme (free) and globex (pro, pooled), active, and one principal per role."""
     keys: dict[str, str] = {}
     with services.db.session() as session:
         for name, role in PLATFORM_PRINCIPALS.items():
             keys[name] = add_principal(session, name, role)[1].plaintext
     pipeline = Pipeline(services)
-    for slug, plan in (("acme", "free"), ("globex", "pro")):
-        outcome = pipeline.call("create_tenant", "ops", {"slug": slug, "name": slug, "plan": plan})
+    for slug in ("acme", "globex"):
+        outcome = pipeline.call(
+            "create_tenant", "ops", {"slug": slug, "name": slug, "plan": "free"}
+        )
         assert not outcome.is_error, outcome.payload
+    # globex is on pro with pooled storage (moving its data is a separate workflow).
+    upgraded = pipeline.call("change_plan", "ops", {"tenant": "globex", "plan": "pro"})
+    assert not upgraded.is_error, upgraded.payload
     with services.db.session() as session:
         for name, (role, slug) in TENANT_PRINCIPALS.items():
             keys[name] = add_principal(session, name, role, slug)[1].plaintext

@@ -57,15 +57,15 @@ def test_dry_run_changes_nothing_and_is_not_remembered(served: Served) -> None:
         "create_tenant",
         slug="hooli",
         name="Hooli",
-        plan="pro",
+        plan="free",
         dry_run=True,
         idempotency_key="k-0005",
     )
     assert preview["dry_run"] is True and preview["workflow"] is None
-    assert preview["tenant"]["isolation"] == "bridge"
+    assert preview["tenant"]["isolation"] == "pooled"
     assert _count(served, Tenant) == before
     created = served.ok(
-        "ops", "create_tenant", slug="hooli", name="Hooli", plan="pro", idempotency_key="k-0005"
+        "ops", "create_tenant", slug="hooli", name="Hooli", plan="free", idempotency_key="k-0005"
     )
     assert created["dry_run"] is False
     assert _count(served, Tenant) == before + 1

@@ -74,7 +74,7 @@ def _arguments(served: Served) -> dict[str, dict[str, Any]]:
     )["details"]["approval_id"]
     return {
         "list_plans": {},
-        "create_tenant": {"slug": "hooli", "name": "Hooli", "plan": "pro"},
+        "create_tenant": {"slug": "hooli", "name": "Hooli", "plan": "free"},
         "get_tenant": {"tenant": "acme"},
         "list_tenants": {"limit": 2},
         "change_plan": {"tenant": "acme", "plan": "pro", "dry_run": True},

@@ -18,7 +18,12 @@ depends_on: str | Sequence[str] | None = None
 
 def _ids() -> list[sa.Column]:
     return [
-        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
         sa.Column("tenant_id", sa.String(length=36), nullable=False),
     ]
 

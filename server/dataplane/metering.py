@@ -1,0 +1,55 @@
+"""Per-tenant quotas (calls per minute, rows) and usage metering for data calls."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from paybill.server.dataplane.access import tenant_transaction
+from paybill.server.dataplane.engines import Engines
+from paybill.server.dataplane.naming import TenantRoute
+from paybill.server.dataplane.schema import TENANT_TABLES
+from paybill.server.errors import QuotaExceeded
+from paybill.server.store import Tenant, UsageCounter
+
+
+def meter(
+    session: Session, tenant: Tenant, now: datetime, *, rows_read: int = 0, rows_written: int = 0
+) -> None:
+    """Count one data call in the caller's (control-plane) transaction."""
+    day = now.date()
+    counter = session.scalar(
+        select(UsageCounter).where(UsageCounter.tenant_id == tenant.id, UsageCounter.day == day)
+    )
+    if counter is None:
+        counter = UsageCounter(tenant_id=tenant.id, day=day, calls=0, rows_read=0, rows_written=0)
+        session.add(counter)
+    counter.calls += 1
+    counter.rows_read += rows_read
+    counter.rows_written += rows_written
+    session.flush()
+
+
+def row_counts(engines: Engines, route: TenantRoute, timeout_ms: int) -> dict[str, int]:
+    with tenant_transaction(engines, route, read_only=True, timeout_ms=timeout_ms) as conn:
+        return {
+            name: conn.execute(
+                select(func.count()).select_from(table).where(table.c.tenant_id == route.tenant_id)
+            ).scalar_one()
+            for name, table in TENANT_TABLES.items()
+        }
+
+
+def require_row_room(tenant: Tenant, current_rows: int, adding: int) -> None:
+    """Raises: QuotaExceeded when the plan's row limit would be passed."""
+    limit = tenant.plan.max_rows
+    if current_rows + adding > limit:
+        raise QuotaExceeded(
+            f"Plan {tenant.plan_id} allows {limit} rows; the tenant has {current_rows} and this "
+            f"call adds {adding}. Delete rows or upgrade the plan.",
+            limit=limit,
+            current=current_rows,
+            adding=adding,
+        )

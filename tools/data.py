@@ -1,0 +1,192 @@
+"""Reading tenant data: describe_schema, query_table (structured), run_sql (guarded)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from paybill.server.dataplane.access import tenant_transaction
+from paybill.server.dataplane.metering import meter
+from paybill.server.dataplane.sqlguard import TENANT_PARAM, guard_sql
+from paybill.server.dataplane.structured import build_select
+from paybill.server.errors import Denied
+from paybill.server.guards.call import Call
+from paybill.server.guards.spec import MutatingInput, Scope, ToolInput, ToolOutput, ToolSpec
+from paybill.tools.data_access import may_write, open_for, schema_of
+from paybill.tools.data_models import (
+    IDENT,
+    ColumnOut,
+    DataResult,
+    FilterIn,
+    Scalar,
+    data_result,
+)
+from paybill.tools.models import SLUG_FIELD
+from paybill.tools.resolve import tenant_by_slug
+
+
+class DescribeSchemaInput(ToolInput):
+    tenant: str = SLUG_FIELD
+
+
+class TableOut(ToolOutput):
+    name: str
+    columns: list[ColumnOut]
+
+
+class DescribeSchemaOutput(ToolOutput):
+    tables: list[TableOut]
+
+
+def describe_schema(call: Call, args: DescribeSchemaInput) -> DescribeSchemaOutput:
+    schema = schema_of(call)
+    return DescribeSchemaOutput(
+        tables=[
+            TableOut(name=t, columns=[ColumnOut(name=c, type=k) for c, k in cols.items()])
+            for t, cols in sorted(schema.tables.items())
+        ]
+    )
+
+
+class OrderIn(ToolInput):
+    column: str = Field(pattern=IDENT)
+    direction: Literal["asc", "desc"] = "asc"
+
+
+class AggregateIn(ToolInput):
+    fn: Literal["count", "sum", "avg", "min", "max"]
+    column: str | None = Field(default=None, pattern=IDENT)
+
+
+class QueryTableInput(ToolInput):
+    tenant: str = SLUG_FIELD
+    table: str = Field(pattern=IDENT)
+    columns: list[str] | None = Field(default=None, max_length=50)
+    filters: list[FilterIn] = Field(default_factory=list, max_length=20)
+    order_by: list[OrderIn] = Field(default_factory=list, max_length=5)
+    group_by: list[str] = Field(default_factory=list, max_length=5)
+    aggregates: list[AggregateIn] = Field(default_factory=list, max_length=10)
+    limit: int = Field(default=100, ge=1, le=10_000)
+
+
+def query_table(call: Call, args: QueryTableInput) -> DataResult:
+    route = open_for(call, write=False)
+    limit = min(args.limit, call.services.settings.max_result_rows)
+    query = build_select(
+        schema_of(call),
+        route.tenant_id,
+        table=args.table,
+        columns=args.columns,
+        filters=[(f.column, f.op, f.value) for f in args.filters],
+        order_by=[(o.column, o.direction) for o in args.order_by],
+        group_by=args.group_by,
+        aggregates=[(a.fn, a.column) for a in args.aggregates],
+        limit=limit,
+    )
+    settings = call.services.settings
+    with tenant_transaction(
+        call.services.engines, route, read_only=True, timeout_ms=settings.statement_timeout_ms
+    ) as conn:
+        result = conn.execute(query)
+        names, rows = list(result.keys()), [tuple(r) for r in result]
+    meter(call.session, call.target(), call.now, rows_read=min(len(rows), limit))
+    known = {} if args.aggregates else schema_of(call).columns(args.table)
+    return data_result(names, rows, limit, known)
+
+
+class RunSqlInput(MutatingInput):
+    tenant: str = SLUG_FIELD
+    sql: str = Field(
+        min_length=1,
+        max_length=10_000,
+        description="One SELECT (or, for writers, "
+        "one UPDATE/DELETE, which needs an approval). Use :name parameters.",
+    )
+    params: dict[str, Scalar] = Field(default_factory=dict, max_length=50)
+
+
+class RunSqlOutput(ToolOutput):
+    kind: Literal["read", "write"]
+    result: DataResult | None
+    rows_affected: int | None
+
+
+def _guard(call: Call, args: RunSqlInput) -> Any:
+    settings = call.services.settings
+    return guard_sql(
+        args.sql,
+        args.params,
+        schema=schema_of(call),
+        dialect="postgres" if call.services.engines.postgres else "sqlite",
+        allow_write=may_write(call),
+        max_rows=settings.max_result_rows,
+    )
+
+
+def _sql_writes(call: Call, args: RunSqlInput) -> bool:
+    return _guard(call, args).kind == "write"
+
+
+def run_sql(call: Call, args: RunSqlInput) -> RunSqlOutput:
+    guarded = _guard(call, args)
+    if call.dry_run:
+        return RunSqlOutput(kind=guarded.kind, result=None, rows_affected=None)
+    if guarded.kind == "write" and call.approval is None:
+        raise Denied("Data-modifying SQL runs only through an approval.")
+    route = open_for(call, write=guarded.kind == "write")
+    params = {**guarded.params, TENANT_PARAM: route.tenant_id}
+    settings = call.services.settings
+    with tenant_transaction(
+        call.services.engines,
+        route,
+        read_only=guarded.kind == "read",
+        timeout_ms=settings.statement_timeout_ms,
+    ) as conn:
+        result = conn.exec_driver_sql(guarded.sql, params)
+        if guarded.kind == "write":
+            affected = result.rowcount
+            meter(call.session, call.target(), call.now, rows_written=affected)
+            return RunSqlOutput(kind="write", result=None, rows_affected=affected)
+        names, rows = list(result.keys()), [tuple(r) for r in result]
+    cap = settings.max_result_rows
+    meter(call.session, call.target(), call.now, rows_read=min(len(rows), cap))
+    return RunSqlOutput(kind="read", result=data_result(names, rows, cap), rows_affected=None)
+
+
+def _spec(**kwargs: Any) -> ToolSpec:
+    return ToolSpec(scope=Scope.TENANT, tenant_of=tenant_by_slug, **kwargs)
+
+
+TOOLS = [
+    _spec(
+        name="describe_schema",
+        title="Describe tenant schema",
+        description="The tables and columns of the tenant's data you may use.",
+        input_model=DescribeSchemaInput,
+        output_model=DescribeSchemaOutput,
+        handler=describe_schema,
+        feature="data.read",
+    ),
+    _spec(
+        name="query_table",
+        title="Query a table",
+        description="Read rows with typed filters, ordering and simple aggregates; no SQL. "
+        "Rows come back marked as untrusted tenant data.",
+        input_model=QueryTableInput,
+        output_model=DataResult,
+        handler=query_table,
+        feature="data.read",
+    ),
+    _spec(
+        name="run_sql",
+        title="Run one SQL statement",
+        description="One validated SELECT on the tenant's visible tables (tenant filter and a "
+        "row cap are added for you). UPDATE/DELETE by writers wait for an approval.",
+        input_model=RunSqlInput,
+        output_model=RunSqlOutput,
+        handler=run_sql,
+        feature="data.sql",
+        approval_when=_sql_writes,
+    ),
+]
