@@ -81,6 +81,9 @@ _FORBIDDEN = tuple(
         "Export",
         "Install",
         "TableSample",
+        "UnicodeString",
+        "HexString",
+        "BitString",
     )
     if isinstance(cls := getattr(exp, name, None), type)
 )
@@ -331,12 +334,17 @@ def _cap_limit(root: exp.Expression, max_rows: int) -> int:
     return effective
 
 
+_STRINGS = (exp.Literal, exp.RawString, exp.National, exp.ByteString)
+
+
 def _bind_literals(root: exp.Expression, params: dict[str, Any]) -> None:
-    for index, literal in enumerate(list(root.find_all(exp.Literal))):
-        if literal.is_string:
-            name = f"__p{index}"
-            params[name] = literal.this
-            literal.replace(exp.Placeholder(this=name))
+    """Every string literal ($$...$$, E'...', N'...' too) becomes a bound parameter."""
+    for index, node in enumerate(list(root.find_all(*_STRINGS))):
+        if isinstance(node, exp.Literal) and not node.is_string:
+            continue
+        name = f"__p{index}"
+        params[name] = node.this
+        node.replace(exp.Placeholder(this=name))
 
 
 def guard_sql(

@@ -15,7 +15,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sql"
 class Case:
     file: str
     name: str
-    sql: str
+    sql: str = ""
     expect_code: str | None = None
     expect_rule: str | None = None
     writer: bool = False
@@ -26,35 +26,30 @@ class Case:
         return f"{self.file}:{self.name}"
 
 
+def _case(file: str, block: str) -> Case:
+    name, _, rest = block.partition("\n")
+    case = Case(file, name.strip())
+    body, escaped = [], False
+    for line in rest.splitlines():
+        if line.startswith("-- expect:"):
+            code, _, rule = line[10:].strip().partition(" ")
+            case.expect_code, case.expect_rule = code, rule or None
+        elif line.startswith("-- writer:"):
+            case.writer = line[10:].strip() == "true"
+        elif line.startswith("-- params:"):
+            case.params = json.loads(line[10:])
+        elif line.startswith("-- escaped:"):
+            escaped = line[11:].strip() == "true"
+        else:
+            body.append(line)
+    text = "\n".join(body).strip()
+    case.sql = codecs.decode(text, "unicode_escape") if escaped else text
+    return case
+
+
 def load(kind: str) -> list[Case]:
     cases: list[Case] = []
     for path in sorted((FIXTURES / kind).glob("*.sql")):
-        current: Case | None = None
-        body: list[str] = []
-        escaped = False
-
-        def close() -> None:
-            if current is not None:
-                text = "\n".join(body).strip()
-                current.sql = codecs.decode(text, "unicode_escape") if escaped else text
-                cases.append(current)
-
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.startswith("-- name:"):
-                close()
-                current, body, escaped = Case(path.stem, line[8:].strip(), ""), [], False
-            elif current is None:
-                continue
-            elif line.startswith("-- expect:"):
-                code, _, rule = line[10:].strip().partition(" ")
-                current.expect_code, current.expect_rule = code, rule or None
-            elif line.startswith("-- writer:"):
-                current.writer = line[10:].strip() == "true"
-            elif line.startswith("-- params:"):
-                current.params = json.loads(line[10:])
-            elif line.startswith("-- escaped:"):
-                escaped = line[11:].strip() == "true"
-            else:
-                body.append(line)
-        close()
+        blocks = path.read_text(encoding="utf-8").split("\n-- name:")[1:]
+        cases += [_case(path.stem, block) for block in blocks]
     return cases

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from paybill.server.dataplane.sqlguard import TENANT_PARAM, guard_sql
@@ -44,7 +46,7 @@ def test_accepted_statements_are_scoped_and_capped(case: Case) -> None:
     assert guarded.kind == "read"
     assert guarded.limit is not None and guarded.limit <= 101
     predicates = guarded.sql.count(f"%({TENANT_PARAM})s")
-    references = guarded.sql.count(' AS "') and len(guarded.tables)
-    assert predicates >= (1 if guarded.tables else 0), guarded.sql
-    assert references >= 0
-    assert "'" not in guarded.sql.replace("''", ""), "string literals must be bound parameters"
+    assert predicates >= len(guarded.tables), guarded.sql
+    # String literals are bound parameters; only sqlglot's own date-part keywords stay quoted.
+    quoted = set(re.findall(r"'([^']*)'", guarded.sql))
+    assert quoted <= {"DAY", "MONTH", "YEAR", "HOUR", "WEEK"}, guarded.sql
