@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import Field
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, ProgrammingError
 
 from paybill.server.dataplane.access import tenant_transaction
 from paybill.server.dataplane.metering import meter
 from paybill.server.dataplane.sqlguard import TENANT_PARAM, guard_sql
 from paybill.server.dataplane.structured import build_select
-from paybill.server.errors import Denied
+from paybill.server.errors import Denied, SqlRejected
 from paybill.server.guards.call import Call
 from paybill.server.guards.spec import MutatingInput, Scope, ToolInput, ToolOutput, ToolSpec
 from paybill.tools.data_access import may_write, open_for, schema_of
@@ -137,18 +138,31 @@ def run_sql(call: Call, args: RunSqlInput) -> RunSqlOutput:
     route = open_for(call, write=guarded.kind == "write")
     params = {**guarded.params, TENANT_PARAM: route.tenant_id}
     settings = call.services.settings
-    with tenant_transaction(
-        call.services.engines,
-        route,
-        read_only=guarded.kind == "read",
-        timeout_ms=settings.statement_timeout_ms,
-    ) as conn:
-        result = conn.exec_driver_sql(guarded.sql, params)
-        if guarded.kind == "write":
-            affected = result.rowcount
-            meter(call.session, call.target(), call.now, rows_written=affected)
-            return RunSqlOutput(kind="write", result=None, rows_affected=affected)
-        names, rows = list(result.keys()), [tuple(r) for r in result]
+    try:
+        with tenant_transaction(
+            call.services.engines,
+            route,
+            read_only=guarded.kind == "read",
+            timeout_ms=settings.statement_timeout_ms,
+        ) as conn:
+            result = conn.exec_driver_sql(guarded.sql, params)
+            if guarded.kind == "write":
+                affected = result.rowcount
+                meter(call.session, call.target(), call.now, rows_written=affected)
+                return RunSqlOutput(kind="write", result=None, rows_affected=affected)
+            names, rows = list(result.keys()), [tuple(r) for r in result]
+    except (ProgrammingError, DataError, IntegrityError, OperationalError) as exc:
+        # SQLite reports statement errors as OperationalError; on PostgreSQL that class
+        # means the server itself failed, which is not the caller's to fix.
+        if isinstance(exc, OperationalError) and call.services.engines.postgres:
+            raise
+        # The statement passed the guard but the database refused it (a type mismatch, a
+        # function the backend lacks): the caller's own statement, so say why.
+        reason = str(exc.orig).splitlines()[0][:200]
+        raise SqlRejected(
+            f"SQL rejected (database_error): the database refused the statement: {reason}",
+            rule="database_error",
+        ) from None
     cap = settings.max_result_rows
     meter(call.session, call.target(), call.now, rows_read=min(len(rows), cap))
     return RunSqlOutput(kind="read", result=data_result(names, rows, cap), rows_affected=None)
