@@ -12,6 +12,7 @@ from mcp.server.mcpserver import Context
 from paybill.server import __version__
 from paybill.server.acl import Acl
 from paybill.server.bootstrap import require_current
+from paybill.server.dataplane.credentials import TenantCredentials
 from paybill.server.dataplane.engines import Engines
 from paybill.server.guards.call import Services
 from paybill.server.guards.limits import RateLimiter
@@ -47,7 +48,7 @@ def build_services(
     """
     db = Database(settings.database_url)
     require_current(db)
-    engines = Engines(settings.database_url)
+    engines = Engines(settings.database_url, TenantCredentials(settings.data_dir))
     services = Services(
         db=db,
         settings=settings,

@@ -2,9 +2,10 @@
 
 On PostgreSQL every transaction pins ``search_path`` to the tenant's schema, sets
 ``app.tenant_id`` (both with ``set_config(..., true)``: transaction-local), applies a
-``statement_timeout``, is READ ONLY for reads, and runs as the tenant's own role (no
-superuser, no BYPASSRLS, not the owner), so row-level security and grants hold even if the
-SQL guard were wrong. On SQLite, reads run with ``query_only`` and a time budget.
+``statement_timeout`` and is READ ONLY for reads. The connection logs in as the tenant's own
+role (no superuser, no BYPASSRLS, not the owner, member of no other role), so row-level
+security and grants hold even if the SQL guard were wrong. On SQLite, reads run with
+``query_only`` and a time budget.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def tenant_transaction(
     Raises:
         QuotaExceeded: the statement ran past ``timeout_ms``.
     """
-    engine = engines.for_route(route, read_only=read_only)
+    engine = engines.for_tenant(route, read_only=read_only)
     try:
         with engine.connect() as conn:
             if engines.postgres:
@@ -61,7 +62,6 @@ def _scope_postgres(conn: Connection, route: TenantRoute, read_only: bool, timeo
         ),
         {"schema": route.schema, "t": route.tenant_id},
     )
-    conn.exec_driver_sql(f"SET LOCAL ROLE {route.role}")
 
 
 @contextmanager

@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
+from paybill.server.dataplane.credentials import TenantCredentials
 from paybill.server.dataplane.naming import TenantRoute
 from paybill.server.store.database import make_engine
 
@@ -24,11 +25,14 @@ class Engines:
     """Where tenant data lives: ``shared`` holds pooled and bridge tenants (the store's
     PostgreSQL database, or the SQLite tenants file); silo databases get an engine each.
 
-    On PostgreSQL the store's credentials must be able to create roles, schemas and
-    databases; tenant queries never run with them (see ``access``).
+    On PostgreSQL ``shared`` and the silo engines use the store's credentials, which must be
+    able to create roles, schemas and databases: they run DDL only. Tenant queries use
+    ``for_tenant``: a connection that logs in as the tenant's own role, so no statement can
+    switch to another role or to the administrator.
     """
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, credentials: TenantCredentials) -> None:
+        self.credentials = credentials
         self._url = make_url(database_url)
         self.postgres = self._url.get_backend_name() == "postgresql"
         shared_url = database_url if self.postgres else tenants_file_url(database_url)
@@ -36,7 +40,30 @@ class Engines:
         # SQLite readers must not take the write lock (and run with query_only).
         self._reader = self.shared if self.postgres else make_engine(shared_url, write_lock=False)
         self._silos: dict[str, Engine] = {}
+        self._tenants: dict[str, Engine] = {}
         self._lock = threading.Lock()
+
+    def for_tenant(self, route: TenantRoute, *, read_only: bool) -> Engine:
+        """An engine that logs in as the tenant's role (PostgreSQL) or the tenants file."""
+        if not self.postgres:
+            return self._reader if read_only else self.shared
+        with self._lock:
+            engine = self._tenants.get(route.role)
+            if engine is None:
+                url = self._url.set(
+                    username=route.role,
+                    password=self.credentials.ensure(route),
+                    database=route.database or self._url.database,
+                )
+                engine = create_engine(url, pool_size=2, max_overflow=2, pool_pre_ping=True)
+                self._tenants[route.role] = engine
+            return engine
+
+    def forget_tenant(self, route: TenantRoute) -> None:
+        with self._lock:
+            engine = self._tenants.pop(route.role, None)
+        if engine is not None:
+            engine.dispose()
 
     def for_route(self, route: TenantRoute, *, read_only: bool = False) -> Engine:
         if route.database is None:
@@ -69,5 +96,5 @@ class Engines:
             conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
     def dispose(self) -> None:
-        for engine in {self.shared, self._reader, *self._silos.values()}:
+        for engine in {self.shared, self._reader, *self._silos.values(), *self._tenants.values()}:
             engine.dispose()

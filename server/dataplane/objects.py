@@ -37,7 +37,7 @@ def _require_postgres(engines: Engines, route: TenantRoute) -> None:
         )
 
 
-def _ensure_role(conn: Connection, role: str) -> None:
+def _ensure_role(conn: Connection, role: str, password: str) -> None:
     conn.execute(
         text(
             f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN "
@@ -45,6 +45,8 @@ def _ensure_role(conn: Connection, role: str) -> None:
             "END IF; END $$"
         )
     )
+    # The password is random and URL-safe; ALTER ROLE takes no bind parameters.
+    conn.execute(text(f"ALTER ROLE {role} PASSWORD '{password}'"))
 
 
 def _grant(conn: Connection, role: str, schema: str) -> None:
@@ -83,7 +85,7 @@ def provision(engines: Engines, route: TenantRoute) -> dict[str, Any]:
         migrate.upgrade(conn, route.schema)
         if route.isolation is Isolation.POOLED:
             ensure_pool_security(conn)
-        _ensure_role(conn, route.role)
+        _ensure_role(conn, route.role, engines.credentials.ensure(route))
         _grant(conn, route.role, route.schema)
         if route.database is not None:
             conn.execute(text(f"GRANT CONNECT ON DATABASE {route.database} TO {route.role}"))
@@ -118,6 +120,7 @@ def drop(engines: Engines, route: TenantRoute) -> dict[str, Any]:
             for table in TENANT_TABLES.values():
                 conn.execute(table.delete().where(table.c.tenant_id == route.tenant_id))
         return {"dropped": "rows"}
+    engines.forget_tenant(route)
     if route.isolation is Isolation.SILO:
         engines.drop_database(route.database or "")
     with engines.shared.begin() as conn:
@@ -133,4 +136,5 @@ def drop(engines: Engines, route: TenantRoute) -> dict[str, Any]:
         if exists:
             conn.execute(text(f"DROP OWNED BY {route.role}"))
             conn.execute(text(f"DROP ROLE {route.role}"))
+    engines.credentials.forget(route)
     return {"dropped": route.isolation.value}
