@@ -24,7 +24,7 @@ def _print(rows: list[dict[str, Any]], columns: list[tuple[str, int]], as_json: 
 
 @click.group("tenant")
 def tenant_group() -> None:
-    """Inspect tenants (create and change them through the MCP tools)."""
+    """List tenants and migrate their tables (create and change them through MCP tools)."""
 
 
 @tenant_group.command("list")

@@ -16,6 +16,7 @@ from paybill.server.cli.demo import demo
 from paybill.server.cli.listing import plan_group, tenant_group
 from paybill.server.cli.principal import principal_group
 from paybill.server.cli.serve import serve
+from paybill.server.cli.tenants import tenants_migrate
 from paybill.server.errors import PaybillError
 from paybill.server.settings import Settings
 from paybill.server.store import migrate as store_migrate
@@ -60,7 +61,9 @@ def migrate(obj: CliContext) -> None:
 
 
 cli.add_command(principal_group)
+tenant_group.add_command(tenants_migrate)
 cli.add_command(tenant_group)
+cli.add_command(tenant_group, name="tenants")
 cli.add_command(plan_group)
 cli.add_command(serve)
 cli.add_command(audit_group)

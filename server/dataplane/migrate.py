@@ -25,6 +25,14 @@ def head() -> str | None:
 
 def upgrade(connection: Connection, schema: str | None, revision: str = "head") -> None:
     """Migrate the tenant tables in ``schema`` (created if missing) to ``revision``."""
+    command.upgrade(_prepared(connection, schema), revision)
+
+
+def downgrade(connection: Connection, schema: str | None, revision: str) -> None:
+    command.downgrade(_prepared(connection, schema), revision)
+
+
+def _prepared(connection: Connection, schema: str | None) -> Config:
     config = _config()
     if schema is not None:
         # Tenants sharing the pool schema may be onboarded at once: one migrator at a time.
@@ -32,7 +40,7 @@ def upgrade(connection: Connection, schema: str | None, revision: str = "head") 
         connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
         connection.execute(text("SELECT set_config('search_path', :s, true)"), {"s": schema})
     config.attributes.update(connection=connection, schema=schema)
-    command.upgrade(config, revision)
+    return config
 
 
 def current(connection: Connection, schema: str | None) -> str | None:

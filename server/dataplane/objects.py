@@ -98,6 +98,28 @@ def provision(engines: Engines, route: TenantRoute) -> dict[str, Any]:
     }
 
 
+def migrate_target(engines: Engines, routes: list[TenantRoute], revision: str = "head") -> None:
+    """Migrate one storage target (the pool, a bridge schema, a silo database, or the SQLite
+    tenants file) and re-apply security and grants for the tenants stored there."""
+    first = routes[0]
+    if not engines.postgres:
+        with engines.shared.begin() as conn:
+            migrate.upgrade(conn, None, revision)
+        return
+    with engines.for_route(first).begin() as conn:
+        migrate.upgrade(conn, first.schema, revision)
+        if first.isolation is Isolation.POOLED:
+            ensure_pool_security(conn)
+        for route in routes:
+            _grant(conn, route.role, route.schema)
+
+
+def target_revision(engines: Engines, route: TenantRoute) -> str | None:
+    schema = route.schema if engines.postgres else None
+    with engines.for_route(route).connect() as conn:
+        return migrate.current(conn, schema)
+
+
 def archive(engines: Engines, route: TenantRoute) -> dict[str, Any]:
     """Make the tenant's data read-only for its role (offboarding keeps data until deletion)."""
     _require_postgres(engines, route)
