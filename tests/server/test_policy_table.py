@@ -12,14 +12,20 @@ from tests.server.conftest import Served
 # Written out by hand from the role design (ARCHITECTURE.md section 7), not derived from
 # policies/acl_policy.csv, so a policy edit that widens access fails here.
 READ = {"list_plans", "get_tenant", "list_tenants", "get_workflow"}
+DATA_READ = {"describe_schema", "query_table", "get_usage"}
+DATA_WRITE = {"insert_rows", "update_rows", "delete_rows"}
 ALLOWED = {
     "admin": {t.name for t in all_tools()},
-    "ops": {t.name for t in all_tools()} - {"decide_approval"},
+    "ops": {t.name for t in all_tools()} - {"decide_approval"} - DATA_WRITE,
     "boss": READ | {"list_approvals", "decide_approval", "get_audit_log"},
-    "billing": READ | {"suspend_tenant", "resume_tenant"},
-    # Tenant-scoped principals are bound to acme; acme's free plan lacks audit.export.
-    "acme-admin": READ | {"change_plan", "offboard_tenant", "list_approvals"},
-    "acme-bot": READ,
+    "billing": READ | {"suspend_tenant", "resume_tenant", "get_usage"},
+    # Tenant-scoped principals are bound to acme; acme's free plan lacks audit.export and
+    # data.sql, so get_audit_log and run_sql are refused by entitlement.
+    "acme-admin": READ
+    | DATA_READ
+    | DATA_WRITE
+    | {"change_plan", "offboard_tenant", "list_approvals"},
+    "acme-bot": READ | DATA_READ,
 }
 # Tools whose domain is the caller's own scope: no "other tenant" to aim at.
 CALLER_SCOPED = {"list_plans", "list_tenants", "list_approvals", "create_tenant"}
@@ -50,6 +56,29 @@ def _arguments(tool: str, slug: str, ids: dict[str, dict[str, str]]) -> dict:
             "dry_run": True,
         },
         "get_audit_log": {"tenant": slug},
+        "describe_schema": {"tenant": slug},
+        "query_table": {"tenant": slug, "table": "customers"},
+        "run_sql": {"tenant": slug, "sql": "SELECT 1", "dry_run": True},
+        "insert_rows": {
+            "tenant": slug,
+            "table": "customers",
+            "rows": [{"name": "x"}],
+            "dry_run": True,
+        },
+        "update_rows": {
+            "tenant": slug,
+            "table": "customers",
+            "values": {"name": "y"},
+            "filters": [{"column": "id", "op": "eq", "value": 1}],
+            "dry_run": True,
+        },
+        "delete_rows": {
+            "tenant": slug,
+            "table": "customers",
+            "filters": [{"column": "id", "op": "eq", "value": 1}],
+            "dry_run": True,
+        },
+        "get_usage": {"tenant": slug},
     }[tool]
 
 

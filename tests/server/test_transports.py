@@ -90,6 +90,22 @@ def _arguments(served: Served) -> dict[str, dict[str, Any]]:
             "dry_run": True,
         },
         "get_audit_log": {"limit": 5},
+        "describe_schema": {"tenant": "acme"},
+        "query_table": {"tenant": "acme", "table": "customers"},
+        "run_sql": {"tenant": "acme", "sql": "SELECT name FROM customers"},
+        "insert_rows": {"tenant": "acme", "table": "customers", "rows": [{"name": "Ada"}]},
+        "update_rows": {
+            "tenant": "acme",
+            "table": "customers",
+            "values": {"country": "DE"},
+            "filters": [{"column": "name", "op": "eq", "value": "Ada"}],
+        },
+        "delete_rows": {
+            "tenant": "acme",
+            "table": "customers",
+            "filters": [{"column": "name", "op": "eq", "value": "nobody"}],
+        },
+        "get_usage": {"tenant": "acme"},
     }
 
 
