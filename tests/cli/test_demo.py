@@ -22,6 +22,7 @@ def test_demo_runs_the_whole_story(tmp_path: Path) -> None:
     for expected in (
         "tenant acme is active; run provision succeeded",
         "upgrade applied",
+        "marked untrusted_tenant_data",
         "refused DENIED: Role tenant_agent may not call suspend_tenant",
         "refused APPROVAL_REQUIRED",
         "approval executed; tenant acme is archived",
