@@ -17,6 +17,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from paybill.server.bootstrap import initialise
+from paybill.server.dataplane.naming import TenantRoute
+from paybill.server.domain import Isolation
 from paybill.server.lifecycle import Lifecycle, load_definition
 from paybill.server.store.database import Database
 
@@ -47,22 +49,20 @@ class PostgresDatabases:
         with self.admin.connect() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
-    def tenant_objects(self) -> tuple[set[str], set[str]]:
-        """Cluster-wide objects tenants leave behind: silo databases and tenant roles."""
+    def drop_with_tenants(self, name: str) -> None:
+        """Drop a test store and the cluster-wide objects of its tenants (roles, silo
+        databases), which dropping the store's database alone would leave behind."""
+        engine = create_engine(self.url(name))
+        try:
+            with engine.connect() as conn:
+                ids = conn.execute(text("SELECT id FROM tenants")).scalars().all()
+        finally:
+            engine.dispose()
+        self.drop(name)
         with self.admin.connect() as conn:
-            dbs = conn.execute(
-                text("SELECT datname FROM pg_database WHERE datname LIKE 'pb_silo_%'")
-            )
-            roles = conn.execute(text("SELECT rolname FROM pg_roles WHERE rolname LIKE 'pb_t_%'"))
-            return set(dbs.scalars()), set(roles.scalars())
-
-    def drop_tenant_objects_since(self, before: tuple[set[str], set[str]]) -> None:
-        dbs, roles = self.tenant_objects()
-        with self.admin.connect() as conn:
-            for name in sorted(dbs - before[0]):
-                conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            for role in sorted(roles - before[1]):
-                conn.execute(text(f"DROP ROLE IF EXISTS {role}"))
+            for route in (TenantRoute(i, Isolation.SILO) for i in ids):
+                conn.execute(text(f"DROP DATABASE IF EXISTS {route.database} WITH (FORCE)"))
+                conn.execute(text(f"DROP ROLE IF EXISTS {route.role}"))
 
 
 @pytest.fixture(scope="session")
@@ -132,11 +132,9 @@ def store_url(backend: str, template_store, request: pytest.FixtureRequest, tmp_
         yield f"sqlite:///{target}"
         return
     pg: PostgresDatabases = request.getfixturevalue("postgres")
-    before = pg.tenant_objects()
     name = pg.create(template=make_url(source).database)
     yield pg.url(name)
-    pg.drop(name)
-    pg.drop_tenant_objects_since(before)
+    pg.drop_with_tenants(name)
 
 
 @pytest.fixture
