@@ -21,11 +21,20 @@ from paybill.server.domain import Role
 from paybill.server.store import CasbinRule
 
 PLATFORM_DOMAIN = "*"
+SUBJECT_PREFIX = "user:"
+
+
+def subject(principal: str) -> str:
+    """Principals live in their own namespace: a principal named like a role (casbin treats
+    equal names as linked) can never pick up that role's permissions."""
+    return f"{SUBJECT_PREFIX}{principal}"
 
 
 def role_binding(principal: str, role: Role, tenant_id: str | None) -> CasbinRule:
     """The ``g`` rule that grants ``role`` to ``principal`` in a tenant or platform-wide."""
-    return CasbinRule(ptype="g", v0=principal, v1=role.value, v2=tenant_id or PLATFORM_DOMAIN)
+    return CasbinRule(
+        ptype="g", v0=subject(principal), v1=role.value, v2=tenant_id or PLATFORM_DOMAIN
+    )
 
 
 def _policy_text(name: str, directory: Path | None) -> str:
@@ -87,4 +96,4 @@ class Acl:
 
     def allowed(self, principal: str, domain: str, tool: str) -> bool:
         with self._lock:
-            return bool(self._enforcer.enforce(principal, domain, tool, "call"))
+            return bool(self._enforcer.enforce(subject(principal), domain, tool, "call"))

@@ -77,7 +77,13 @@ def pending_for_decision(
         Conflict: already decided, or expired (then marked void).
         Denied: the decider requested it (four-eyes rule).
     """
-    approval = session.get(Approval, approval_id)
+    # Locked (and re-read) so two deciders racing on PostgreSQL cannot both act on "pending".
+    approval = session.scalar(
+        select(Approval)
+        .where(Approval.id == approval_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     if approval is None:
         raise NotFound(f"No approval {approval_id!r}.", approval_id=approval_id)
     if approval.status is not ApprovalStatus.PENDING:

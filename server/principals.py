@@ -68,6 +68,8 @@ def add_principal(
             "or '-', starting with a letter or digit.",
             name=name,
         )
+    if name in {r.value for r in Role}:
+        raise InvalidInput(f"{name!r} is a role name; choose another principal name.", name=name)
     if role.tenant_scoped and tenant_slug is None:
         raise InvalidInput(f"Role {role.value} is tenant-scoped: pass --tenant SLUG.", role=role)
     if not role.tenant_scoped and tenant_slug is not None:

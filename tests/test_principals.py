@@ -67,7 +67,9 @@ def test_tenant_binding_rules(db: Database, lifecycle: Lifecycle) -> None:
             add_principal(session, "bot", Role.TENANT_AGENT, "acme")
 
 
-@pytest.mark.parametrize("name", ["", "Alice", "a b", "x" * 101, "\uff41lice", "-lead"])
+@pytest.mark.parametrize(
+    "name", ["", "Alice", "a b", "x" * 101, "\uff41lice", "-lead", "operator", "tenant_admin"]
+)
 def test_bad_names_are_refused(db: Database, name: str) -> None:
     with db.session() as session, pytest.raises(InvalidInput):
         add_principal(session, name, Role.OPERATOR)

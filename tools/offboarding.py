@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 from sqlalchemy import select
 
-from paybill.server.errors import InvalidInput
+from paybill.server.errors import InvalidInput, ProvisioningFailed
 from paybill.server.guards.call import Call
 from paybill.server.guards.spec import MutatingInput, Scope, ToolOutput, ToolSpec
 from paybill.server.store import Principal
@@ -63,6 +63,13 @@ def offboard_tenant(call: Call, args: OffboardInput) -> OffboardOutput:
             ("archived", lambda: transition("archive")),
         ],
     )
+    if run.error is not None:
+        raise ProvisioningFailed(
+            f"Offboarding {tenant.slug} stopped: {run.error['message']} The tenant stays in "
+            f"{tenant.state}; inspect the run with get_workflow.",
+            tenant=tenant.slug,
+            workflow_id=run.id,
+        )
     return OffboardOutput(tenant=tenant_out(call, tenant), workflow=RunOut.of(run), dry_run=False)
 
 

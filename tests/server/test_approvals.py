@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+
+import pytest
+
+from paybill.server.domain import Role
+from paybill.server.errors import ProvisioningFailed
+from paybill.server.principals import add_principal
 from tests.server.conftest import Served
 
 OFFBOARD = {"tenant": "acme", "confirm_slug": "acme", "reason": "contract ended"}
@@ -88,3 +95,54 @@ def test_offboarding_is_refused_in_the_wrong_state(served: Served) -> None:
     again = served.error("ops", "offboard_tenant", **OFFBOARD)
     assert again["code"] == "INVALID_TRANSITION"
     assert again["details"]["state"] == "archived"
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_racing_decisions_cannot_both_win(served: Served) -> None:
+    with served.services.db.session() as session:
+        add_principal(session, "boss2", Role.APPROVER)
+    approval_id = served.error("ops", "offboard_tenant", **OFFBOARD)["details"]["approval_id"]
+    barrier = threading.Barrier(2)
+    outcomes: dict[str, dict] = {}
+
+    def decide(principal: str, decision: str) -> None:
+        barrier.wait(timeout=10)
+        outcomes[principal] = served.call(
+            principal,
+            "decide_approval",
+            approval_id=approval_id,
+            decision=decision,
+            reason="racing",
+        ).payload
+
+    threads = [
+        threading.Thread(target=decide, args=("boss", "reject")),
+        threading.Thread(target=decide, args=("boss2", "approve")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    codes = sorted(o.get("error", {}).get("code", "ok") for o in outcomes.values())
+    assert codes == ["CONFLICT", "ok"]
+    final = served.ok("boss", "list_approvals", status=None)["approvals"][0]["status"]
+    state = served.ok("ops", "get_tenant", tenant="acme")["state"]
+    assert (final, state) in {("rejected", "active"), ("executed", "archived")}
+
+
+def test_failed_offboarding_is_reported_not_hidden(served: Served) -> None:
+    class Failing:
+        name = "failing"
+
+        def archive(self, tenant: object) -> dict:
+            raise ProvisioningFailed("the archive volume is full.")
+
+    served.services.provisioner = Failing()  # type: ignore[assignment]
+    approval_id = served.error("ops", "offboard_tenant", **OFFBOARD)["details"]["approval_id"]
+    error = served.error(
+        "boss", "decide_approval", approval_id=approval_id, decision="approve", reason="go on"
+    )
+    assert error["code"] == "PROVISIONING_FAILED"
+    run = served.ok("ops", "get_workflow", workflow_id=error["details"]["workflow_id"])
+    assert run["status"] == "failed"
+    assert served.ok("ops", "get_tenant", tenant="acme")["state"] == "offboarding"

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from paybill.server.store import Tenant, WorkflowRun
+from paybill.server.acl import role_binding
+from paybill.server.domain import Role
+from paybill.server.store import Principal, Tenant, WorkflowRun
 from paybill.tools import all_tools
 from tests.server.conftest import Served
 
@@ -145,3 +147,20 @@ def test_entitlement_follows_the_plan(served: Served) -> None:
 def test_unknown_principal_is_unauthenticated(served: Served) -> None:
     assert served.error("mallory", "list_plans")["code"] == "UNAUTHENTICATED"
     assert served.error(None, "list_plans")["code"] == "UNAUTHENTICATED"  # type: ignore[arg-type]
+
+
+def test_a_principal_named_like_a_role_gets_nothing_from_the_name(served: Served) -> None:
+    """Casbin links equal names; principals live under 'user:' so a legacy principal called
+    'operator' holding only tenant_agent on acme stays a tenant agent."""
+    with served.services.db.session() as session:
+        acme = session.scalar(select(Tenant).where(Tenant.slug == "acme"))
+        session.add(Principal(name="operator", role=Role.TENANT_AGENT, tenant_id=acme.id))
+        session.add(role_binding("operator", Role.TENANT_AGENT, acme.id))
+    assert (
+        served.error("operator", "create_tenant", slug="x", name="x", plan="free")["code"]
+        == "DENIED"
+    )
+    assert (
+        served.error("operator", "suspend_tenant", tenant="acme", reason="nope")["code"] == "DENIED"
+    )
+    assert not served.call("operator", "get_tenant", tenant="acme").is_error
