@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from paybill.server.errors import Conflict
@@ -17,6 +17,16 @@ _NOT_PART_OF_REQUEST = ("idempotency_key",)
 def request_hash(tool: str, arguments: dict[str, Any]) -> str:
     kept = {k: v for k, v in arguments.items() if k not in _NOT_PART_OF_REQUEST}
     return canonical_hash({"tool": tool, "arguments": kept})
+
+
+def lock(session: Session, principal_id: str, tool: str, key: str) -> None:
+    """PostgreSQL: one call per (principal, tool, key) at a time, so a concurrent retry
+    waits and then replays the first result instead of running again."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
+            {"k": f"idempotency:{principal_id}:{tool}:{key}"},
+        )
 
 
 def replay(

@@ -15,7 +15,9 @@ from paybill.tools.models import AuditEventOut
 class GetAuditLogInput(ToolInput):
     tenant: str | None = Field(default=None, max_length=63, description="Only this tenant.")
     limit: int = Field(default=50, ge=1, le=200)
-    before_id: int | None = Field(default=None, ge=1, description="Page: events older than it.")
+    before_id: int | None = Field(
+        default=None, ge=1, le=2**63 - 1, description="Page: events older than it."
+    )
 
 
 class GetAuditLogOutput(ToolOutput):

@@ -6,11 +6,12 @@ from typing import Any
 
 from pydantic import Field
 
-from paybill.server.errors import Denied, NotFound
+from paybill.server.errors import NotFound
 from paybill.server.guards.call import Call
 from paybill.server.guards.spec import Scope, ToolInput, ToolSpec
 from paybill.server.store import Tenant, WorkflowRun
 from paybill.tools.models import RunOut
+from paybill.tools.resolve import scoped
 
 
 class GetWorkflowInput(ToolInput):
@@ -19,11 +20,9 @@ class GetWorkflowInput(ToolInput):
 
 def _tenant_of_run(call: Call, args: Any) -> Tenant | None:
     run = call.session.get(WorkflowRun, args.workflow_id)
-    if run is None or run.tenant_id is None:
-        if call.caller.tenant_id is not None:
-            raise Denied(f"Role {call.caller.role.value} may only act on its own tenant.")
-        raise NotFound(f"No workflow run {args.workflow_id!r}.", workflow_id=args.workflow_id)
-    return call.session.get(Tenant, run.tenant_id)
+    tenant = call.session.get(Tenant, run.tenant_id) if run and run.tenant_id else None
+    missing = NotFound(f"No workflow run {args.workflow_id!r}.", workflow_id=args.workflow_id)
+    return scoped(call, tenant, missing)
 
 
 def get_workflow(call: Call, args: GetWorkflowInput) -> RunOut:

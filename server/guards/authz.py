@@ -17,19 +17,25 @@ def domain_of(call: Call) -> str:
     return call.tenant.id
 
 
+def refusal(call: Call, where: str = "for this tenant") -> Denied:
+    """The one refusal for a tool a role may not use. Tenant-scoped callers get exactly this
+    for any other tenant, existing or not, so refusals never reveal which tenants exist."""
+    role, tool = call.caller.role.value, call.spec.name
+    return Denied(
+        f"Role {role} may not call {tool} {where}. Ask an operator or a principal with the "
+        "right role; the refusal is in the audit log.",
+        role=role,
+        tool=tool,
+    )
+
+
 def check_acl(call: Call) -> None:
     """Raises: Denied unless the caller's role grants the tool in the call's domain."""
     caller, tool = call.caller, call.spec.name
     domain = domain_of(call)
     call.services.acl.refresh(call.session)
     if not call.services.acl.allowed(caller.name, domain, tool):
-        where = "platform-wide" if domain == "*" else "for this tenant"
-        raise Denied(
-            f"Role {caller.role.value} may not call {tool} {where}. Ask an operator or a "
-            "principal with the right role; the refusal is in the audit log.",
-            role=caller.role.value,
-            tool=tool,
-        )
+        raise refusal(call, "platform-wide" if domain == "*" else "for this tenant")
     call.decided_by = f"acl:{caller.role.value}:{tool}"
 
 

@@ -16,11 +16,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from paybill.server import audit, idempotency
 from paybill.server.domain import Decision, Role
-from paybill.server.errors import InternalError, InvalidInput, PaybillError, Unauthenticated
+from paybill.server.errors import (
+    ApprovalRequired,
+    Conflict,
+    InternalError,
+    InvalidInput,
+    PaybillError,
+    Unauthenticated,
+)
 from paybill.server.guards.authz import check_acl, check_entitlement
 from paybill.server.guards.call import Call, Caller, Services
 from paybill.server.guards.limits import check_argument_size
@@ -109,6 +117,16 @@ class Pipeline:
             return Outcome(payload, is_error=False)
         except PaybillError as error:
             return self._refused(call, stage, error)
+        except IntegrityError:
+            # A concurrent call created the same thing first (slug, idempotency key...).
+            return self._refused(
+                call,
+                stage,
+                Conflict(
+                    f"A concurrent request changed the same records while {tool} ran; nothing "
+                    "was changed by this call. Read the current state and retry if needed."
+                ),
+            )
         except Exception:
             reference = uuid.uuid4().hex[:12]
             log.exception("internal error in %s (reference %s)", tool, reference)
@@ -120,8 +138,9 @@ class Pipeline:
         key = getattr(call.arguments, "idempotency_key", None)
         if key is None or call.dry_run:
             return None
+        idempotency.lock(call.session, call.caller.id, call.spec.name, key)
         stored = idempotency.replay(
-            call.session, call.caller.id, call.spec.name, key, call.raw_arguments
+            call.session, call.caller.id, call.spec.name, key, _normalised(call)
         )
         if stored is None:
             return None
@@ -136,7 +155,7 @@ class Pipeline:
             call.caller.id,
             call.spec.name,
             key,
-            call.raw_arguments,
+            _normalised(call),
             {"payload": payload, "is_error": is_error},
         )
 
@@ -146,17 +165,30 @@ class Pipeline:
         rule = f"{stage}:{error.code}"
         session = call.session
         try:
-            if error.keeps_changes:
+            # A pending approval is not a result to replay: once decided, a retry with the
+            # same key must see the new state. A failed provisioning run is.
+            if error.keeps_changes and not isinstance(error, ApprovalRequired):
                 self._remember(call, payload, is_error=True)
-            else:
+            elif not error.keeps_changes:
                 session.rollback()
             self._audit(call, decision, rule, error.code, error=error)
             session.commit()
         except Exception:
             log.exception("could not record the refusal of %s", call.spec.name)
             session.rollback()
+            self._audit_fallback(call, rule)
             payload = InternalError().to_payload()
         return Outcome(payload, is_error=True)
+
+    def _audit_fallback(self, call: Call, rule: str) -> None:
+        """Never fail open: record the refusal even when its arguments cannot be stored."""
+        try:
+            call.raw_arguments = {"unrecordable_arguments": True}
+            self._audit(call, Decision.DENIED, rule, "INTERNAL")
+            call.session.commit()
+        except Exception:
+            log.exception("audit fallback failed for %s", call.spec.name)
+            call.session.rollback()
 
     def _audit(
         self,
@@ -180,6 +212,11 @@ class Pipeline:
                 detail=error.message[:1000] if error else None,
             ),
         )
+
+
+def _normalised(call: Call) -> dict[str, Any]:
+    """The validated arguments, so explicit defaults (dry_run=false) match omitted ones."""
+    return call.arguments.model_dump(mode="json")
 
 
 def run_approved(call: Call, approval: Approval) -> dict[str, Any]:

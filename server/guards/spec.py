@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 if TYPE_CHECKING:
     from paybill.server.guards.call import Call
@@ -22,10 +22,33 @@ class Scope(StrEnum):
     CALLER = "caller"  # the caller's own tenant, or "*" for platform-wide roles
 
 
+_CONTROL = {chr(c) for c in range(32)} - {"\t", "\n", "\r"}
+
+
+def _has_control_characters(value: Any) -> bool:
+    if isinstance(value, str):
+        return any(ch in _CONTROL for ch in value)
+    if isinstance(value, dict):
+        return any(
+            _has_control_characters(k) or _has_control_characters(v) for k, v in value.items()
+        )
+    if isinstance(value, list | tuple):
+        return any(_has_control_characters(v) for v in value)
+    return False
+
+
 class ToolInput(BaseModel):
-    """Base of every tool input: unknown arguments are an error, never silently dropped."""
+    """Base of every tool input: unknown arguments are an error, never silently dropped, and
+    no string may carry NUL or other control characters (backends disagree about them)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_control_characters(cls, data: Any) -> Any:
+        if _has_control_characters(data):
+            raise ValueError("strings may not contain NUL or other control characters")
+        return data
 
 
 class MutatingInput(ToolInput):

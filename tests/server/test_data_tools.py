@@ -241,7 +241,7 @@ def test_usage_is_metered(served: Served) -> None:
         ),
         ("insert_rows", {"table": "customers", "rows": [{"name": "x" * 201}]}, "INVALID_INPUT"),
         ("run_sql", {"sql": "SELECT " + "(" * 3000 + "1" + ")" * 3000}, "SQL_REJECTED"),
-        ("run_sql", {"sql": "SELECT 1 \x00"}, "SQL_REJECTED"),
+        ("run_sql", {"sql": "SELECT 1 \x00"}, "INVALID_INPUT"),
         ("run_sql", {"sql": "SELECT '" + "x" * 10_000_000 + "'"}, "INVALID_INPUT"),
         (
             "run_sql",

@@ -128,9 +128,12 @@ def test_tenant_scoped_listing_only_shows_own_tenant(served: Served) -> None:
 
 
 def test_unknown_and_existing_foreign_tenants_look_the_same(served: Served) -> None:
-    foreign = served.error("acme-bot", "get_tenant", tenant="globex")
-    missing = served.error("acme-bot", "get_tenant", tenant="nosuch")
-    assert foreign["code"] == missing["code"] == "DENIED"
+    for tool, key in (("get_tenant", "tenant"), ("query_table", "tenant")):
+        extra = {"table": "customers"} if tool == "query_table" else {}
+        foreign = served.error("acme-bot", tool, **{key: "globex"}, **extra)
+        missing = served.error("acme-bot", tool, **{key: "nosuch"}, **extra)
+        assert foreign == missing
+        assert foreign["code"] == "DENIED"
 
 
 def test_entitlement_follows_the_plan(served: Served) -> None:
