@@ -51,23 +51,22 @@ def prorate(sub: Subscription, old: Plan, new: Plan, now: datetime) -> Proration
     )
 
 
-def usage(session: Session, tenant: Tenant) -> dict[str, int]:
-    """What the tenant uses now, in the units of plan limits.
-
-    Seats are principals bound to the tenant. Rows and storage are measured by the data
-    plane; until a tenant has data objects they are zero.
-    """
-    seats = session.scalar(
+def seats_used(session: Session, tenant: Tenant) -> int:
+    """Seats are the active principals bound to the tenant."""
+    count = session.scalar(
         select(func.count())
         .select_from(Principal)
         .where(Principal.tenant_id == tenant.id, Principal.disabled.is_(False))
     )
-    return {"seats": seats or 0, "rows": 0}
+    return count or 0
 
 
-def require_fits(session: Session, tenant: Tenant, plan: Plan) -> None:
-    """Raises: QuotaExceeded listing every limit of ``plan`` the tenant's usage exceeds."""
-    used = usage(session, tenant)
+def require_fits(session: Session, tenant: Tenant, plan: Plan, rows: int) -> None:
+    """Raises: QuotaExceeded listing every limit of ``plan`` the tenant's usage exceeds.
+
+    ``rows`` is the tenant's current row count, measured by the data plane.
+    """
+    used = {"seats": seats_used(session, tenant), "rows": rows}
     limits = {"seats": plan.max_seats, "rows": plan.max_rows}
     over = {
         name: {"used": used[name], "limit": limit}

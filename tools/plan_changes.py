@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field
 
 from paybill.server.billing import prorate, require_fits, require_good_standing
+from paybill.server.dataplane.metering import row_counts
+from paybill.server.dataplane.naming import TenantRoute
 from paybill.server.errors import InvalidInput
 from paybill.server.guards.call import Call
 from paybill.server.guards.spec import MutatingInput, Scope, ToolOutput, ToolSpec
@@ -55,7 +57,10 @@ def change_plan(call: Call, args: ChangePlanInput) -> ChangePlanOutput:
     upgrade = new.tier > old.tier
     if upgrade:
         require_good_standing(tenant, "upgrade")
-    require_fits(session, tenant, new)
+    route = TenantRoute(tenant.id, tenant.isolation)
+    timeout = call.services.settings.statement_timeout_ms
+    rows = sum(row_counts(call.services.engines, route, timeout).values())
+    require_fits(session, tenant, new, rows)
     now = call.now
     proration = None
     if upgrade:

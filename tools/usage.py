@@ -6,7 +6,7 @@ from datetime import date
 
 from sqlalchemy import select
 
-from paybill.server.billing import usage as seat_usage
+from paybill.server.billing import seats_used
 from paybill.server.dataplane.metering import row_counts
 from paybill.server.dataplane.naming import TenantRoute
 from paybill.server.guards.call import Call
@@ -54,7 +54,7 @@ def get_usage(call: Call, args: TenantRef) -> UsageOutput:
         rows=rows,
         rows_total=sum(rows.values()),
         rows_limit=tenant.plan.max_rows,
-        seats=seat_usage(call.session, tenant)["seats"],
+        seats=seats_used(call.session, tenant),
         seats_limit=tenant.plan.max_seats,
         queries_per_minute_limit=tenant.plan.queries_per_minute,
         days=[

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from paybill.server.domain import Role, SubscriptionStatus
 from paybill.server.principals import add_principal
-from paybill.server.store import Subscription, Tenant
+from paybill.server.store import Plan, Subscription, Tenant
 from tests.server.conftest import Served
 
 
@@ -89,3 +89,18 @@ def test_list_tenants_pages_with_a_cursor(served: Served) -> None:
         if cursor is None:
             break
     assert seen == ["acme", "c1", "c2", "c3", "globex"]
+
+
+def test_downgrade_refused_when_rows_exceed_the_target_plan(served: Served) -> None:
+    with served.services.db.session() as session:
+        session.execute(update(Plan).where(Plan.id == "free").values(max_rows=2))
+    served.ok(
+        "admin",
+        "insert_rows",
+        tenant="globex",
+        table="customers",
+        rows=[{"name": n} for n in ("a", "b", "c")],
+    )
+    error = served.error("ops", "change_plan", tenant="globex", plan="free")
+    assert error["code"] == "QUOTA_EXCEEDED"
+    assert error["details"]["exceeds"] == {"rows": {"used": 3, "limit": 2}}
