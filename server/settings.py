@@ -79,6 +79,14 @@ class Settings(BaseSettings):
         description="Where local provisioning records live.",
     )
 
+    terraform_bin: str | None = Field(
+        default=None, description="Terraform or OpenTofu binary (default: terraform on PATH)."
+    )
+    terraform_cli_config: Path | None = Field(
+        default=None,
+        description="CLI configuration file for it (provider mirror); TF_CLI_CONFIG_FILE.",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:

@@ -1,0 +1,147 @@
+"""The Terraform executor: the only module that runs terraform.
+
+Each tenant gets a working directory of its own (module files copied in, local state kept
+there), and every run follows ``init -> plan -out -> show -json -> policy check -> apply ->
+output -json``. Errors are summarised from Terraform's own "Error:" lines, never dumped.
+The binary and CLI configuration come from settings, so OpenTofu works as well.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from paybill.server.errors import ProvisioningFailed
+from paybill.server.provisioners.base import TenantFacts
+from paybill.server.provisioners.plan_policy import PlanPolicy
+
+TIER_NAMES = {0: "free", 1: "pro", 2: "enterprise"}
+Progress = Callable[[str], None]
+
+
+def modules_root() -> Path:
+    return Path(str(files("paybill.terraform_modules")))
+
+
+def summarise(stderr: str, stdout: str) -> str:
+    """Terraform's error headlines, at most three, without ANSI noise or long bodies."""
+    lines = [line.strip() for line in (stderr + "\n" + stdout).splitlines()]
+    errors = [line[len("Error: ") :] for line in lines if line.startswith("Error: ")]
+    picked = errors[:3] or [next((line for line in lines if line), "terraform failed")]
+    return "; ".join(text[:200] for text in picked)
+
+
+@dataclass(frozen=True)
+class Terraform:
+    """A terraform (or tofu) binary with its CLI configuration."""
+
+    binary: str
+    cli_config: Path | None = None
+    timeout_seconds: int = 1800
+
+    @classmethod
+    def locate(cls, binary: str | None, cli_config: Path | None) -> Terraform:
+        """Raises: ProvisioningFailed when no binary is found."""
+        path = shutil.which(binary or "terraform")
+        if path is None:
+            raise ProvisioningFailed(
+                f"No Terraform binary found ({binary or 'terraform'} is not on PATH); install "
+                "Terraform or OpenTofu, or set PAYBILL_TERRAFORM_BIN.",
+            )
+        return cls(path, cli_config)
+
+    def run(self, workdir: Path, *args: str) -> str:
+        """Run one terraform command; Raises: ProvisioningFailed with a short summary."""
+        env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
+        if self.cli_config is not None:
+            env["TF_CLI_CONFIG_FILE"] = str(self.cli_config)
+        try:
+            result = subprocess.run(  # noqa: S603 - fixed binary, arguments built here
+                [self.binary, *args],
+                cwd=workdir,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=self.timeout_seconds,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise ProvisioningFailed(
+                f"terraform {args[0]} did not finish within {self.timeout_seconds} s."
+            ) from None
+        if result.returncode != 0:
+            raise ProvisioningFailed(
+                f"terraform {args[0]} failed: {summarise(result.stderr, result.stdout)}",
+                command=args[0],
+            )
+        return result.stdout
+
+
+def _variables(facts: TenantFacts) -> list[str]:
+    values = {
+        "tenant_id": facts.id,
+        "tenant_slug": facts.slug,
+        "tier": TIER_NAMES.get(facts.tier, "enterprise"),
+        "isolation": facts.isolation.value,
+        "region": facts.region,
+    }
+    return [f"-var={name}={value}" for name, value in values.items()]
+
+
+class TenantWorkspace:
+    """``<root>/<tenant id>/<cloud>``: the module's files and the tenant's local state."""
+
+    def __init__(self, root: Path, facts: TenantFacts) -> None:
+        self.facts = facts
+        self.path = root / facts.id / facts.cloud.value
+
+    def prepare(self) -> Path:
+        source = modules_root() / self.facts.cloud.value
+        self.path.mkdir(parents=True, exist_ok=True)
+        for module_file in source.glob("*.tf"):
+            shutil.copyfile(module_file, self.path / module_file.name)
+        return self.path
+
+
+def run_module(
+    terraform: Terraform,
+    workspace: TenantWorkspace,
+    policy: PlanPolicy,
+    *,
+    destroy: bool = False,
+    progress: Progress = lambda _message: None,
+) -> dict[str, Any]:
+    """Plan, check and apply the tenant's module; return its outputs (empty after destroy).
+
+    Raises:
+        ProvisioningFailed: a terraform step failed or the plan broke the tier's policy.
+    """
+    facts = workspace.facts
+    workdir = workspace.prepare()
+    flags = ["-input=false", "-no-color"]
+    progress("terraform init")
+    terraform.run(workdir, "init", *flags)
+    progress("terraform plan")
+    plan_args = ["plan", *flags, "-out=tenant.tfplan", *_variables(facts)]
+    terraform.run(workdir, *([*plan_args, "-destroy"] if destroy else plan_args))
+    plan = json.loads(terraform.run(workdir, "show", "-json", "tenant.tfplan"))
+    progress("policy check")
+    policy.check(
+        plan,
+        tier=TIER_NAMES.get(facts.tier, "enterprise"),
+        tenant_id=facts.id,
+        offboarding=destroy,
+    )
+    progress("terraform apply")
+    terraform.run(workdir, "apply", *flags, "tenant.tfplan")
+    if destroy:
+        return {}
+    outputs = json.loads(terraform.run(workdir, "output", "-json"))
+    return {name: item["value"] for name, item in outputs.items()}

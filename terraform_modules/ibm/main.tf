@@ -1,0 +1,40 @@
+# IBM Cloud: silo = a resource group with a dedicated Databases for PostgreSQL instance;
+# bridge = service credentials on the shared regional instance; pooled = tenant tags.
+locals {
+  tags   = [for k, v in merge(var.tags, { paybill_tenant_id = var.tenant_id, paybill_tier = var.tier }) : "${k}:${v}"]
+  name   = "paybill-${var.tenant_slug}"
+  silo   = var.isolation == "silo"
+  bridge = var.isolation == "bridge"
+}
+
+resource "ibm_resource_group" "this" {
+  count = local.silo ? 1 : 0
+  name  = local.name
+  tags  = local.tags
+}
+
+resource "ibm_database" "this" {
+  count             = local.silo ? 1 : 0
+  name              = local.name
+  plan              = "standard"
+  service           = "databases-for-postgresql"
+  version           = "15"
+  location          = var.region
+  resource_group_id = ibm_resource_group.this[0].id
+  tags              = local.tags
+}
+
+data "ibm_database" "shared" {
+  count    = local.bridge ? 1 : 0
+  name     = "paybill-shared-${var.region}"
+  location = var.region
+  service  = "databases-for-postgresql"
+}
+
+resource "ibm_resource_key" "this" {
+  count                = local.bridge ? 1 : 0
+  name                 = "${local.name}-db-role"
+  role                 = "Editor"
+  resource_instance_id = data.ibm_database.shared[0].id
+  tags                 = local.tags
+}
