@@ -21,6 +21,9 @@ from paybill.server.lifecycle import Lifecycle, load_definition
 from paybill.server.mcp_tools import build_tool
 from paybill.server.provisioners.base import Provisioner
 from paybill.server.provisioners.local import LocalProvisioner
+from paybill.server.provisioners.plan_policy import load_plan_policy
+from paybill.server.provisioners.terraform import Terraform
+from paybill.server.provisioners.terraform_provisioner import TerraformProvisioner
 from paybill.server.settings import Settings
 from paybill.server.store.base import utcnow
 from paybill.server.store.database import Database, make_engine
@@ -56,13 +59,21 @@ def build_services(
         # Its own reader engine: bindings are reloaded while a call holds the write lock.
         acl=Acl(make_engine(settings.database_url, write_lock=False), settings.policies_dir),
         engines=engines,
-        provisioner=provisioner or LocalProvisioner(settings.data_dir, engines),
+        provisioner=provisioner or _provisioner(settings, engines),
         rate_limiter=RateLimiter(settings.rate_per_minute),
         tenant_rate=RateLimiter(settings.rate_per_minute),
         clock=clock,
     )
     services.registry = {spec.name: spec for spec in all_tools()}
     return services
+
+
+def _provisioner(settings: Settings, engines: Engines) -> Provisioner:
+    if settings.provisioner == "terraform":
+        terraform = Terraform.locate(settings.terraform_bin, settings.terraform_cli_config)
+        policy = load_plan_policy(settings.policies_dir)
+        return TerraformProvisioner(settings.data_dir, engines, terraform, policy)
+    return LocalProvisioner(settings.data_dir, engines)
 
 
 def http_principal(ctx: Context) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import Field, field_validator
@@ -79,6 +80,11 @@ class Settings(BaseSettings):
         description="Where local provisioning records live.",
     )
 
+    provisioner: Literal["local", "terraform"] = Field(
+        default="local",
+        description="local: database objects only; terraform: the tenant's Terraform module "
+        "for its cloud, then (local target) the database objects.",
+    )
     terraform_bin: str | None = Field(
         default=None, description="Terraform or OpenTofu binary (default: terraform on PATH)."
     )

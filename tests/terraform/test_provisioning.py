@@ -1,0 +1,60 @@
+"""create_tenant over the guard pipeline with PAYBILL_PROVISIONER=terraform: real applies."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from paybill.server.app import build_services
+from paybill.server.guards.pipeline import Pipeline
+from paybill.server.provisioners.terraform import Terraform
+from paybill.server.settings import Settings
+from tests.server.conftest import populate
+
+pytestmark = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+
+
+@pytest.fixture
+def pipeline(store_url: str, tmp_path: Path, terraform: Terraform) -> Pipeline:
+    settings = Settings(
+        database_url=store_url,
+        data_dir=tmp_path / "data",
+        provisioner="terraform",
+        terraform_bin=terraform.binary,
+        terraform_cli_config=terraform.cli_config,
+        rate_per_minute=10_000,
+    )
+    populate(build_services(settings.model_copy(update={"provisioner": "local"})))
+    services = build_services(settings)
+    yield Pipeline(services)
+    services.engines.dispose()
+    services.db.dispose()
+
+
+def test_onboarding_applies_the_module_for_each_isolation(pipeline: Pipeline) -> None:
+    root = pipeline.services.settings.data_dir / "terraform"
+    for plan, isolation in (("free", "pooled"), ("pro", "bridge"), ("enterprise", "silo")):
+        outcome = pipeline.call(
+            "create_tenant", "admin", {"slug": f"tf-{plan}", "name": plan, "plan": plan}
+        )
+        assert not outcome.is_error, outcome.payload
+        step = outcome.payload["workflow"]["steps"][1]["output"]
+        assert step["terraform"]["connection"]["isolation"] == isolation
+        assert step["objects"]["isolation"] == isolation
+        state = root / outcome.payload["tenant"]["id"] / "local" / "terraform.tfstate"
+        resources = json.loads(state.read_text())["resources"]
+        assert [r["type"] for r in resources] == ["null_resource"]
+
+
+def test_a_cloud_target_without_its_provider_fails_cleanly(pipeline: Pipeline) -> None:
+    outcome = pipeline.call(
+        "create_tenant",
+        "admin",
+        {"slug": "on-aws", "name": "A", "plan": "free", "cloud": "aws", "region": "eu-west-1"},
+    )
+    error = outcome.payload["error"]
+    assert error["code"] == "PROVISIONING_FAILED"
+    assert "terraform init failed" in error["message"]
+    assert "\n" not in error["message"]
