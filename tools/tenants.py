@@ -51,34 +51,27 @@ def _require_supported_isolation(call: Call, plan: Plan) -> None:
 def create_tenant(call: Call, args: CreateTenantInput) -> CreateTenantOutput:
     services = call.services
     _require_supported_isolation(call, get_plan(call.session, args.plan))
+
+    def record() -> Tenant:
+        return record_tenant(
+            call.session,
+            services.lifecycle,
+            slug=args.slug,
+            name=args.name,
+            plan_id=args.plan,
+            actor=call.caller.name,
+            cloud=args.cloud,
+            region=args.region,
+            now=call.now,
+        )
+
     if call.dry_run:
-        plan = get_plan(call.session, args.plan)
+        # Record inside a savepoint so every check runs, then undo it.
         with call.session.begin_nested() as preview:
-            tenant = record_tenant(
-                call.session,
-                services.lifecycle,
-                slug=args.slug,
-                name=args.name,
-                plan_id=plan.id,
-                actor=call.caller.name,
-                cloud=args.cloud,
-                region=args.region,
-                now=call.now,
-            )
-            out = tenant_out(call, tenant)
+            out = tenant_out(call, record())
             preview.rollback()
         return CreateTenantOutput(tenant=out, workflow=None, dry_run=True)
-    tenant = record_tenant(
-        call.session,
-        services.lifecycle,
-        slug=args.slug,
-        name=args.name,
-        plan_id=args.plan,
-        actor=call.caller.name,
-        cloud=args.cloud,
-        region=args.region,
-        now=call.now,
-    )
+    tenant = record()
     lifecycle, actor = services.lifecycle, call.caller.name
 
     def transition(action: str, reason: str) -> dict[str, str]:
