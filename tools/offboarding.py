@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from pydantic import Field
-from sqlalchemy import select
 
-from paybill.server.errors import InvalidInput, ProvisioningFailed
+from paybill.server.errors import InvalidInput
 from paybill.server.guards.call import Call
 from paybill.server.guards.spec import MutatingInput, Scope, ToolOutput, ToolSpec
-from paybill.server.store import Principal
-from paybill.server.workflows import run_workflow
+from paybill.tools import workflow_steps
 from paybill.tools.models import SLUG_FIELD, RunOut, TenantOut
-from paybill.tools.resolve import facts, tenant_by_slug
+from paybill.tools.resolve import tenant_by_slug
 from paybill.tools.tenants import tenant_out
 
 
@@ -36,40 +34,12 @@ def offboard_tenant(call: Call, args: OffboardInput) -> OffboardOutput:
         )
     if call.dry_run:
         return OffboardOutput(tenant=tenant_out(call, tenant), workflow=None, dry_run=True)
-    services, actor, session = call.services, call.caller.name, call.session
-    lifecycle = services.lifecycle
-
-    def transition(action: str) -> dict[str, str]:
-        record = lifecycle.apply(session, tenant, action, actor=actor, reason=args.reason)
-        return {"from": record.from_state, "to": record.to_state}
-
-    def revoke_access() -> dict[str, list[str]]:
-        bound = session.scalars(select(Principal).where(Principal.tenant_id == tenant.id)).all()
-        for principal in bound:
-            principal.disabled = True
-        return {"disabled_principals": sorted(p.name for p in bound)}
-
-    run = run_workflow(
-        session,
-        tenant=tenant,
-        kind="offboard",
-        created_by=actor,
+    run = workflow_steps.offboard(
+        call,
+        tenant,
+        reason=args.reason,
         input=args.model_dump(mode="json", exclude={"idempotency_key", "dry_run"}),
-        clock=services.clock,
-        steps=[
-            ("start", lambda: transition("offboard")),
-            ("revoke_access", revoke_access),
-            ("archive_infrastructure", lambda: services.provisioner.archive(facts(tenant))),
-            ("archived", lambda: transition("archive")),
-        ],
     )
-    if run.error is not None:
-        raise ProvisioningFailed(
-            f"Offboarding {tenant.slug} stopped: {run.error['message']} The tenant stays in "
-            f"{tenant.state}; inspect the run with get_workflow.",
-            tenant=tenant.slug,
-            workflow_id=run.id,
-        )
     return OffboardOutput(tenant=tenant_out(call, tenant), workflow=RunOut.of(run), dry_run=False)
 
 

@@ -9,15 +9,15 @@ from pydantic import Field
 from sqlalchemy import select
 
 from paybill.server.domain import SLUG_PATTERN, CloudTarget, Isolation
-from paybill.server.errors import InvalidInput, ProvisioningFailed
+from paybill.server.errors import InvalidInput
 from paybill.server.guards.call import Call
 from paybill.server.guards.spec import MutatingInput, Scope, ToolInput, ToolOutput, ToolSpec
 from paybill.server.store import Plan, Tenant
 from paybill.server.tenants import create_tenant as record_tenant
 from paybill.server.tenants import get_plan
-from paybill.server.workflows import run_workflow
+from paybill.tools import workflow_steps
 from paybill.tools.models import SLUG_FIELD, RunOut, TenantOut, TenantRef
-from paybill.tools.resolve import facts, tenant_by_slug
+from paybill.tools.resolve import tenant_by_slug
 
 
 def tenant_out(call: Call, tenant: Tenant) -> TenantOut:
@@ -72,33 +72,12 @@ def create_tenant(call: Call, args: CreateTenantInput) -> CreateTenantOutput:
             preview.rollback()
         return CreateTenantOutput(tenant=out, workflow=None, dry_run=True)
     tenant = record()
-    lifecycle, actor = services.lifecycle, call.caller.name
-
-    def transition(action: str, reason: str) -> dict[str, str]:
-        record = lifecycle.apply(call.session, tenant, action, actor=actor, reason=reason)
-        return {"from": record.from_state, "to": record.to_state}
-
-    run = run_workflow(
-        call.session,
-        tenant=tenant,
-        kind="provision",
-        created_by=actor,
+    run = workflow_steps.provision(
+        call,
+        tenant,
+        start_action="provision",
         input=args.model_dump(mode="json", exclude={"idempotency_key", "dry_run"}),
-        clock=services.clock,
-        steps=[
-            ("start", lambda: transition("provision", "onboarding")),
-            ("provision_infrastructure", lambda: services.provisioner.provision(facts(tenant))),
-            ("activate", lambda: transition("provisioned", "infrastructure ready")),
-        ],
     )
-    if run.error is not None:
-        lifecycle.apply(call.session, tenant, "fail", actor=actor, reason=run.error["message"])
-        raise ProvisioningFailed(
-            f"Provisioning {tenant.slug} failed: {run.error['message']} The tenant is in state "
-            "failed; inspect the run with get_workflow, then retry or offboard it.",
-            tenant=tenant.slug,
-            workflow_id=run.id,
-        )
     return CreateTenantOutput(
         tenant=tenant_out(call, tenant), workflow=RunOut.of(run), dry_run=False
     )

@@ -81,6 +81,7 @@ def _arguments(tool: str, slug: str, ids: dict[str, dict[str, str]]) -> dict:
             "dry_run": True,
         },
         "get_usage": {"tenant": slug},
+        "retry_workflow": {"workflow_id": ids["run"][slug], "dry_run": True},
     }[tool]
 
 

@@ -106,7 +106,12 @@ def _arguments(served: Served) -> dict[str, dict[str, Any]]:
             "filters": [{"column": "name", "op": "eq", "value": "nobody"}],
         },
         "get_usage": {"tenant": "acme"},
+        "retry_workflow": {"workflow_id": run["workflow"]["id"], "dry_run": True},
     }
+
+
+# Valid calls that are refused by design against this store.
+EXPECTED_ERRORS = {"offboard_tenant": "APPROVAL_REQUIRED", "retry_workflow": "INVALID_INPUT"}
 
 
 async def _exercise(client: Client, arguments: dict[str, dict[str, Any]]) -> None:
@@ -120,9 +125,9 @@ async def _exercise(client: Client, arguments: dict[str, dict[str, Any]]) -> Non
         assert tool.annotations.destructive_hint is spec.destructive
     for name in tools:
         result = await client.call_tool(name, arguments[name])
-        if name == "offboard_tenant":
+        if name in EXPECTED_ERRORS:
             assert result.is_error
-            assert result.structured_content["error"]["code"] == "APPROVAL_REQUIRED"
+            assert result.structured_content["error"]["code"] == EXPECTED_ERRORS[name]
             continue
         assert not result.is_error, (name, result.structured_content)
         jsonschema.validate(result.structured_content, tools[name].output_schema)
