@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import threading
-from importlib.resources import files
 from pathlib import Path
 
 import casbin
@@ -18,6 +17,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from paybill.server.domain import Role
+from paybill.server.policy_files import read_policy_text
 from paybill.server.store import CasbinRule
 
 PLATFORM_DOMAIN = "*"
@@ -37,12 +37,6 @@ def role_binding(principal: str, role: Role, tenant_id: str | None) -> CasbinRul
     )
 
 
-def _policy_text(name: str, directory: Path | None) -> str:
-    if directory is not None:
-        return (directory / name).read_text(encoding="utf-8")
-    return files("paybill.policies").joinpath(name).read_text(encoding="utf-8")
-
-
 def load_permissions(directory: Path | None = None) -> list[tuple[str, str, str]]:
     """Parse and validate ``acl_policy.csv``.
 
@@ -50,7 +44,7 @@ def load_permissions(directory: Path | None = None) -> list[tuple[str, str, str]
         ValueError: a line is malformed or names an unknown role.
     """
     rules: list[tuple[str, str, str]] = []
-    text = _policy_text("acl_policy.csv", directory)
+    text = read_policy_text("acl_policy.csv", directory)
     for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
         cells = [c.strip() for c in row]
         if not cells or not cells[0] or cells[0].startswith("#"):
@@ -67,7 +61,7 @@ class Acl:
 
     def __init__(self, engine: Engine, policies_dir: Path | None = None) -> None:
         model = casbin.model.Model()
-        model.load_model_from_text(_policy_text("acl_model.conf", policies_dir))
+        model.load_model_from_text(read_policy_text("acl_model.conf", policies_dir))
         adapter = sqlalchemy_adapter.Adapter(engine, db_class=CasbinRule, create_table=False)
         self._enforcer = casbin.Enforcer(model, adapter)
         self._enforcer.enable_auto_save(False)  # permissions never flow back into the store

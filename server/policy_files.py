@@ -9,10 +9,13 @@ from typing import Any
 import yaml
 
 
+def read_policy_text(name: str, directory: Path | None = None) -> str:
+    """``name`` from ``directory`` (if given) or from the packaged policies."""
+    if directory is not None:
+        return (directory / name).read_text(encoding="utf-8")
+    return files("paybill.policies").joinpath(name).read_text(encoding="utf-8")
+
+
 def read_policy_yaml(name: str, directory: Path | None = None) -> Any:
     """Parse ``name`` from ``directory`` (if given) or from the packaged policies."""
-    if directory is not None:
-        text = (directory / name).read_text(encoding="utf-8")
-    else:
-        text = files("paybill.policies").joinpath(name).read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    return yaml.safe_load(read_policy_text(name, directory))

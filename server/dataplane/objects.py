@@ -72,6 +72,17 @@ def ensure_pool_security(conn: Connection) -> None:
         )
 
 
+def _converge(conn: Connection, routes: list[TenantRoute], revision: str) -> None:
+    """Tables of one storage target at ``revision``, then its security and every tenant's
+    grants (the roles must exist)."""
+    first = routes[0]
+    migrate.upgrade(conn, first.schema, revision)
+    if first.isolation is Isolation.POOLED:
+        ensure_pool_security(conn)
+    for route in routes:
+        _grant(conn, route.role, route.schema)
+
+
 def provision(engines: Engines, route: TenantRoute) -> dict[str, Any]:
     """Create (or converge) the tenant's objects; returns where they are."""
     _require_postgres(engines, route)
@@ -82,11 +93,8 @@ def provision(engines: Engines, route: TenantRoute) -> dict[str, Any]:
     if route.database is not None:
         engines.create_database(route.database)
     with engines.for_route(route).begin() as conn:
-        migrate.upgrade(conn, route.schema)
-        if route.isolation is Isolation.POOLED:
-            ensure_pool_security(conn)
         _ensure_role(conn, route.role, engines.credentials.ensure(route))
-        _grant(conn, route.role, route.schema)
+        _converge(conn, [route], "head")
         if route.database is not None:
             conn.execute(text(f"GRANT CONNECT ON DATABASE {route.database} TO {route.role}"))
     return {
@@ -101,17 +109,12 @@ def provision(engines: Engines, route: TenantRoute) -> dict[str, Any]:
 def migrate_target(engines: Engines, routes: list[TenantRoute], revision: str = "head") -> None:
     """Migrate one storage target (the pool, a bridge schema, a silo database, or the SQLite
     tenants file) and re-apply security and grants for the tenants stored there."""
-    first = routes[0]
     if not engines.postgres:
         with engines.shared.begin() as conn:
             migrate.upgrade(conn, None, revision)
         return
-    with engines.for_route(first).begin() as conn:
-        migrate.upgrade(conn, first.schema, revision)
-        if first.isolation is Isolation.POOLED:
-            ensure_pool_security(conn)
-        for route in routes:
-            _grant(conn, route.role, route.schema)
+    with engines.for_route(routes[0]).begin() as conn:
+        _converge(conn, routes, revision)
 
 
 def target_revision(engines: Engines, route: TenantRoute) -> str | None:

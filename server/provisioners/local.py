@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from paybill.server.dataplane.engines import Engines
 from paybill.server.dataplane.naming import TenantRoute
 from paybill.server.errors import ProvisioningFailed
 from paybill.server.provisioners.base import TenantFacts
+
+ObjectStep = Callable[[Engines, TenantRoute], dict[str, Any]]
 
 
 class LocalProvisioner:
@@ -42,16 +45,14 @@ class LocalProvisioner:
             ) from None
         return path
 
+    def _apply(self, tenant: TenantFacts, state: str, step: ObjectStep) -> dict[str, Any]:
+        facts = step(self.engines, TenantRoute(tenant.id, tenant.isolation))
+        record = {"tenant_id": tenant.id, "isolation": tenant.isolation.value, "state": state}
+        path = self._write(tenant, {**record, **facts})
+        return {"provisioner": self.name, "record": str(path), **record, **facts}
+
     def provision(self, tenant: TenantFacts) -> dict[str, Any]:
-        route = TenantRoute(tenant.id, tenant.isolation)
-        created = objects.provision(self.engines, route)
-        record = {"tenant_id": tenant.id, "isolation": tenant.isolation.value, "state": "active"}
-        path = self._write(tenant, {**record, **created})
-        return {"provisioner": self.name, "record": str(path), **record, **created}
+        return self._apply(tenant, "active", objects.provision)
 
     def archive(self, tenant: TenantFacts) -> dict[str, Any]:
-        route = TenantRoute(tenant.id, tenant.isolation)
-        archived = objects.archive(self.engines, route)
-        record = {"tenant_id": tenant.id, "isolation": tenant.isolation.value, "state": "archived"}
-        path = self._write(tenant, {**record, **archived})
-        return {"provisioner": self.name, "record": str(path), **record, **archived}
+        return self._apply(tenant, "archived", objects.archive)

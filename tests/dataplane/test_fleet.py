@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -30,15 +29,9 @@ def _downgrade_all(served: Served) -> list[fleet.TargetReport]:
 
 
 def _run_cli(served: Served, *args: str) -> subprocess.CompletedProcess[str]:
-    settings = served.services.settings
-    env = {
-        **os.environ,
-        "PAYBILL_DATABASE_URL": settings.database_url,
-        "PAYBILL_DATA_DIR": str(settings.data_dir),
-    }
     return subprocess.run(
         [PAYBILL, "tenants", "migrate", *args],
-        env=env,
+        env=served.env(),
         capture_output=True,
         text=True,
         timeout=120,

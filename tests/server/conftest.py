@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,15 @@ class Served:
     services: Services
     pipeline: Pipeline
     keys: dict[str, str]
+
+    def env(self) -> dict[str, str]:
+        """Environment for a `paybill` subprocess on this store."""
+        settings = self.services.settings
+        return {
+            **os.environ,
+            "PAYBILL_DATABASE_URL": settings.database_url,
+            "PAYBILL_DATA_DIR": str(settings.data_dir),
+        }
 
     def call(self, principal: str, tool: str, **arguments: Any) -> Outcome:
         return self.pipeline.call(tool, principal, arguments)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -64,7 +63,7 @@ def test_tampered_row_is_named(served: Served) -> None:
 
 
 def test_audit_verify_cli(served: Served) -> None:
-    env = {**os.environ, "PAYBILL_DATABASE_URL": served.services.settings.database_url}
+    env = served.env()
     ok = subprocess.run([PAYBILL, "audit", "verify"], env=env, capture_output=True, text=True)
     assert ok.returncode == 0 and "intact" in ok.stdout
     victim = _events(served)[1]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -22,15 +21,9 @@ def _inspector(served: Served, *args: str) -> subprocess.CompletedProcess[str]:
     npx = shutil.which("npx")
     if npx is None:
         pytest.fail("npx (Node.js) is required for the client-compatibility tests")
-    settings = served.services.settings
-    env = {
-        **os.environ,
-        "PAYBILL_DATABASE_URL": settings.database_url,
-        "PAYBILL_DATA_DIR": str(settings.data_dir),
-    }
     return subprocess.run(
         [npx, "-y", INSPECTOR, "--cli", *args],
-        env=env,
+        env=served.env(),
         capture_output=True,
         text=True,
         timeout=300,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import subprocess
 import sys
@@ -27,15 +26,6 @@ PAYBILL = str(Path(sys.executable).parent / "paybill")
 SPECS = {spec.name: spec for spec in all_tools()}
 
 
-def _env(served: Served) -> dict[str, str]:
-    settings = served.services.settings
-    return {
-        **os.environ,
-        "PAYBILL_DATABASE_URL": settings.database_url,
-        "PAYBILL_DATA_DIR": str(settings.data_dir),
-    }
-
-
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -47,7 +37,7 @@ def http_server(served: Served, transport: str) -> Iterator[str]:
     port = _free_port()
     proc = subprocess.Popen(
         [PAYBILL, "serve", "--transport", transport, "--port", str(port)],
-        env=_env(served),
+        env=served.env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -137,7 +127,7 @@ async def _exercise(client: Client, arguments: dict[str, dict[str, Any]]) -> Non
 
 def test_stdio(served: Served) -> None:
     params = StdioServerParameters(
-        command=PAYBILL, args=["serve", "--principal", "admin"], env=_env(served)
+        command=PAYBILL, args=["serve", "--principal", "admin"], env=served.env()
     )
     arguments = _arguments(served)
 
@@ -225,7 +215,7 @@ def test_a_session_stays_bound_to_its_principal(served: Served) -> None:
 def test_stdio_refuses_an_unknown_principal(served: Served) -> None:
     result = subprocess.run(
         [PAYBILL, "serve", "--principal", "mallory"],
-        env=_env(served),
+        env=served.env(),
         capture_output=True,
         text=True,
         timeout=60,
