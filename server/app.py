@@ -11,6 +11,7 @@ from mcp.server.mcpserver import Context
 
 from paybill.server import __version__
 from paybill.server.acl import Acl
+from paybill.server.billing_policy import load_billing_policy
 from paybill.server.bootstrap import require_current
 from paybill.server.dataplane.credentials import TenantCredentials
 from paybill.server.dataplane.engines import Engines
@@ -24,6 +25,7 @@ from paybill.server.provisioners.local import LocalProvisioner
 from paybill.server.provisioners.plan_policy import load_plan_policy
 from paybill.server.provisioners.terraform import Terraform
 from paybill.server.provisioners.terraform_provisioner import TerraformProvisioner
+from paybill.server.provisioners.vending import vendors_from
 from paybill.server.settings import Settings
 from paybill.server.store.base import utcnow
 from paybill.server.store.database import Database, make_engine
@@ -52,17 +54,20 @@ def build_services(
     db = Database(settings.database_url)
     require_current(db)
     engines = Engines(settings.database_url, TenantCredentials(settings.data_dir))
+    reader = make_engine(settings.database_url, write_lock=False)
     services = Services(
         db=db,
         settings=settings,
         lifecycle=Lifecycle(load_definition(settings.policies_dir)),
         # Its own reader engine: bindings are reloaded while a call holds the write lock.
-        acl=Acl(make_engine(settings.database_url, write_lock=False), settings.policies_dir),
+        acl=Acl(reader, settings.policies_dir),
         engines=engines,
         provisioner=provisioner or _provisioner(settings, engines),
         rate_limiter=RateLimiter(settings.rate_per_minute),
         tenant_rate=RateLimiter(settings.rate_per_minute),
         clock=clock,
+        reader=reader,
+        billing=load_billing_policy(settings.policies_dir),
     )
     services.registry = {spec.name: spec for spec in all_tools()}
     return services
@@ -72,7 +77,8 @@ def _provisioner(settings: Settings, engines: Engines) -> Provisioner:
     if settings.provisioner == "terraform":
         terraform = Terraform.locate(settings.terraform_bin, settings.terraform_cli_config)
         policy = load_plan_policy(settings.policies_dir)
-        return TerraformProvisioner(settings.data_dir, engines, terraform, policy)
+        vendors = vendors_from(settings)
+        return TerraformProvisioner(settings.data_dir, engines, terraform, policy, vendors)
     return LocalProvisioner(settings.data_dir, engines)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -61,22 +62,40 @@ def seats_used(session: Session, tenant: Tenant) -> int:
     return count or 0
 
 
-def require_fits(session: Session, tenant: Tenant, plan: Plan, rows: int) -> None:
-    """Raises: QuotaExceeded listing every limit of ``plan`` the tenant's usage exceeds.
+def features_in_use(plan: Plan, *, pii_rows: int) -> dict[str, str]:
+    """Features the tenant relies on that ``plan`` lacks, with what uses them.
 
-    ``rows`` is the tenant's current row count, measured by the data plane.
+    Only features that leave state behind count: ``data.pii`` while PII columns hold values
+    (a plan without it must not keep personal data nobody on it may read). Call-time
+    entitlements (``data.sql``, ``audit.export``...) simply stop working after a downgrade.
+    """
+    used = {"data.pii": f"{pii_rows} rows hold PII values"} if pii_rows else {}
+    return {name: what for name, what in used.items() if name not in plan.features}
+
+
+def require_fits(
+    session: Session, tenant: Tenant, plan: Plan, rows: int, *, pii_rows: int = 0
+) -> None:
+    """Raises: QuotaExceeded listing every limit of ``plan`` the tenant's usage exceeds, and
+    every feature in use that ``plan`` lacks.
+
+    ``rows`` is the tenant's current row count and ``pii_rows`` its rows holding PII values,
+    both measured by the data plane.
     """
     used = {"seats": seats_used(session, tenant), "rows": rows}
     limits = {"seats": plan.max_seats, "rows": plan.max_rows}
-    over = {
+    over: dict[str, Any] = {
         name: {"used": used[name], "limit": limit}
         for name, limit in limits.items()
         if used[name] > limit
     }
+    described = [f"{n} {v['used']} > {v['limit']}" for n, v in over.items()]
+    if missing := features_in_use(plan, pii_rows=pii_rows):
+        over["features"] = missing
+        described += [f"feature {name} in use ({what})" for name, what in missing.items()]
     if over:
-        described = ", ".join(f"{n} {v['used']} > {v['limit']}" for n, v in over.items())
         raise QuotaExceeded(
-            f"Tenant {tenant.slug!r} does not fit plan {plan.id}: {described}. "
+            f"Tenant {tenant.slug!r} does not fit plan {plan.id}: {', '.join(described)}. "
             "Reduce usage first, or choose a larger plan.",
             tenant=tenant.slug,
             plan=plan.id,

@@ -53,6 +53,15 @@ class _Session:
             self.echo(f"  -> refused {error.get('code')}: {error.get('message')}")
         return payload
 
+    async def follow(self, run_id: str) -> dict[str, Any]:
+        """Wait for a workflow run (the server's worker executes it) and show its steps."""
+        run = await self.call("get_workflow", {"workflow_id": run_id, "wait_seconds": 30})
+        echo = self.echo
+        echo(f"  -> run {run['kind']} {run['status']}")
+        for step in run["steps"]:
+            echo(f"     step {step['position']} {step['name']}: {step['status']}")
+        return run
+
 
 async def run_demo(workdir: Path, echo: Echo) -> bool:
     """Run the scripted session; return True when the audit chain verifies at the end."""
@@ -80,14 +89,14 @@ async def run_demo(workdir: Path, echo: Echo) -> bool:
         )
         run = created["workflow"]
         echo(f"  -> tenant acme is {created['tenant']['state']}; run {run['kind']} {run['status']}")
-        for step in run["steps"]:
-            echo(f"     step {step['position']} {step['name']}: {step['status']}")
+        await ops.follow(run["id"])
         changed = await ops.call("change_plan", {"tenant": "acme", "plan": "pro"})
         proration = changed["proration"]
         echo(
             f"  -> {changed['direction']} {changed['status']}: amount due now "
             f"{proration['amount_due_cents'] / 100:.2f} {proration['currency']}"
         )
+        await ops.follow(changed["workflow"]["id"])
 
     with db.session() as session:
         add_principal(session, "acme-admin", Role.TENANT_ADMIN, "acme")
@@ -129,6 +138,7 @@ async def run_demo(workdir: Path, echo: Echo) -> bool:
             f"  -> approval {decided['approval']['status']}; tenant acme is "
             f"{decided['result']['tenant']['state']}"
         )
+        await boss.follow(decided["result"]["workflow"]["id"])
         log = await boss.call("get_audit_log", {"limit": 50})
 
     echo("\nAudit trail (oldest first):")

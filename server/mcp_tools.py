@@ -57,7 +57,14 @@ def annotations_of(spec: ToolSpec) -> ToolAnnotations:
 def build_tool(spec: ToolSpec, pipeline: Pipeline, principal_of: PrincipalOf) -> Tool:
     async def run(arguments: dict[str, Any], ctx: Context) -> CallToolResult:
         principal = principal_of(ctx)
-        outcome = await anyio.to_thread.run_sync(pipeline.call, spec.name, principal, arguments)
+
+        def progress(done: float, total: float | None, message: str) -> None:
+            # Called from the pipeline's worker thread: hop back to the event loop.
+            anyio.from_thread.run(ctx.report_progress, done, total, message)
+
+        outcome = await anyio.to_thread.run_sync(
+            pipeline.call, spec.name, principal, arguments, progress
+        )
         return result_of(outcome)
 
     returns = Annotated[CallToolResult, spec.output_model]

@@ -93,6 +93,45 @@ class Settings(BaseSettings):
         description="CLI configuration file for it (provider mirror); TF_CLI_CONFIG_FILE.",
     )
 
+    # Cloud account vending for silo tenants (terraform provisioner). Credentials are never
+    # settings: boto3's and google.auth's standard chains provide them.
+    aws_endpoint_url: str | None = Field(
+        default=None,
+        description="Endpoint for Organizations, IAM and STS instead of AWS's own (moto_server, "
+        "LocalStack); unset in production.",
+    )
+    aws_account_email_domain: str | None = Field(
+        default=None,
+        description="Domain of the member accounts' emails (paybill+<slug>@DOMAIN); required "
+        "to vend AWS accounts.",
+    )
+    gcp_endpoint: str | None = Field(
+        default=None,
+        description="Resource Manager endpoint instead of Google's; a loopback one (a local "
+        "stand-in) is called with anonymous credentials.",
+    )
+    gcp_parent: str | None = Field(
+        default=None,
+        description="Where tenant projects are created: folders/N or organizations/N; required "
+        "to vend GCP projects.",
+    )
+
+    worker_lease_seconds: float = Field(
+        default=60,
+        gt=0,
+        le=3600,
+        description="How long a worker's claim on a workflow run holds without renewal; a run "
+        "whose worker died is resumed by another worker after this long.",
+    )
+    worker_poll_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="How often an idle worker looks for runs."
+    )
+    embedded_worker: bool = Field(
+        default=True,
+        description="`paybill serve` runs a workflow worker in-process; turn off when "
+        "dedicated `paybill worker` processes execute the runs.",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:

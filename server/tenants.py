@@ -47,8 +47,10 @@ def create_tenant(
     cloud: CloudTarget = CloudTarget.LOCAL,
     region: str = "local",
     now: datetime | None = None,
+    trial_days: int = 0,
 ) -> Tenant:
-    """Record a new tenant in the lifecycle's initial state, with an active subscription.
+    """Record a new tenant in the lifecycle's initial state, with a subscription: trialing
+    for ``trial_days`` (the first period ends with the trial) when positive, else active.
 
     Raises:
         InvalidInput: the slug is not a DNS label.
@@ -76,13 +78,15 @@ def create_tenant(
     )
     session.add(tenant)
     session.flush()
+    trial_end = now + timedelta(days=trial_days) if trial_days > 0 else None
     session.add(
         Subscription(
             tenant_id=tenant.id,
             plan_id=plan.id,
-            status=SubscriptionStatus.ACTIVE,
+            status=SubscriptionStatus.TRIALING if trial_end else SubscriptionStatus.ACTIVE,
             current_period_start=now,
-            current_period_end=now + timedelta(days=plan.billing_period_days),
+            current_period_end=trial_end or now + timedelta(days=plan.billing_period_days),
+            trial_end=trial_end,
         )
     )
     session.add(

@@ -4,6 +4,7 @@ from paybill.server.guards.spec import ToolSpec
 from paybill.tools import (
     approvals,
     audit_log,
+    billing,
     data,
     offboarding,
     plan_changes,
@@ -21,6 +22,7 @@ def all_tools() -> list[ToolSpec]:
         *plans.TOOLS,
         *tenants.TOOLS,
         *plan_changes.TOOLS,
+        *billing.TOOLS,
         *offboarding.TOOLS,
         *workflows.TOOLS,
         *approvals.TOOLS,

@@ -8,7 +8,14 @@ from typing import Any
 from pydantic import Field
 
 from paybill.server.guards.spec import ToolInput, ToolOutput
-from paybill.server.store import Approval, AuditEvent, Plan, Tenant, WorkflowRun
+from paybill.server.store import (
+    Approval,
+    AuditEvent,
+    Plan,
+    Tenant,
+    TenantRunLock,
+    WorkflowRun,
+)
 
 SLUG_FIELD = Field(min_length=1, max_length=63, description="The tenant's slug (a DNS label).")
 
@@ -54,6 +61,10 @@ class SubscriptionOut(ToolOutput):
     current_period_start: datetime
     current_period_end: datetime
     scheduled_plan: str | None
+    trial_end: datetime | None = None
+    past_due_since: datetime | None = Field(
+        default=None, description="Start of the grace period before suspension."
+    )
 
 
 class TenantOut(ToolOutput):
@@ -89,6 +100,8 @@ class TenantOut(ToolOutput):
                 current_period_start=sub.current_period_start,
                 current_period_end=sub.current_period_end,
                 scheduled_plan=sub.scheduled_plan_id,
+                trial_end=sub.trial_end,
+                past_due_since=sub.past_due_since,
             ),
             created_at=tenant.created_at,
         )
@@ -98,37 +111,59 @@ class StepOut(ToolOutput):
     position: int
     name: str
     status: str
+    attempts: int = Field(description="Executions so far; more than 1 means it was resumed.")
     output: dict[str, Any] | None
     error: str | None
     started_at: datetime | None
     finished_at: datetime | None
 
 
+class RunLockOut(ToolOutput):
+    """The tenant's run lock while this run holds it: one run per tenant at a time."""
+
+    owner: str = Field(description="The worker executing the run.")
+    acquired_at: datetime
+    expires_at: datetime = Field(description="Renewed while the worker is alive.")
+
+
 class RunOut(ToolOutput):
     id: str
     tenant_id: str | None
     kind: str
-    status: str
+    status: str = Field(description="pending, running, succeeded or failed.")
+    progress: str | None = Field(description="What the running step is doing now.")
     error: dict[str, Any] | None
     created_by: str
     created_at: datetime
+    not_before: datetime | None = Field(description="A scheduled run waits until then.")
+    finished_at: datetime | None
+    lock: RunLockOut | None
     steps: list[StepOut]
 
     @classmethod
-    def of(cls, run: WorkflowRun) -> RunOut:
+    def of(cls, run: WorkflowRun, lock: TenantRunLock | None = None) -> RunOut:
         return cls(
             id=run.id,
             tenant_id=run.tenant_id,
             kind=run.kind,
             status=run.status.value,
+            progress=run.progress,
             error=run.error,
             created_by=run.created_by,
             created_at=run.created_at,
+            not_before=run.not_before,
+            finished_at=run.finished_at,
+            lock=None
+            if lock is None
+            else RunLockOut(
+                owner=lock.owner, acquired_at=lock.acquired_at, expires_at=lock.expires_at
+            ),
             steps=[
                 StepOut(
                     position=s.position,
                     name=s.name,
                     status=s.status.value,
+                    attempts=s.attempts or 0,
                     output=s.output,
                     error=s.error,
                     started_at=s.started_at,

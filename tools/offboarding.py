@@ -7,7 +7,7 @@ from pydantic import Field
 from paybill.server.errors import InvalidInput
 from paybill.server.guards.call import Call
 from paybill.server.guards.spec import MutatingInput, Scope, ToolOutput, ToolSpec
-from paybill.tools import workflow_steps
+from paybill.server.workflows.runs import enqueue
 from paybill.tools.models import SLUG_FIELD, RunOut, TenantOut
 from paybill.tools.resolve import tenant_by_slug
 from paybill.tools.tenants import tenant_out
@@ -34,10 +34,14 @@ def offboard_tenant(call: Call, args: OffboardInput) -> OffboardOutput:
         )
     if call.dry_run:
         return OffboardOutput(tenant=tenant_out(call, tenant), workflow=None, dry_run=True)
-    run = workflow_steps.offboard(
-        call,
+    call.services.lifecycle.apply(
+        call.session, tenant, "offboard", actor=call.caller.name, reason=args.reason
+    )
+    run = enqueue(
+        call.session,
         tenant,
-        reason=args.reason,
+        "offboard",
+        created_by=call.caller.name,
         input=args.model_dump(mode="json", exclude={"idempotency_key", "dry_run"}),
     )
     return OffboardOutput(tenant=tenant_out(call, tenant), workflow=RunOut.of(run), dry_run=False)
@@ -49,7 +53,8 @@ TOOLS = [
         title="Offboard tenant",
         description="Offboard a tenant: revoke its principals, archive its infrastructure "
         "read-only, and move it to archived. Needs an approval: the first call returns "
-        "APPROVAL_REQUIRED with an approval id; it runs when an approver approves it.",
+        "APPROVAL_REQUIRED with an approval id; when an approver approves it, the tenant "
+        "moves to offboarding and a workflow run (see get_workflow) does the rest.",
         input_model=OffboardInput,
         output_model=OffboardOutput,
         handler=offboard_tenant,

@@ -8,13 +8,16 @@ from typing import Literal
 from pydantic import Field
 
 from paybill.server.billing import prorate, require_fits, require_good_standing
-from paybill.server.dataplane.metering import row_counts
+from paybill.server.dataplane.metering import pii_rows, row_counts
 from paybill.server.dataplane.naming import TenantRoute
 from paybill.server.errors import InvalidInput
 from paybill.server.guards.call import Call
 from paybill.server.guards.spec import MutatingInput, Scope, ToolOutput, ToolSpec
+from paybill.server.store import Plan, Tenant
 from paybill.server.tenants import get_plan
-from paybill.tools.models import SLUG_FIELD, TenantOut
+from paybill.server.workflows import migration
+from paybill.server.workflows.runs import enqueue
+from paybill.tools.models import SLUG_FIELD, RunOut, TenantOut
 from paybill.tools.resolve import tenant_by_slug
 from paybill.tools.tenants import tenant_out
 
@@ -22,6 +25,14 @@ from paybill.tools.tenants import tenant_out
 class ChangePlanInput(MutatingInput):
     tenant: str = SLUG_FIELD
     plan: str = Field(min_length=1, max_length=32, description="Target plan id.")
+    migrate_isolation: bool | None = Field(
+        default=None,
+        description="When an upgrade's plan uses another isolation model (pooled, bridge, "
+        "silo): true moves the tenant's data there in an approval-gated isolation_migration "
+        "run; false switches the plan only and leaves the data where it is. Default: move "
+        "where the store can host the target model (PostgreSQL); the embedded SQLite store "
+        "keeps every tenant pooled.",
+    )
 
 
 class ProrationOut(ToolOutput):
@@ -32,6 +43,17 @@ class ProrationOut(ToolOutput):
     currency: str
 
 
+class IsolationMigrationOut(ToolOutput):
+    source: str = Field(description="Isolation model the data is in now.")
+    target: str = Field(description="Isolation model the data moves to.")
+    rows: dict[str, int] = Field(description="The tenant's rows per table at the source now.")
+    max_read_only_seconds: int = Field(
+        description="Bound of the read-only window: writes are refused (the tenant is "
+        "updating) from the approval until the run ends; beyond the bound it rolls back."
+    )
+    steps: list[str]
+
+
 class ChangePlanOutput(ToolOutput):
     tenant: TenantOut
     from_plan: str
@@ -40,10 +62,61 @@ class ChangePlanOutput(ToolOutput):
     status: Literal["applied", "scheduled", "preview"]
     effective_at: datetime
     proration: ProrationOut | None
-    isolation_migration_required: bool = Field(
-        description="The target plan uses another isolation model; moving the data is a "
-        "separate, approval-gated workflow."
+    workflow: RunOut | None = Field(
+        default=None,
+        description="An applied upgrade's run bringing the infrastructure to the new tier "
+        "(follow it with get_workflow), or a downgrade's run scheduled for the period end; "
+        "None for previews.",
     )
+    isolation_migration_required: bool = Field(
+        description="The target plan uses another isolation model than the one the tenant's "
+        "data is in; see isolation_migration for whether this call moves it."
+    )
+    isolation_migration: IsolationMigrationOut | None = Field(
+        default=None,
+        description="The data move this upgrade runs (workflow kind isolation_migration) or, "
+        "for a dry run, would run; None when the data stays where it is.",
+    )
+
+
+def _migrates(call: Call, args: ChangePlanInput, tenant: Tenant, new: Plan) -> bool:
+    """Whether this call moves the tenant's data: upgrades across isolation models only
+    (downgrades are applied at the period end).
+
+    Raises:
+        InvalidInput: a move was asked for on the SQLite store (pooled tenants only).
+    """
+    if new.isolation is tenant.isolation or new.tier <= tenant.plan.tier:
+        return False
+    if args.migrate_isolation is False:
+        return False
+    if not call.services.engines.postgres:
+        if args.migrate_isolation:
+            raise InvalidInput(
+                f"Plan {new.id} uses {new.isolation.value} isolation, which needs PostgreSQL; "
+                "this server runs on the embedded SQLite store, which keeps every tenant "
+                "pooled. Change the plan with migrate_isolation=false (the data stays pooled).",
+                plan=new.id,
+                isolation=new.isolation.value,
+            )
+        return False
+    return True
+
+
+def _needs_approval(call: Call, args: ChangePlanInput) -> bool:
+    """An isolation migration waits for an approval. Billing admission is checked first, so
+    no approval is ever asked for a change that would be refused anyway.
+
+    Raises:
+        NotFound: no such plan.
+        InvalidInput: a move was asked for on the SQLite store.
+        BillingBlocked: the subscription is not in good standing for an upgrade.
+    """
+    tenant = call.target()
+    if not _migrates(call, args, tenant, get_plan(call.session, args.plan)):
+        return False
+    require_good_standing(tenant, "upgrade")
+    return True
 
 
 def change_plan(call: Call, args: ChangePlanInput) -> ChangePlanOutput:
@@ -59,9 +132,21 @@ def change_plan(call: Call, args: ChangePlanInput) -> ChangePlanOutput:
         require_good_standing(tenant, "upgrade")
     route = TenantRoute(tenant.id, tenant.isolation)
     timeout = call.services.settings.statement_timeout_ms
-    rows = sum(row_counts(call.services.engines, route, timeout).values())
-    require_fits(session, tenant, new, rows)
+    counts = row_counts(call.services.engines, route, timeout)
+    rows = sum(counts.values())
+    # Features in use only matter for downgrades: an upgrade never takes one away.
+    pii = 0 if upgrade else pii_rows(call.services.engines, route, timeout)
+    require_fits(session, tenant, new, rows, pii_rows=pii)
     now = call.now
+    moving = None
+    if upgrade and _migrates(call, args, tenant, new):
+        moving = IsolationMigrationOut(
+            source=tenant.isolation.value,
+            target=new.isolation.value,
+            rows=counts,
+            max_read_only_seconds=migration.MAX_READ_ONLY_SECONDS,
+            steps=[step.name for step in migration.ISOLATION_MIGRATION.steps],
+        )
     proration = None
     if upgrade:
         p = prorate(sub, old, new, now)
@@ -73,15 +158,31 @@ def change_plan(call: Call, args: ChangePlanInput) -> ChangePlanOutput:
             currency=new.currency,
         )
     status: Literal["applied", "scheduled", "preview"] = "preview"
+    run = None
     if not call.dry_run:
         if upgrade:
             lifecycle, actor = call.services.lifecycle, call.caller.name
             lifecycle.apply(session, tenant, "update", actor=actor, reason=f"upgrade to {new.id}")
+            # Billing and entitlements switch now; the infrastructure follows in the run.
             tenant.plan, sub.plan_id, sub.scheduled_plan_id = new, new.id, None
-            lifecycle.apply(session, tenant, "updated", actor=actor, reason=f"on plan {new.id}")
+            session.flush()
+            kind, run_input = "plan_change", {"from_plan": old.id, "to_plan": new.id}
+            if moving is not None:
+                # The data follows in a read-only window; a failure restores the old plan.
+                kind, run_input = migration.KIND, migration.run_input(tenant, old, new, now)
+            run = enqueue(session, tenant, kind, created_by=actor, input=run_input)
             status = "applied"
         else:
             sub.scheduled_plan_id = new.id
+            # A worker applies it at the period end, re-checking that it still fits.
+            run = enqueue(
+                session,
+                tenant,
+                "scheduled_downgrade",
+                created_by=call.caller.name,
+                input={"from_plan": old.id, "to_plan": new.id},
+                not_before=sub.current_period_end,
+            )
             status = "scheduled"
         session.flush()
     return ChangePlanOutput(
@@ -92,7 +193,9 @@ def change_plan(call: Call, args: ChangePlanInput) -> ChangePlanOutput:
         status=status,
         effective_at=now if upgrade else sub.current_period_end,
         proration=proration,
+        workflow=RunOut.of(run) if run is not None else None,
         isolation_migration_required=new.isolation != tenant.isolation,
+        isolation_migration=moving,
     )
 
 
@@ -103,12 +206,16 @@ TOOLS = [
         description="Move a tenant to another plan. Upgrades apply now and return the proration; "
         "downgrades are scheduled for the end of the billing period. Refused when the "
         "tenant's usage exceeds the target plan's limits or its subscription is not in "
-        "good standing (upgrades).",
+        "good standing (upgrades). An upgrade to another isolation model (pooled, bridge, "
+        "silo) waits for an approval, then moves the tenant's data in an isolation_migration "
+        "run: writes are refused until it ends, reads are served throughout, and a failure "
+        "rolls back to the old plan and storage.",
         input_model=ChangePlanInput,
         output_model=ChangePlanOutput,
         handler=change_plan,
         scope=Scope.TENANT,
         tenant_of=tenant_by_slug,
         lifecycle_action="update",
+        approval_when=_needs_approval,
     ),
 ]

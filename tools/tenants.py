@@ -15,7 +15,7 @@ from paybill.server.guards.spec import MutatingInput, Scope, ToolInput, ToolOutp
 from paybill.server.store import Plan, Tenant
 from paybill.server.tenants import create_tenant as record_tenant
 from paybill.server.tenants import get_plan
-from paybill.tools import workflow_steps
+from paybill.server.workflows.runs import enqueue
 from paybill.tools.models import SLUG_FIELD, RunOut, TenantOut, TenantRef
 from paybill.tools.resolve import tenant_by_slug
 
@@ -34,7 +34,10 @@ class CreateTenantInput(MutatingInput):
 
 class CreateTenantOutput(ToolOutput):
     tenant: TenantOut
-    workflow: RunOut | None = Field(description="The provisioning run (None for a dry run).")
+    workflow: RunOut | None = Field(
+        description="The provisioning run, pending until a worker executes it: follow it "
+        "with get_workflow (wait_seconds). None for a dry run."
+    )
     dry_run: bool
 
 
@@ -63,6 +66,7 @@ def create_tenant(call: Call, args: CreateTenantInput) -> CreateTenantOutput:
             cloud=args.cloud,
             region=args.region,
             now=call.now,
+            trial_days=services.billing.trial_days,
         )
 
     if call.dry_run:
@@ -72,10 +76,14 @@ def create_tenant(call: Call, args: CreateTenantInput) -> CreateTenantOutput:
             preview.rollback()
         return CreateTenantOutput(tenant=out, workflow=None, dry_run=True)
     tenant = record()
-    run = workflow_steps.provision(
-        call,
+    services.lifecycle.apply(
+        call.session, tenant, "provision", actor=call.caller.name, reason="onboarding"
+    )
+    run = enqueue(
+        call.session,
         tenant,
-        start_action="provision",
+        "provision",
+        created_by=call.caller.name,
         input=args.model_dump(mode="json", exclude={"idempotency_key", "dry_run"}),
     )
     return CreateTenantOutput(
@@ -154,8 +162,9 @@ TOOLS = [
     ToolSpec(
         name="create_tenant",
         title="Create tenant",
-        description="Record a tenant on a plan and provision it (isolation follows the plan). "
-        "Returns the tenant and its provisioning workflow run.",
+        description="Record a tenant on a plan and start provisioning it (isolation follows "
+        "the plan). Returns at once with the tenant (provisioning) and its workflow run; "
+        "get_workflow with wait_seconds follows the run until the tenant is active.",
         input_model=CreateTenantInput,
         output_model=CreateTenantOutput,
         handler=create_tenant,

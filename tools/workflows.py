@@ -1,25 +1,55 @@
-"""get_workflow: a provisioning, plan-change or offboarding run, with its steps."""
+"""Workflow runs: follow one (get_workflow), run a failed one again, break a stuck lock."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from pydantic import Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from paybill.server.billing import require_good_standing
 from paybill.server.domain import RunStatus
 from paybill.server.errors import Conflict, InvalidInput, InvalidTransition, NotFound
-from paybill.server.guards.call import Call
-from paybill.server.guards.spec import MutatingInput, Scope, ToolInput, ToolOutput, ToolSpec
+from paybill.server.guards.call import Call, Services
+from paybill.server.guards.spec import (
+    MutatingInput,
+    ProgressFn,
+    Scope,
+    ToolInput,
+    ToolOutput,
+    ToolSpec,
+)
 from paybill.server.store import Tenant, WorkflowRun
-from paybill.tools import workflow_steps
-from paybill.tools.models import RunOut, TenantOut
+from paybill.server.workflows.runs import break_lock, enqueue, lock_of
+from paybill.tools.models import RunLockOut, RunOut, TenantOut
 from paybill.tools.resolve import scoped
 from paybill.tools.tenants import tenant_out
 
+RUN_ID = Field(pattern=r"^[0-9a-f-]{36}$", description="Run id.")
+FINISHED = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.COMPENSATED)
+POLL_SECONDS = 0.2
+# What retrying a failed run of each kind does to the tenant first (None: nothing).
+RETRY_ACTIONS: dict[str, str | None] = {
+    "provision": "retry_provision",
+    "plan_change": "retry_update",
+    "offboard": None,
+    "scheduled_downgrade": "retry_update",
+}
+# Provisioning and upgrades need a subscription in good standing, retried or not.
+BILLED_KINDS = ("provision", "plan_change")
+
 
 class GetWorkflowInput(ToolInput):
-    workflow_id: str = Field(pattern=r"^[0-9a-f-]{36}$", description="Run id.")
+    workflow_id: str = RUN_ID
+    wait_seconds: int = Field(
+        default=0,
+        ge=0,
+        le=60,
+        description="Wait up to this long for the run to finish (progress is reported while "
+        "waiting); 0 returns its state at once.",
+    )
 
 
 def _tenant_of_run(call: Call, args: Any) -> Tenant | None:
@@ -29,11 +59,39 @@ def _tenant_of_run(call: Call, args: Any) -> Tenant | None:
     return scoped(call, tenant, missing)
 
 
-def get_workflow(call: Call, args: GetWorkflowInput) -> RunOut:
-    run = call.session.get(WorkflowRun, args.workflow_id)
+def _run(call: Call, run_id: str) -> WorkflowRun:
+    run = call.session.get(WorkflowRun, run_id)
     if run is None:  # _tenant_of_run found it moments ago in this transaction
         raise RuntimeError("workflow run vanished")
-    return RunOut.of(run)
+    return run
+
+
+def get_workflow(call: Call, args: GetWorkflowInput) -> RunOut:
+    run = _run(call, args.workflow_id)
+    return RunOut.of(run, lock_of(call.session, run))
+
+
+def wait_for_run(
+    services: Services, args: GetWorkflowInput, payload: dict[str, Any], progress: ProgressFn
+) -> dict[str, Any]:
+    """Poll the run outside any transaction until it finishes or wait_seconds pass, reporting
+    each change of step or progress to the client."""
+    deadline = time.monotonic() + args.wait_seconds
+    last: tuple[int, str] | None = None
+    while True:
+        with Session(services.reader) as session:
+            run = session.get(WorkflowRun, args.workflow_id)
+            if run is None:
+                return payload
+            out = RunOut.of(run, lock_of(session, run))
+        done = sum(1 for s in out.steps if s.status in ("succeeded", "skipped"))
+        message = f"{out.kind}: {out.progress or out.status}"
+        if (done, message) != last:
+            progress(done, len(out.steps), message)
+            last = (done, message)
+        if RunStatus(out.status) in FINISHED or time.monotonic() >= deadline:
+            return out.model_dump(mode="json")
+        time.sleep(POLL_SECONDS)
 
 
 class RetryWorkflowInput(MutatingInput):
@@ -47,46 +105,58 @@ class RetryWorkflowOutput(ToolOutput):
     dry_run: bool
 
 
+def _latest_run_id(session: Session, tenant: Tenant) -> str | None:
+    return session.scalar(
+        select(WorkflowRun.id)
+        .where(WorkflowRun.tenant_id == tenant.id)
+        .order_by(WorkflowRun.created_at.desc(), WorkflowRun.id.desc())
+        .limit(1)
+    )
+
+
 def retry_workflow(call: Call, args: RetryWorkflowInput) -> RetryWorkflowOutput:
-    """Run a failed provisioning or offboarding again, as a new run; converged steps
-    (provisioners are idempotent) change nothing the second time."""
+    """Run a failed run again, as a new run; converged steps change nothing the second time."""
     tenant, session = call.target(), call.session
-    run = session.get(WorkflowRun, args.workflow_id)
-    if run is None:
-        raise RuntimeError("workflow run vanished")
+    run = _run(call, args.workflow_id)
     if run.status is not RunStatus.FAILED:
         raise InvalidInput(
             f"Only failed runs can be retried; run {run.id} is {run.status.value}.",
             workflow_id=run.id,
             status=run.status.value,
         )
-    latest = session.scalar(
-        select(WorkflowRun.id)
-        .where(WorkflowRun.tenant_id == tenant.id)
-        .order_by(WorkflowRun.created_at.desc(), WorkflowRun.id.desc())
-        .limit(1)
-    )
+    latest = _latest_run_id(session, tenant)
     if latest != run.id:
         raise Conflict(
             f"Run {run.id} is not the tenant's latest run; retry {latest} instead.",
             latest_workflow_id=latest,
         )
-    if call.dry_run:
-        return RetryWorkflowOutput(
-            tenant=tenant_out(call, tenant), retried=RunOut.of(run), workflow=None, dry_run=True
-        )
-    again = {**run.input, "retry_of": run.id}
-    if run.kind == "provision":
-        new = workflow_steps.provision(call, tenant, start_action="retry_provision", input=again)
-    elif run.kind == "offboard" and tenant.state == "offboarding":
-        new = workflow_steps.offboard(call, tenant, reason=run.input["reason"], input=again)
-    else:
+    lifecycle = call.services.lifecycle
+    action = RETRY_ACTIONS.get(run.kind, "")
+    legal = (action is None and tenant.state == "offboarding") or (
+        action and action in lifecycle.allowed_actions(tenant.state)
+    )
+    if not legal:
         raise InvalidTransition(
             tenant=tenant.slug,
             state=tenant.state,
             action=f"retry {run.kind}",
-            allowed=call.services.lifecycle.allowed_actions(tenant.state),
+            allowed=lifecycle.allowed_actions(tenant.state),
         )
+    if run.kind in BILLED_KINDS:
+        require_good_standing(tenant, f"retry the {run.kind} run of")
+    if call.dry_run:
+        return RetryWorkflowOutput(
+            tenant=tenant_out(call, tenant), retried=RunOut.of(run), workflow=None, dry_run=True
+        )
+    if action:
+        lifecycle.apply(session, tenant, action, actor=call.caller.name, reason=f"retry {run.id}")
+    new = enqueue(
+        session,
+        tenant,
+        run.kind,
+        created_by=call.caller.name,
+        input={**run.input, "retry_of": run.id},
+    )
     return RetryWorkflowOutput(
         tenant=tenant_out(call, tenant),
         retried=RunOut.of(run),
@@ -95,25 +165,73 @@ def retry_workflow(call: Call, args: RetryWorkflowInput) -> RetryWorkflowOutput:
     )
 
 
+class BreakLockInput(MutatingInput):
+    workflow_id: str = RUN_ID
+    reason: str = Field(min_length=3, max_length=500, description="Why; kept in the audit log.")
+
+
+class BreakLockOutput(ToolOutput):
+    workflow: RunOut
+    broken_lock: RunLockOut | None = Field(description="The lock as it was (None: none held).")
+    dry_run: bool
+
+
+def break_workflow_lock(call: Call, args: BreakLockInput) -> BreakLockOutput:
+    run = _run(call, args.workflow_id)
+    if run.status in FINISHED:
+        raise InvalidInput(
+            f"Run {run.id} is {run.status.value}; only unfinished runs hold locks.",
+            workflow_id=run.id,
+            status=run.status.value,
+        )
+    lock = lock_of(call.session, run)
+    before = (
+        RunLockOut(owner=lock.owner, acquired_at=lock.acquired_at, expires_at=lock.expires_at)
+        if lock is not None
+        else None
+    )
+    if not call.dry_run:
+        break_lock(call.session, run)
+    return BreakLockOutput(
+        workflow=RunOut.of(run, lock_of(call.session, run)),
+        broken_lock=before,
+        dry_run=call.dry_run,
+    )
+
+
 TOOLS = [
     ToolSpec(
         name="get_workflow",
         title="Get workflow run",
-        description="A workflow run (provision, offboard...) with each step's status and output.",
+        description="A workflow run (provision, plan_change, offboard...) with each step's "
+        "status, attempts and output, what it is doing now, and the tenant lock it holds. "
+        "wait_seconds waits for the run to finish, reporting progress meanwhile.",
         input_model=GetWorkflowInput,
         output_model=RunOut,
         handler=get_workflow,
         scope=Scope.TENANT,
         tenant_of=_tenant_of_run,
+        after_commit=wait_for_run,
     ),
     ToolSpec(
         name="retry_workflow",
         title="Retry workflow run",
-        description="Run a failed provisioning or offboarding run again (the tenant's latest "
-        "run only). Returns the new run.",
+        description="Run a failed provisioning, plan-change or offboarding run again (the "
+        "tenant's latest run only). Returns the new run, which a worker executes.",
         input_model=RetryWorkflowInput,
         output_model=RetryWorkflowOutput,
         handler=retry_workflow,
+        scope=Scope.TENANT,
+        tenant_of=_tenant_of_run,
+    ),
+    ToolSpec(
+        name="break_workflow_lock",
+        title="Break a workflow run's lock",
+        description="Platform admins only: release the tenant lock and worker lease of an "
+        "unfinished run whose worker is gone, so another worker resumes it. Audited.",
+        input_model=BreakLockInput,
+        output_model=BreakLockOutput,
+        handler=break_workflow_lock,
         scope=Scope.TENANT,
         tenant_of=_tenant_of_run,
     ),

@@ -13,10 +13,12 @@ from paybill.server.bootstrap import initialise
 from paybill.server.cli.audit import audit_group
 from paybill.server.cli.context import CliContext
 from paybill.server.cli.demo import demo
+from paybill.server.cli.eval import eval_group
 from paybill.server.cli.listing import plan_group, tenant_group
 from paybill.server.cli.principal import principal_group
 from paybill.server.cli.serve import serve
 from paybill.server.cli.tenants import tenants_migrate
+from paybill.server.cli.worker import worker
 from paybill.server.errors import PaybillError
 from paybill.server.settings import Settings
 from paybill.server.store import migrate as store_migrate
@@ -68,6 +70,8 @@ cli.add_command(plan_group)
 cli.add_command(serve)
 cli.add_command(audit_group)
 cli.add_command(demo)
+cli.add_command(eval_group)
+cli.add_command(worker)
 
 
 def _one_line(exc: ValidationError) -> str:

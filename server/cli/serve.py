@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextlib import nullcontext
 
 import click
 
@@ -12,6 +13,7 @@ from paybill.server.cli.context import CliContext
 from paybill.server.errors import InvalidInput
 from paybill.server.http import serve_http
 from paybill.server.principals import get_principal
+from paybill.server.worker import embedded_worker
 
 
 @click.command()
@@ -36,18 +38,26 @@ def serve(obj: CliContext, transport: str, host: str, port: int, principal: str 
     """
     # stdout carries the stdio protocol: everything else goes to stderr.
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
-    services = build_services(obj.settings)
+    settings = obj.settings
+    services = build_services(settings)
+    worker = (
+        embedded_worker(services, settings.worker_poll_seconds)
+        if settings.embedded_worker
+        else nullcontext()
+    )
     if transport == "stdio":
-        name = principal or obj.settings.principal
+        name = principal or settings.principal
         if not name:
             raise InvalidInput(
                 "stdio needs a principal: pass --principal NAME or set PAYBILL_PRINCIPAL."
             )
         with services.db.session() as session:
             get_principal(session, name)  # fail now, not on the first call
-        build_server(services, lambda _ctx: name).run()
+        with worker:
+            build_server(services, lambda _ctx: name).run()
         return
     if principal:
         raise InvalidInput("--principal is for stdio; HTTP callers authenticate with API keys.")
     click.echo(f"Paybill MCP server on http://{host}:{port} ({transport})", err=True)
-    serve_http(build_server(services, http_principal), services.db, transport, host, port)  # type: ignore[arg-type]
+    with worker:
+        serve_http(build_server(services, http_principal), services.db, transport, host, port)  # type: ignore[arg-type]

@@ -40,7 +40,9 @@ class Engines:
         # SQLite readers must not take the write lock (and run with query_only).
         self._reader = self.shared if self.postgres else make_engine(shared_url, write_lock=False)
         self._silos: dict[str, Engine] = {}
-        self._tenants: dict[str, Engine] = {}
+        # Keyed by role and database: one role reaches its tenant's data at the pool or bridge
+        # schema (store database) or at its silo database, and a relocation uses both.
+        self._tenants: dict[tuple[str, str | None], Engine] = {}
         self._lock = threading.Lock()
 
     def for_tenant(self, route: TenantRoute, *, read_only: bool) -> Engine:
@@ -48,7 +50,8 @@ class Engines:
         if not self.postgres:
             return self._reader if read_only else self.shared
         with self._lock:
-            engine = self._tenants.get(route.role)
+            key = (route.role, route.database)
+            engine = self._tenants.get(key)
             if engine is None:
                 url = self._url.set(
                     username=route.role,
@@ -56,13 +59,14 @@ class Engines:
                     database=route.database or self._url.database,
                 )
                 engine = create_engine(url, pool_size=2, max_overflow=2, pool_pre_ping=True)
-                self._tenants[route.role] = engine
+                self._tenants[key] = engine
             return engine
 
     def forget_tenant(self, route: TenantRoute) -> None:
         with self._lock:
-            engine = self._tenants.pop(route.role, None)
-        if engine is not None:
+            keys = [key for key in self._tenants if key[0] == route.role]
+            dropped = [self._tenants.pop(key) for key in keys]
+        for engine in dropped:
             engine.dispose()
 
     def for_route(self, route: TenantRoute, *, read_only: bool = False) -> Engine:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from paybill.server.dataplane.access import tenant_transaction
@@ -40,6 +40,22 @@ def row_counts(engines: Engines, route: TenantRoute, timeout_ms: int) -> dict[st
             ).scalar_one()
             for name, table in TENANT_TABLES.items()
         }
+
+
+def pii_rows(engines: Engines, route: TenantRoute, timeout_ms: int) -> int:
+    """Rows holding a value in any PII column (``info={"pii": True}``): the tenant uses the
+    ``data.pii`` feature as long as it stores such values."""
+    total = 0
+    with tenant_transaction(engines, route, read_only=True, timeout_ms=timeout_ms) as conn:
+        for table in TENANT_TABLES.values():
+            pii = [c for c in table.columns if c.info.get("pii")]
+            if pii:
+                total += conn.execute(
+                    select(func.count())
+                    .select_from(table)
+                    .where(table.c.tenant_id == route.tenant_id, or_(*(c.isnot(None) for c in pii)))
+                ).scalar_one()
+    return total
 
 
 def require_row_room(tenant: Tenant, current_rows: int, adding: int) -> None:

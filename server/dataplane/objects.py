@@ -137,6 +137,15 @@ def archive(engines: Engines, route: TenantRoute) -> dict[str, Any]:
     return {"read_only": True}
 
 
+def unarchive(engines: Engines, route: TenantRoute) -> dict[str, Any]:
+    """Undo ``archive``: give the tenant's role back the grants ``provision`` gives it."""
+    _require_postgres(engines, route)
+    if engines.postgres:
+        with engines.for_route(route).begin() as conn:
+            _grant(conn, route.role, route.schema)
+    return {"read_only": False}
+
+
 def drop(engines: Engines, route: TenantRoute) -> dict[str, Any]:
     """Remove the tenant's rows, schema or database, and its role."""
     _require_postgres(engines, route)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from paybill.server.domain import Role
@@ -14,6 +15,7 @@ from paybill.server.guards.spec import ToolSpec
 
 if TYPE_CHECKING:
     from paybill.server.acl import Acl
+    from paybill.server.billing_policy import BillingPolicy
     from paybill.server.dataplane.engines import Engines
     from paybill.server.guards.limits import RateLimiter
     from paybill.server.lifecycle import Lifecycle
@@ -50,6 +52,9 @@ class Services:
     rate_limiter: RateLimiter  # per principal
     tenant_rate: RateLimiter  # per tenant, at the plan's queries_per_minute
     clock: Callable[[], datetime]
+    # Reads that must not take SQLite's write lock (waiting on a run while a worker writes).
+    reader: Engine
+    billing: BillingPolicy  # policies/billing.yaml
     registry: dict[str, ToolSpec] = field(default_factory=dict)
 
 

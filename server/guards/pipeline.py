@@ -32,13 +32,17 @@ from paybill.server.errors import (
 from paybill.server.guards.authz import check_acl, check_entitlement
 from paybill.server.guards.call import Call, Caller, Services
 from paybill.server.guards.limits import check_argument_size
-from paybill.server.guards.spec import ToolSpec
+from paybill.server.guards.spec import ProgressFn, ToolSpec
 from paybill.server.guards.workflow import check_workflow
 from paybill.server.principals import get_principal
 from paybill.server.store import Approval
 
 log = logging.getLogger("paybill.pipeline")
 ANONYMOUS = Caller(id="", name="<anonymous>", role=Role.TENANT_AGENT, tenant_id=None)
+
+
+def _no_progress(_progress: float, _total: float | None, _message: str) -> None:
+    """The default when nobody listens for progress."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,13 @@ class Pipeline:
     def __init__(self, services: Services) -> None:
         self.services = services
 
-    def call(self, tool: str, principal: str | None, raw: dict[str, Any]) -> Outcome:
+    def call(
+        self,
+        tool: str,
+        principal: str | None,
+        raw: dict[str, Any],
+        progress: ProgressFn = _no_progress,
+    ) -> Outcome:
         spec = self.services.registry[tool]
         session = Session(self.services.db.engine, expire_on_commit=False)
         call = Call(self.services, session, spec, ANONYMOUS, raw)
@@ -114,25 +124,21 @@ class Pipeline:
             self._remember(call, payload, is_error=False)
             self._audit(call, Decision.ALLOWED, call.decided_by, "ok")
             session.commit()
-            return Outcome(payload, is_error=False)
         except PaybillError as error:
             return self._refused(call, stage, error)
         except IntegrityError:
-            # A concurrent call created the same thing first (slug, idempotency key...).
-            return self._refused(
-                call,
-                stage,
-                Conflict(
-                    f"A concurrent request changed the same records while {tool} ran; nothing "
-                    "was changed by this call. Read the current state and retry if needed."
-                ),
-            )
+            return self._refused(call, stage, _concurrent(tool))
         except Exception:
-            reference = uuid.uuid4().hex[:12]
-            log.exception("internal error in %s (reference %s)", tool, reference)
-            return self._refused(call, stage, InternalError(reference))
+            return self._refused(call, stage, _internal(tool))
         finally:
             session.close()
+        if spec.after_commit is not None:
+            try:
+                payload = spec.after_commit(self.services, call.arguments, payload, progress)
+            except Exception:
+                # The call itself succeeded and is on record; only the wait failed.
+                log.exception("waiting after %s failed", tool)
+        return Outcome(payload, is_error=False)
 
     def _replay(self, call: Call) -> Outcome | None:
         key = getattr(call.arguments, "idempotency_key", None)
@@ -212,6 +218,20 @@ class Pipeline:
                 detail=error.message[:1000] if error else None,
             ),
         )
+
+
+def _concurrent(tool: str) -> Conflict:
+    # A concurrent call created the same thing first (slug, idempotency key...).
+    return Conflict(
+        f"A concurrent request changed the same records while {tool} ran; nothing was "
+        "changed by this call. Read the current state and retry if needed."
+    )
+
+
+def _internal(tool: str) -> InternalError:
+    reference = uuid.uuid4().hex[:12]
+    log.exception("internal error in %s (reference %s)", tool, reference)
+    return InternalError(reference)
 
 
 def _normalised(call: Call) -> dict[str, Any]:

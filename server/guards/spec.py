@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 if TYPE_CHECKING:
-    from paybill.server.guards.call import Call
+    from paybill.server.guards.call import Call, Services
     from paybill.server.store import Tenant
 
 
@@ -74,6 +74,11 @@ class ToolOutput(BaseModel):
 
 Handler = Callable[["Call", Any], ToolOutput]
 TenantResolver = Callable[["Call", Any], "Tenant | None"]
+# Reports progress to the MCP client: (progress, total, message).
+ProgressFn = Callable[[float, float | None, str], None]
+# Runs after the call committed, outside any transaction, to wait for something the call
+# started (get_workflow's wait_seconds); returns the payload to send.
+AfterCommit = Callable[["Services", Any, dict[str, Any], ProgressFn], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,7 @@ class ToolSpec:
     executes_approved: bool = False  # runs actions that others marked destructive
     # Approval depending on the call itself (raw DML, bulk deletes): True means "ask first".
     approval_when: Callable[[Call, Any], bool] | None = None
+    after_commit: AfterCommit | None = None
 
     @property
     def destructive(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -21,6 +22,14 @@ class TenantFacts:
     region: str
 
 
+# Reports what a long operation is doing now ("terraform plan"); shown by get_workflow.
+Progress = Callable[[str], None]
+
+
+def no_progress(_message: str) -> None:
+    """The default: nobody is listening."""
+
+
 class Provisioner(Protocol):
     """Creates and removes a tenant's infrastructure. Both calls must be idempotent.
 
@@ -30,10 +39,14 @@ class Provisioner(Protocol):
 
     name: str
 
-    def provision(self, tenant: TenantFacts) -> dict[str, Any]:
+    def provision(self, tenant: TenantFacts, progress: Progress = no_progress) -> dict[str, Any]:
         """Bring the tenant's infrastructure up; return its connection and resource facts."""
         ...
 
-    def archive(self, tenant: TenantFacts) -> dict[str, Any]:
+    def archive(self, tenant: TenantFacts, progress: Progress = no_progress) -> dict[str, Any]:
         """Make the tenant's infrastructure read-only and record where it is kept."""
+        ...
+
+    def destroy(self, tenant: TenantFacts, progress: Progress = no_progress) -> dict[str, Any]:
+        """Remove the tenant's infrastructure and data for good (the end of offboarding)."""
         ...

@@ -18,7 +18,7 @@ from paybill.server.dataplane import objects
 from paybill.server.dataplane.engines import Engines
 from paybill.server.dataplane.naming import TenantRoute
 from paybill.server.errors import ProvisioningFailed
-from paybill.server.provisioners.base import TenantFacts
+from paybill.server.provisioners.base import Progress, TenantFacts, no_progress
 
 ObjectStep = Callable[[Engines, TenantRoute], dict[str, Any]]
 
@@ -51,8 +51,14 @@ class LocalProvisioner:
         path = self._write(tenant, {**record, **facts})
         return {"provisioner": self.name, "record": str(path), **record, **facts}
 
-    def provision(self, tenant: TenantFacts) -> dict[str, Any]:
+    def provision(self, tenant: TenantFacts, progress: Progress = no_progress) -> dict[str, Any]:
+        progress("database objects")
         return self._apply(tenant, "active", objects.provision)
 
-    def archive(self, tenant: TenantFacts) -> dict[str, Any]:
+    def archive(self, tenant: TenantFacts, progress: Progress = no_progress) -> dict[str, Any]:
+        progress("read-only database objects")
         return self._apply(tenant, "archived", objects.archive)
+
+    def destroy(self, tenant: TenantFacts, progress: Progress = no_progress) -> dict[str, Any]:
+        progress("drop database objects")
+        return self._apply(tenant, "deleted", objects.drop)

@@ -107,6 +107,9 @@ class TenantWorkspace:
         self.path.mkdir(parents=True, exist_ok=True)
         for module_file in source.glob("*.tf"):
             shutil.copyfile(module_file, self.path / module_file.name)
+        # Paybill's tenant run lock already serialises runs of this workspace, so a local
+        # state lock left here can only belong to a terraform process killed mid-run.
+        (self.path / ".terraform.tfstate.lock.info").unlink(missing_ok=True)
         return self.path
 
 

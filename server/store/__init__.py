@@ -9,6 +9,7 @@ from paybill.server.store.usage import UsageCounter
 from paybill.server.store.workflows import (
     Approval,
     IdempotencyRecord,
+    TenantRunLock,
     WorkflowRun,
     WorkflowStep,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "Principal",
     "Subscription",
     "Tenant",
+    "TenantRunLock",
     "UsageCounter",
     "WorkflowRun",
     "WorkflowStep",

@@ -28,6 +28,11 @@ class WorkflowRun(Base):
     # Worker lease: who is executing the run and until when the claim holds.
     locked_by: Mapped[str | None] = mapped_column(String(100))
     locked_until: Mapped[datetime | None]
+    # Not claimable before this moment (a downgrade scheduled for the period end...).
+    not_before: Mapped[datetime | None]
+    # What the running step reports now ("terraform plan"...), for get_workflow.
+    progress: Mapped[str | None] = mapped_column(String(200))
+    finished_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
 
@@ -49,10 +54,27 @@ class WorkflowStep(Base):
     status: Mapped[StepStatus] = mapped_column(enum_column_type(StepStatus, "step_status"))
     output: Mapped[dict[str, Any] | None]
     error: Mapped[str | None] = mapped_column(Text)
+    # Incremented (and committed) before every execution: more than 1 means a resumed step.
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
 
     run: Mapped[WorkflowRun] = relationship(back_populates="steps")
+
+
+class TenantRunLock(Base):
+    """One run per tenant at a time: the run holding the lock, its worker and the expiry.
+
+    A worker renews the expiry while it works; an expired lock may be taken over (the worker
+    died), and a platform admin may break one (audited)."""
+
+    __tablename__ = "tenant_run_locks"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("workflow_runs.id"))
+    owner: Mapped[str] = mapped_column(String(100))
+    acquired_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
 
 
 class Approval(Base):

@@ -42,6 +42,7 @@ def pairs(served: Served) -> Iterator[dict[Isolation, Pair]]:
         for side in ("a", "b"):
             slug = f"{isolation.value}-{side}"
             tenant = served.ok("admin", "create_tenant", slug=slug, name=slug, plan=plan)["tenant"]
+            served.drain()
             served.ok(
                 "admin",
                 "insert_rows",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from paybill.server.guards.call import Services
 from paybill.server.guards.pipeline import Outcome, Pipeline
 from paybill.server.principals import add_principal
 from paybill.server.settings import Settings
+from paybill.server.worker import Worker
 
 PLATFORM_PRINCIPALS = {
     "admin": Role.PLATFORM_ADMIN,
@@ -45,6 +47,10 @@ class Served:
             "PAYBILL_DATABASE_URL": settings.database_url,
             "PAYBILL_DATA_DIR": str(settings.data_dir),
         }
+
+    def drain(self) -> int:
+        """Execute every eligible workflow run now, as a worker would in the background."""
+        return Worker(self.services).run_pending()
 
     def call(self, principal: str, tool: str, **arguments: Any) -> Outcome:
         return self.pipeline.call(tool, principal, arguments)
@@ -81,9 +87,13 @@ def populate(services: Services) -> dict[str, str]:
             "create_tenant", "ops", {"slug": slug, "name": slug, "plan": "free"}
         )
         assert not outcome.is_error, outcome.payload
-    # globex is on pro with pooled storage (moving its data is a separate workflow).
-    upgraded = pipeline.call("change_plan", "ops", {"tenant": "globex", "plan": "pro"})
+    Worker(services).run_pending()
+    # globex is on pro with pooled storage: the plan switches, its data stays (no migration).
+    upgraded = pipeline.call(
+        "change_plan", "ops", {"tenant": "globex", "plan": "pro", "migrate_isolation": False}
+    )
     assert not upgraded.is_error, upgraded.payload
+    Worker(services).run_pending()
     with services.db.session() as session:
         for name, (role, slug) in TENANT_PRINCIPALS.items():
             keys[name] = add_principal(session, name, role, slug)[1].plaintext
@@ -95,4 +105,27 @@ def served(settings: Settings) -> Iterator[Served]:
     services = build_services(settings)
     keys = populate(services)
     yield Served(services, Pipeline(services), keys)
+    services.db.dispose()
+
+
+class Clock:
+    """A clock the test moves by hand (leases and schedules are compared against it)."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clocked(store_url: str, tmp_path: Path) -> Iterator[tuple[Served, Clock]]:
+    clock = Clock()
+    settings = make_settings(store_url, tmp_path, rate_per_minute=10_000, worker_lease_seconds=30)
+    services = build_services(settings, clock=clock)
+    keys = populate(services)
+    yield Served(services, Pipeline(services), keys), clock
     services.db.dispose()

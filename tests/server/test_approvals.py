@@ -27,15 +27,20 @@ def test_offboarding_waits_for_approval_then_runs(served: Served) -> None:
         "boss", "decide_approval", approval_id=approval_id, decision="approve", reason="ok by me"
     )
     assert decided["approval"]["status"] == "executed"
-    assert decided["result"]["tenant"]["state"] == "archived"
-    steps = decided["result"]["workflow"]["steps"]
-    assert [s["name"] for s in steps] == [
-        "start",
-        "revoke_access",
-        "archive_infrastructure",
-        "archived",
+    assert decided["result"]["tenant"]["state"] == "offboarding"
+    run_id = decided["result"]["workflow"]["id"]
+    assert decided["result"]["workflow"]["status"] == "pending"
+    assert served.drain() == 1
+    assert served.ok("ops", "get_tenant", tenant="acme")["state"] == "archived"
+    steps = served.ok("ops", "get_workflow", workflow_id=run_id)["steps"]
+    assert [(s["name"], s["status"], s["attempts"]) for s in steps] == [
+        ("revoke_access", "succeeded", 1),
+        ("export_data", "succeeded", 1),
+        ("archive_infrastructure", "succeeded", 1),
+        ("archived", "succeeded", 1),
+        ("schedule_deletion", "succeeded", 1),
     ]
-    assert steps[1]["output"] == {"disabled_principals": ["acme-admin", "acme-bot"]}
+    assert steps[0]["output"] == {"disabled_principals": ["acme-admin", "acme-bot"]}
     assert served.error("acme-bot", "list_plans")["code"] == "UNAUTHENTICATED"
     again = served.error(
         "boss", "decide_approval", approval_id=approval_id, decision="approve", reason="twice"
@@ -51,7 +56,8 @@ def test_same_request_reuses_the_pending_approval(served: Served) -> None:
 
 def test_changed_tenant_voids_the_approval(served: Served) -> None:
     approval_id = served.error("ops", "offboard_tenant", **OFFBOARD)["details"]["approval_id"]
-    served.ok("ops", "change_plan", tenant="acme", plan="pro")
+    served.ok("ops", "change_plan", tenant="acme", plan="pro", migrate_isolation=False)
+    served.drain()
     void = served.error(
         "boss", "decide_approval", approval_id=approval_id, decision="approve", reason="late"
     )
@@ -94,7 +100,9 @@ def test_offboarding_is_refused_in_the_wrong_state(served: Served) -> None:
     served.ok("boss", "decide_approval", approval_id=approval_id, decision="approve", reason="fine")
     again = served.error("ops", "offboard_tenant", **OFFBOARD)
     assert again["code"] == "INVALID_TRANSITION"
-    assert again["details"]["state"] == "archived"
+    assert again["details"]["state"] == "offboarding"
+    served.drain()
+    assert served.error("ops", "offboard_tenant", **OFFBOARD)["details"]["state"] == "archived"
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
@@ -125,6 +133,7 @@ def test_racing_decisions_cannot_both_win(served: Served) -> None:
         thread.join(timeout=60)
     codes = sorted(o.get("error", {}).get("code", "ok") for o in outcomes.values())
     assert codes == ["CONFLICT", "ok"]
+    served.drain()
     final = served.ok("boss", "list_approvals", status=None)["approvals"][0]["status"]
     state = served.ok("ops", "get_tenant", tenant="acme")["state"]
     assert (final, state) in {("rejected", "active"), ("executed", "archived")}
@@ -134,15 +143,19 @@ def test_failed_offboarding_is_reported_not_hidden(served: Served) -> None:
     class Failing:
         name = "failing"
 
-        def archive(self, tenant: object) -> dict:
+        def archive(self, tenant: object, progress: object = None) -> dict:
             raise ProvisioningFailed("the archive volume is full.")
 
     served.services.provisioner = Failing()  # type: ignore[assignment]
     approval_id = served.error("ops", "offboard_tenant", **OFFBOARD)["details"]["approval_id"]
-    error = served.error(
+    decided = served.ok(
         "boss", "decide_approval", approval_id=approval_id, decision="approve", reason="go on"
     )
-    assert error["code"] == "PROVISIONING_FAILED"
-    run = served.ok("ops", "get_workflow", workflow_id=error["details"]["workflow_id"])
+    served.drain()
+    run = served.ok("ops", "get_workflow", workflow_id=decided["result"]["workflow"]["id"])
     assert run["status"] == "failed"
+    assert run["error"]["code"] == "PROVISIONING_FAILED"
+    assert "archive volume is full" in run["error"]["message"]
+    statuses = [s["status"] for s in run["steps"]]
+    assert statuses == ["succeeded", "succeeded", "failed", "pending", "pending"]
     assert served.ok("ops", "get_tenant", tenant="acme")["state"] == "offboarding"

@@ -20,10 +20,12 @@ def test_upgrade_applies_now_with_proration(served: Served) -> None:
     sub = _subscription(served, "acme")
     halfway = sub.current_period_start + (sub.current_period_end - sub.current_period_start) / 2
     served.services.clock = lambda: halfway
-    preview = served.ok("ops", "change_plan", tenant="acme", plan="pro", dry_run=True)
+    # The plan only (the data stays pooled): no isolation migration, no approval.
+    only_plan = {"tenant": "acme", "plan": "pro", "migrate_isolation": False}
+    preview = served.ok("ops", "change_plan", **only_plan, dry_run=True)
     assert preview["status"] == "preview"
     assert served.ok("ops", "get_tenant", tenant="acme")["plan"] == "free"
-    result = served.ok("ops", "change_plan", tenant="acme", plan="pro")
+    result = served.ok("ops", "change_plan", **only_plan)
     assert (result["direction"], result["status"]) == ("upgrade", "applied")
     # Half a period left: credit half of free (0), charge half of pro (9900 / 2).
     assert result["proration"] == {
@@ -36,6 +38,8 @@ def test_upgrade_applies_now_with_proration(served: Served) -> None:
     assert result["proration"] == preview["proration"]
     assert result["tenant"]["plan"] == "pro"
     assert result["isolation_migration_required"] is True
+    assert result["isolation_migration"] is None
+    assert result["workflow"]["kind"] == "plan_change"
 
 
 def test_downgrade_is_scheduled_for_period_end(served: Served) -> None:

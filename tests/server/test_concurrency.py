@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import threading
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from paybill.server import audit
 from paybill.server.store import Tenant
+from paybill.server.worker import embedded_worker
 from tests.server.conftest import Served
 
 
@@ -26,13 +27,17 @@ def test_parallel_calls_all_succeed_and_chain_stays_linear(served: Served) -> No
                 errors.append(outcome.payload)
 
     threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    # The server's embedded worker provisions the new tenants while the calls go on.
+    with embedded_worker(served.services, poll_seconds=0.05):
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
     assert errors == []
+    served.drain()
     with served.services.db.session() as session:
-        assert session.scalar(select(func.count()).select_from(Tenant)) == 2 + 6 * 3
+        states = session.scalars(select(Tenant.state)).all()
+        assert states == ["active"] * (2 + 6 * 3)
         report = audit.verify(session)
     assert report.ok
     assert report.checked >= 36

@@ -270,6 +270,7 @@ def test_offboarded_tenant_is_read_only(served: Served) -> None:
         decision="approve",
         reason="confirmed",
     )
+    served.drain()
     assert served.ok("admin", "query_table", tenant="acme", table="customers")["row_count"] == 2
     refused = served.error(
         "admin", "insert_rows", tenant="acme", table="customers", rows=[{"name": "late"}]

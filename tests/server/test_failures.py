@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from paybill.server.guards.pipeline import Pipeline
 from paybill.server.provisioners.base import TenantFacts
 from paybill.server.settings import Settings
 from paybill.server.store import AuditEvent, Tenant
+from paybill.server.worker import Worker
 from tests.server.conftest import populate
 
 
@@ -21,17 +23,17 @@ class CrashingProvisioner:
 
     name = "crashing"
 
-    def provision(self, tenant: TenantFacts) -> dict[str, Any]:
+    def provision(self, tenant: TenantFacts, progress: Any = None) -> dict[str, Any]:
         raise RuntimeError("password=hunter2 at /srv/secret/path line 42")
 
-    def archive(self, tenant: TenantFacts) -> dict[str, Any]:
+    def archive(self, tenant: TenantFacts, progress: Any = None) -> dict[str, Any]:
         raise RuntimeError("unused")
 
 
 class RefusingProvisioner(CrashingProvisioner):
     """Fails the way infrastructure does: a typed provisioning failure."""
 
-    def provision(self, tenant: TenantFacts) -> dict[str, Any]:
+    def provision(self, tenant: TenantFacts, progress: Any = None) -> dict[str, Any]:
         raise ProvisioningFailed("the region has no capacity.", region=tenant.region)
 
 
@@ -43,15 +45,23 @@ def _pipeline(settings: Settings, provisioner: Any) -> Pipeline:
     return Pipeline(services)
 
 
-def test_internal_error_is_generic_and_rolled_back(settings: Settings) -> None:
-    pipeline = _pipeline(settings, CrashingProvisioner())
+LEAKS = ("hunter2", "/srv/secret", "RuntimeError", "Traceback", "line 42")
+
+
+def test_internal_error_in_a_call_is_generic_and_rolled_back(settings: Settings) -> None:
+    pipeline = _pipeline(settings, None)
+    spec = pipeline.services.registry["create_tenant"]
+
+    def crash(call: Any, args: Any) -> Any:
+        spec.handler(call, args)  # the tenant is recorded, then a bug strikes
+        raise RuntimeError("password=hunter2 at /srv/secret/path line 42")
+
+    pipeline.services.registry["create_tenant"] = replace(spec, handler=crash)
     outcome = pipeline.call("create_tenant", "ops", {"slug": "boom", "name": "B", "plan": "free"})
     assert outcome.is_error
     error = outcome.payload["error"]
     assert error["code"] == "INTERNAL"
-    text = str(outcome.payload)
-    for leak in ("hunter2", "/srv/secret", "RuntimeError", "Traceback", "line 42"):
-        assert leak not in text
+    assert not any(leak in str(outcome.payload) for leak in LEAKS)
     assert set(error["details"]) == {"reference"}
     with pipeline.services.db.session() as session:
         assert session.scalar(select(Tenant).where(Tenant.slug == "boom")) is None
@@ -59,19 +69,41 @@ def test_internal_error_is_generic_and_rolled_back(settings: Settings) -> None:
         assert (last.tool, last.outcome) == ("create_tenant", "INTERNAL")
 
 
+def test_internal_error_in_a_step_fails_the_run_without_leaking(settings: Settings) -> None:
+    pipeline = _pipeline(settings, CrashingProvisioner())
+    created = pipeline.call("create_tenant", "ops", {"slug": "boom", "name": "B", "plan": "free"})
+    assert not created.is_error
+    Worker(pipeline.services).run_pending()
+    run_id = created.payload["workflow"]["id"]
+    run = pipeline.call("get_workflow", "ops", {"workflow_id": run_id}).payload
+    assert run["status"] == "failed"
+    assert run["error"]["code"] == "INTERNAL"
+    assert not any(leak in str(run) for leak in LEAKS)
+    assert pipeline.call("get_tenant", "ops", {"tenant": "boom"}).payload["state"] == "failed"
+
+
 def test_provisioning_failure_keeps_the_failed_tenant_and_run(settings: Settings) -> None:
     pipeline = _pipeline(settings, RefusingProvisioner())
-    outcome = pipeline.call("create_tenant", "ops", {"slug": "late", "name": "L", "plan": "free"})
-    error = outcome.payload["error"]
+    created = pipeline.call("create_tenant", "ops", {"slug": "late", "name": "L", "plan": "free"})
+    Worker(pipeline.services).run_pending()
+    run = pipeline.call("get_workflow", "ops", {"workflow_id": created.payload["workflow"]["id"]})
+    error = run.payload["error"]
     assert error["code"] == "PROVISIONING_FAILED"
     assert "no capacity" in error["message"]
-    run = pipeline.call("get_workflow", "ops", {"workflow_id": error["details"]["workflow_id"]})
-    steps = run.payload["steps"]
     assert run.payload["status"] == "failed"
-    assert [s["status"] for s in steps] == ["succeeded", "failed", "pending"]
+    assert [s["status"] for s in run.payload["steps"]] == ["failed", "pending"]
+    assert run.payload["lock"] is None
     tenant = pipeline.call("get_tenant", "ops", {"tenant": "late"}).payload
     assert tenant["state"] == "failed"
     assert "offboard" in tenant["allowed_actions"]
+    with pipeline.services.db.session() as session:
+        workflow_events = select(AuditEvent).where(AuditEvent.tool.like("workflow.%"))
+        last = session.scalars(workflow_events.order_by(AuditEvent.id.desc())).first()
+        assert (last.tool, last.outcome, last.error_code) == (
+            "workflow.provision",
+            "failed",
+            "PROVISIONING_FAILED",
+        )
 
 
 @pytest.mark.parametrize("tool", ["list_plans", "get_tenant"])

@@ -18,9 +18,11 @@ DATA_READ = {"describe_schema", "query_table", "get_usage"}
 DATA_WRITE = {"insert_rows", "update_rows", "delete_rows"}
 ALLOWED = {
     "admin": {t.name for t in all_tools()},
-    "ops": {t.name for t in all_tools()} - {"decide_approval"} - DATA_WRITE,
+    "ops": {t.name for t in all_tools()}
+    - {"decide_approval", "break_workflow_lock", "set_billing_state"}
+    - DATA_WRITE,
     "boss": READ | {"list_approvals", "decide_approval", "get_audit_log"},
-    "billing": READ | {"suspend_tenant", "resume_tenant", "get_usage"},
+    "billing": READ | {"suspend_tenant", "resume_tenant", "get_usage", "set_billing_state"},
     # Tenant-scoped principals are bound to acme; acme's free plan lacks audit.export and
     # data.sql, so get_audit_log and run_sql are refused by entitlement.
     "acme-admin": READ
@@ -81,7 +83,9 @@ def _arguments(tool: str, slug: str, ids: dict[str, dict[str, str]]) -> dict:
             "dry_run": True,
         },
         "get_usage": {"tenant": slug},
+        "set_billing_state": {"tenant": slug, "status": "active", "dry_run": True},
         "retry_workflow": {"workflow_id": ids["run"][slug], "dry_run": True},
+        "break_workflow_lock": {"workflow_id": ids["run"][slug], "reason": reason, "dry_run": True},
     }[tool]
 
 
@@ -141,7 +145,8 @@ def test_entitlement_follows_the_plan(served: Served) -> None:
     refused = served.error("acme-admin", "get_audit_log")
     assert refused["code"] == "DENIED"
     assert "audit.export" in refused["message"]
-    served.ok("ops", "change_plan", tenant="acme", plan="pro")
+    served.ok("ops", "change_plan", tenant="acme", plan="pro", migrate_isolation=False)
+    served.drain()
     events = served.ok("acme-admin", "get_audit_log")["events"]
     assert events
     acme_id = served.ok("ops", "get_tenant", tenant="acme")["id"]

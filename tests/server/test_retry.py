@@ -1,11 +1,12 @@
-"""retry_workflow: failed provisioning and offboarding runs converge when run again."""
+"""retry_workflow: failed provisioning, plan-change and offboarding runs converge when run
+again as new runs."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from paybill.server.errors import ProvisioningFailed
-from paybill.server.provisioners.base import TenantFacts
+from paybill.server.provisioners.base import TenantFacts, no_progress
 from tests.server.conftest import Served
 
 
@@ -22,27 +23,34 @@ class FailsOnce:
             self.failed.add(operation)
             raise ProvisioningFailed(f"transient {operation} failure.")
 
-    def provision(self, tenant: TenantFacts) -> dict[str, Any]:
+    def provision(self, tenant: TenantFacts, progress: Any = no_progress) -> dict[str, Any]:
         self._maybe_fail("provision")
-        return self.real.provision(tenant)
+        return self.real.provision(tenant, progress)
 
-    def archive(self, tenant: TenantFacts) -> dict[str, Any]:
+    def archive(self, tenant: TenantFacts, progress: Any = no_progress) -> dict[str, Any]:
         self._maybe_fail("archive")
-        return self.real.archive(tenant)
+        return self.real.archive(tenant, progress)
 
 
 def test_failed_provisioning_is_retried_to_active(served: Served) -> None:
     served.services.provisioner = FailsOnce(served.services.provisioner)
-    failed = served.error("ops", "create_tenant", slug="flaky", name="F", plan="free")
-    assert failed["code"] == "PROVISIONING_FAILED"
-    run_id = failed["details"]["workflow_id"]
+    created = served.ok("ops", "create_tenant", slug="flaky", name="F", plan="free")
+    run_id = created["workflow"]["id"]
+    served.drain()
+    failed = served.ok("ops", "get_workflow", workflow_id=run_id)
+    assert failed["status"] == "failed"
+    assert failed["error"]["code"] == "PROVISIONING_FAILED"
+    assert "transient provision failure" in failed["error"]["message"]
     assert served.ok("ops", "get_tenant", tenant="flaky")["state"] == "failed"
     preview = served.ok("ops", "retry_workflow", workflow_id=run_id, dry_run=True)
     assert preview["workflow"] is None and preview["tenant"]["state"] == "failed"
     retried = served.ok("ops", "retry_workflow", workflow_id=run_id)
-    assert retried["tenant"]["state"] == "active"
-    assert retried["workflow"]["status"] == "succeeded"
-    assert retried["workflow"]["steps"][0]["output"] == {"from": "failed", "to": "provisioning"}
+    assert retried["tenant"]["state"] == "provisioning"
+    assert retried["workflow"]["status"] == "pending"
+    served.drain()
+    again = served.ok("ops", "get_workflow", workflow_id=retried["workflow"]["id"])
+    assert again["status"] == "succeeded"
+    assert served.ok("ops", "get_tenant", tenant="flaky")["state"] == "active"
     stale = served.error("ops", "retry_workflow", workflow_id=run_id)
     assert stale["code"] == "CONFLICT"
     assert stale["details"]["latest_workflow_id"] == retried["workflow"]["id"]
@@ -52,28 +60,50 @@ def test_failed_provisioning_is_retried_to_active(served: Served) -> None:
     assert rows["rows_affected"] == 1
 
 
+def test_failed_plan_change_is_retried(served: Served) -> None:
+    served.services.provisioner = FailsOnce(served.services.provisioner)
+    changed = served.ok("ops", "change_plan", tenant="acme", plan="pro", migrate_isolation=False)
+    assert changed["tenant"]["state"] == "updating"
+    served.drain()
+    assert served.ok("ops", "get_tenant", tenant="acme")["state"] == "failed"
+    retried = served.ok("ops", "retry_workflow", workflow_id=changed["workflow"]["id"])
+    assert retried["tenant"]["state"] == "updating"
+    served.drain()
+    tenant = served.ok("ops", "get_tenant", tenant="acme")
+    assert (tenant["state"], tenant["plan"]) == ("active", "pro")
+
+
 def test_failed_offboarding_is_retried_to_archived(served: Served) -> None:
     served.services.provisioner = FailsOnce(served.services.provisioner)
     served.services.provisioner.failed.add("provision")  # only archiving is flaky
     approval = served.error(
         "ops", "offboard_tenant", tenant="acme", confirm_slug="acme", reason="leaving"
     )["details"]["approval_id"]
-    failed = served.error(
+    decided = served.ok(
         "boss", "decide_approval", approval_id=approval, decision="approve", reason="fine"
     )
-    assert failed["code"] == "PROVISIONING_FAILED"
+    served.drain()
+    run_id = decided["result"]["workflow"]["id"]
+    assert served.ok("ops", "get_workflow", workflow_id=run_id)["status"] == "failed"
     assert served.ok("ops", "get_tenant", tenant="acme")["state"] == "offboarding"
-    retried = served.ok("ops", "retry_workflow", workflow_id=failed["details"]["workflow_id"])
-    assert retried["tenant"]["state"] == "archived"
-    assert [s["name"] for s in retried["workflow"]["steps"]] == [
-        "revoke_access",
-        "archive_infrastructure",
-        "archived",
+    retried = served.ok("ops", "retry_workflow", workflow_id=run_id)
+    served.drain()
+    assert served.ok("ops", "get_tenant", tenant="acme")["state"] == "archived"
+    steps = served.ok("ops", "get_workflow", workflow_id=retried["workflow"]["id"])["steps"]
+    assert [(s["name"], s["status"]) for s in steps] == [
+        ("revoke_access", "succeeded"),
+        ("export_data", "succeeded"),
+        ("archive_infrastructure", "succeeded"),
+        ("archived", "succeeded"),
+        ("schedule_deletion", "succeeded"),
     ]
 
 
 def test_only_failed_runs_can_be_retried(served: Served) -> None:
     run_id = served.ok("ops", "create_tenant", slug="fine", name="F", plan="free")["workflow"]["id"]
+    pending = served.error("ops", "retry_workflow", workflow_id=run_id)
+    assert (pending["code"], pending["details"]["status"]) == ("INVALID_INPUT", "pending")
+    served.drain()
     refused = served.error("ops", "retry_workflow", workflow_id=run_id)
     assert refused["code"] == "INVALID_INPUT"
     assert refused["details"]["status"] == "succeeded"

@@ -11,6 +11,7 @@ from paybill.server.app import build_services
 from paybill.server.guards.pipeline import Pipeline
 from paybill.server.provisioners.terraform import Terraform
 from paybill.server.settings import Settings
+from paybill.server.worker import Worker
 from tests.server.conftest import populate
 
 pytestmark = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
@@ -33,28 +34,34 @@ def pipeline(store_url: str, tmp_path: Path, terraform: Terraform) -> Pipeline:
     services.db.dispose()
 
 
+def _provision(pipeline: Pipeline, arguments: dict) -> dict:
+    outcome = pipeline.call("create_tenant", "admin", arguments)
+    assert not outcome.is_error, outcome.payload
+    Worker(pipeline.services).run_pending()
+    run_id = outcome.payload["workflow"]["id"]
+    return pipeline.call("get_workflow", "admin", {"workflow_id": run_id}).payload
+
+
 def test_onboarding_applies_the_module_for_each_isolation(pipeline: Pipeline) -> None:
     root = pipeline.services.settings.data_dir / "terraform"
     for plan, isolation in (("free", "pooled"), ("pro", "bridge"), ("enterprise", "silo")):
-        outcome = pipeline.call(
-            "create_tenant", "admin", {"slug": f"tf-{plan}", "name": plan, "plan": plan}
-        )
-        assert not outcome.is_error, outcome.payload
-        step = outcome.payload["workflow"]["steps"][1]["output"]
+        run = _provision(pipeline, {"slug": f"tf-{plan}", "name": plan, "plan": plan})
+        assert run["status"] == "succeeded", run
+        step = run["steps"][0]["output"]
         assert step["terraform"]["connection"]["isolation"] == isolation
         assert step["objects"]["isolation"] == isolation
-        state = root / outcome.payload["tenant"]["id"] / "local" / "terraform.tfstate"
+        state = root / run["tenant_id"] / "local" / "terraform.tfstate"
         resources = json.loads(state.read_text())["resources"]
         assert [r["type"] for r in resources] == ["null_resource"]
 
 
 def test_a_cloud_target_without_its_provider_fails_cleanly(pipeline: Pipeline) -> None:
-    outcome = pipeline.call(
-        "create_tenant",
-        "admin",
+    run = _provision(
+        pipeline,
         {"slug": "on-aws", "name": "A", "plan": "free", "cloud": "aws", "region": "eu-west-1"},
     )
-    error = outcome.payload["error"]
+    error = run["error"]
+    assert run["status"] == "failed"
     assert error["code"] == "PROVISIONING_FAILED"
     assert "terraform init failed" in error["message"]
     assert "\n" not in error["message"]

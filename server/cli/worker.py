@@ -1,0 +1,43 @@
+"""`paybill worker`: execute workflow runs in a process of its own."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from types import FrameType
+
+import click
+
+from paybill.server.app import build_services
+from paybill.server.cli.context import CliContext
+from paybill.server.worker import Worker
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Execute every eligible run, then exit.")
+@click.pass_obj
+def worker(obj: CliContext, once: bool) -> None:
+    """Claim and execute workflow runs (provisioning, plan changes, offboarding).
+
+    Several workers (and servers with their embedded worker) may share one PostgreSQL
+    store: each run is claimed by exactly one of them, and a run whose worker died is
+    resumed by another once its lease (PAYBILL_WORKER_LEASE_SECONDS) expires.
+    """
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+    services = build_services(obj.settings)
+    runner = Worker(services)
+    if once:
+        done = runner.run_pending()
+        click.echo(f"Executed {done} run(s).")
+        return
+    stop = threading.Event()
+
+    def _stop(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    click.echo(f"Worker {runner.owner} started.", err=True)
+    runner.serve(stop, obj.settings.worker_poll_seconds)
