@@ -15,6 +15,7 @@ from paybill.server.billing_policy import load_billing_policy
 from paybill.server.bootstrap import require_current
 from paybill.server.dataplane.credentials import TenantCredentials
 from paybill.server.dataplane.engines import Engines
+from paybill.server.errors import InvalidInput
 from paybill.server.guards.call import Services
 from paybill.server.guards.limits import RateLimiter
 from paybill.server.guards.pipeline import Pipeline
@@ -23,7 +24,7 @@ from paybill.server.mcp_tools import build_tool
 from paybill.server.provisioners.base import Provisioner
 from paybill.server.provisioners.local import LocalProvisioner
 from paybill.server.provisioners.plan_policy import load_plan_policy
-from paybill.server.provisioners.terraform import Terraform
+from paybill.server.provisioners.terraform import Terraform, pg_state_conn
 from paybill.server.provisioners.terraform_provisioner import TerraformProvisioner
 from paybill.server.provisioners.vending import vendors_from
 from paybill.server.settings import Settings
@@ -78,7 +79,17 @@ def _provisioner(settings: Settings, engines: Engines) -> Provisioner:
         terraform = Terraform.locate(settings.terraform_bin, settings.terraform_cli_config)
         policy = load_plan_policy(settings.policies_dir)
         vendors = vendors_from(settings)
-        return TerraformProvisioner(settings.data_dir, engines, terraform, policy, vendors)
+        state_conn = None
+        if settings.terraform_state_backend == "pg":
+            if not engines.postgres:
+                raise InvalidInput(
+                    "PAYBILL_TERRAFORM_STATE_BACKEND=pg keeps Terraform state in the store's "
+                    "PostgreSQL database; this store is SQLite. Use the local backend."
+                )
+            state_conn = pg_state_conn(settings.database_url)
+        return TerraformProvisioner(
+            settings.data_dir, engines, terraform, policy, vendors, state_conn=state_conn
+        )
     return LocalProvisioner(settings.data_dir, engines)
 
 

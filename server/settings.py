@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     terraform_bin: str | None = Field(
         default=None, description="Terraform or OpenTofu binary (default: terraform on PATH)."
     )
+    terraform_state_backend: Literal["local", "pg"] = Field(
+        default="local",
+        description="Where each tenant's Terraform state lives: local (its working "
+        "directory) or pg (a schema per tenant in the store's PostgreSQL database).",
+    )
     terraform_cli_config: Path | None = Field(
         default=None,
         description="CLI configuration file for it (provider mirror); TF_CLI_CONFIG_FILE.",

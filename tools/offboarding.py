@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from paybill.server.errors import InvalidInput
 from paybill.server.guards.call import Call
@@ -17,6 +17,14 @@ class OffboardInput(MutatingInput):
     tenant: str = SLUG_FIELD
     confirm_slug: str = Field(max_length=63, description="Retype the tenant's slug to confirm.")
     reason: str = Field(min_length=3, max_length=500, description="Why; kept in the audit log.")
+
+    @model_validator(mode="after")
+    def _confirmed(self) -> OffboardInput:
+        # Checked before an approval is requested: an approver never sees a request that
+        # could not run.
+        if self.confirm_slug != self.tenant:
+            raise ValueError("confirm_slug must repeat the tenant's slug exactly")
+        return self
 
 
 class OffboardOutput(ToolOutput):

@@ -11,12 +11,17 @@ from types import FrameType
 import click
 
 from paybill.server.app import build_services
+from paybill.server.billing_clock import apply_billing_policies
 from paybill.server.cli.context import CliContext
 from paybill.server.worker import Worker
 
 
 @click.command()
-@click.option("--once", is_flag=True, help="Execute every eligible run, then exit.")
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Apply the billing policy once, execute every eligible run, then exit.",
+)
 @click.pass_obj
 def worker(obj: CliContext, once: bool) -> None:
     """Claim and execute workflow runs (provisioning, plan changes, offboarding).
@@ -29,8 +34,9 @@ def worker(obj: CliContext, once: bool) -> None:
     services = build_services(obj.settings)
     runner = Worker(services)
     if once:
+        report = apply_billing_policies(services)
         done = runner.run_pending()
-        click.echo(f"Executed {done} run(s).")
+        click.echo(f"Applied {len(report.changes)} billing change(s); executed {done} run(s).")
         return
     stop = threading.Event()
 

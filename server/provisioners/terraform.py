@@ -18,6 +18,8 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
 from paybill.server.errors import ProvisioningFailed
 from paybill.server.provisioners.base import TenantFacts
 from paybill.server.provisioners.plan_policy import PlanPolicy
@@ -96,21 +98,54 @@ def _variables(facts: TenantFacts) -> list[str]:
 
 
 class TenantWorkspace:
-    """``<root>/<tenant id>/<cloud>``: the module's files and the tenant's local state."""
+    """``<root>/<tenant id>/<cloud>``: the module's files, and the tenant's state, kept there
+    (local backend) or in a schema of its own on PostgreSQL (``pg`` backend)."""
 
-    def __init__(self, root: Path, facts: TenantFacts) -> None:
+    def __init__(self, root: Path, facts: TenantFacts, state_conn: str | None = None) -> None:
         self.facts = facts
         self.path = root / facts.id / facts.cloud.value
+        self.state_conn = state_conn
+
+    @property
+    def state_schema(self) -> str:
+        return "pb_tfstate_" + self.facts.id.replace("-", "")
 
     def prepare(self) -> Path:
         source = modules_root() / self.facts.cloud.value
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
         for module_file in source.glob("*.tf"):
             shutil.copyfile(module_file, self.path / module_file.name)
+        backend, config = self.path / "backend.tf", self.path / "state.tfbackend"
+        if self.state_conn is None:
+            backend.unlink(missing_ok=True)
+            config.unlink(missing_ok=True)
+        else:
+            backend.write_text('terraform {\n  backend "pg" {}\n}\n')
+            # The connection string holds credentials: a private file, not the command line.
+            fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(f"conn_str = {json.dumps(self.state_conn)}\n")
+                handle.write(f"schema_name = {json.dumps(self.state_schema)}\n")
         # Paybill's tenant run lock already serialises runs of this workspace, so a local
         # state lock left here can only belong to a terraform process killed mid-run.
         (self.path / ".terraform.tfstate.lock.info").unlink(missing_ok=True)
         return self.path
+
+    def init_args(self) -> list[str]:
+        if self.state_conn is None:
+            return []
+        return ["-reconfigure", "-backend-config=state.tfbackend"]
+
+
+def pg_state_conn(database_url: str) -> str:
+    """The store's PostgreSQL URL as Terraform's pg backend (lib/pq) wants it. lib/pq
+    defaults to sslmode=require; a loopback server without TLS gets disable unless the URL
+    says otherwise."""
+    url = make_url(database_url).set(drivername="postgresql")
+    if "sslmode" not in url.query:
+        local = url.host in (None, "", "localhost", "127.0.0.1", "::1")
+        url = url.update_query_dict({"sslmode": "disable" if local else "require"})
+    return url.render_as_string(hide_password=False)
 
 
 def run_module(
@@ -130,7 +165,7 @@ def run_module(
     workdir = workspace.prepare()
     flags = ["-input=false", "-no-color"]
     progress("terraform init")
-    terraform.run(workdir, "init", *flags)
+    terraform.run(workdir, "init", *flags, *workspace.init_args())
     progress("terraform plan")
     plan_args = ["plan", *flags, "-out=tenant.tfplan", *_variables(facts)]
     terraform.run(workdir, *([*plan_args, "-destroy"] if destroy else plan_args))

@@ -26,8 +26,10 @@ class TerraformProvisioner:
         terraform: Terraform,
         policy: PlanPolicy,
         vendors: Sequence[CloudAccountVendor] = (),
+        state_conn: str | None = None,
     ) -> None:
         self.root = data_dir / "terraform"
+        self.state_conn = state_conn  # None: local state in each tenant's working directory
         self.vendors = {vendor.cloud: vendor for vendor in vendors}
         self.terraform = terraform
         self.policy = policy
@@ -40,7 +42,7 @@ class TerraformProvisioner:
             # A silo tenant's infrastructure lives in an account of its own: vend it first.
             progress(f"{tenant.cloud.value} account")
             vended = {"cloud_account": vendor.vend(tenant)}
-        workspace = TenantWorkspace(self.root, tenant)
+        workspace = TenantWorkspace(self.root, tenant, self.state_conn)
         outputs = run_module(self.terraform, workspace, self.policy, progress=progress)
         result: dict[str, Any] = {"provisioner": self.name, **vended, "terraform": outputs}
         if tenant.cloud is CloudTarget.LOCAL:
@@ -49,7 +51,7 @@ class TerraformProvisioner:
 
     def destroy(self, tenant: TenantFacts, progress: Progress = no_progress) -> dict[str, Any]:
         # Offboarding's last step: the policy check allows destroying data stores here only.
-        workspace = TenantWorkspace(self.root, tenant)
+        workspace = TenantWorkspace(self.root, tenant, self.state_conn)
         run_module(self.terraform, workspace, self.policy, destroy=True, progress=progress)
         result: dict[str, Any] = {"provisioner": self.name, "terraform": "destroyed"}
         if tenant.cloud is CloudTarget.LOCAL:

@@ -3,6 +3,7 @@ trial expiry on an injected clock, and downgrades applied by the worker at the p
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,13 +13,14 @@ import pytest
 from sqlalchemy import select
 
 from paybill.server.app import build_services
-from paybill.server.billing_clock import apply_billing_policies
+from paybill.server.billing_clock import BillingTicker, apply_billing_policies
 from paybill.server.billing_policy import BILLING_ACTOR, load_billing_policy
 from paybill.server.domain import Role
 from paybill.server.errors import Conflict
 from paybill.server.guards.pipeline import Pipeline
 from paybill.server.principals import add_principal
 from paybill.server.store import AuditEvent, LifecycleTransition, Tenant
+from paybill.server.worker import embedded_worker
 from paybill.server.workflows.runs import enqueue
 from tests.server.conftest import Served, make_settings, populate
 from tests.server.test_retry import FailsOnce
@@ -144,6 +146,20 @@ def test_grace_period_suspension_and_paying_resumes(
     assert again == paid
     assert [t[0] for t in _transitions(served, "acme")].count("resume") == 1
     served.ok("acme-bot", "query_table", tenant="acme", table="customers")
+
+
+def test_the_worker_loop_applies_the_policy(clocked: tuple[Served, Clock]) -> None:
+    served, clock = clocked
+    _bill(served, "acme", "past_due")
+    clock.advance(8 * DAY)
+    ticker = BillingTicker(served.services)
+    with embedded_worker(served.services, poll_seconds=0.05):
+        deadline = time.monotonic() + 20
+        while served.ok("ops", "get_tenant", tenant="acme")["state"] != "suspended":
+            assert time.monotonic() < deadline, "the worker never applied the billing policy"
+            time.sleep(0.1)
+    assert ticker.maybe_run() is not None
+    assert ticker.maybe_run() is None  # not again before check_every_seconds
 
 
 def test_payment_does_not_lift_an_operator_suspension(served: Served) -> None:

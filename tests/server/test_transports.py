@@ -96,6 +96,7 @@ def _arguments(served: Served) -> dict[str, dict[str, Any]]:
             "filters": [{"column": "name", "op": "eq", "value": "nobody"}],
         },
         "get_usage": {"tenant": "acme"},
+        "set_billing_state": {"tenant": "acme", "status": "active", "event_id": "evt_t"},
         "retry_workflow": {"workflow_id": run["workflow"]["id"], "dry_run": True},
     }
 

@@ -57,7 +57,7 @@ def test_one_unfinished_run_per_tenant(served: Served) -> None:
 
 
 def test_the_tenant_lock_admits_one_run_at_a_time(clocked: tuple[Served, Clock]) -> None:
-    served, clock = clocked
+    served, _clock = clocked
     first = _create(served, "locked")
     with served.services.db.session() as session:  # a second run, bypassing enqueue's check
         tenant = session.scalar(select(Tenant).where(Tenant.slug == "locked"))

@@ -65,7 +65,9 @@ def test_worker_killed_mid_apply_converges_after_restart(
     populate(build_services(settings.model_copy(update={"provisioner": "local"})))
     services = build_services(settings)
     pipeline = Pipeline(services)
-    created = pipeline.call("create_tenant", "admin", {"slug": "crashy", "name": "C", "plan": "pro"})
+    created = pipeline.call(
+        "create_tenant", "admin", {"slug": "crashy", "name": "C", "plan": "pro"}
+    )
     assert not created.is_error, created.payload
     run_id, tenant_id = created.payload["workflow"]["id"], created.payload["tenant"]["id"]
     env = {
@@ -150,7 +152,9 @@ def test_injected_terraform_failure_is_summarised_and_retry_succeeds(
     populate(build_services(settings.model_copy(update={"provisioner": "local"})))
     services = build_services(settings)
     pipeline = Pipeline(services)
-    created = pipeline.call("create_tenant", "admin", {"slug": "flaky", "name": "F", "plan": "free"})
+    created = pipeline.call(
+        "create_tenant", "admin", {"slug": "flaky", "name": "F", "plan": "free"}
+    )
     run_id = created.payload["workflow"]["id"]
     Worker(services).run_pending()
     failed = pipeline.call("get_workflow", "admin", {"workflow_id": run_id}).payload

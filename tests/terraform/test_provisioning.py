@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from paybill.server.app import build_services
 from paybill.server.guards.pipeline import Pipeline
@@ -65,3 +66,28 @@ def test_a_cloud_target_without_its_provider_fails_cleanly(pipeline: Pipeline) -
     assert error["code"] == "PROVISIONING_FAILED"
     assert "terraform init failed" in error["message"]
     assert "\n" not in error["message"]
+
+
+def test_state_can_live_in_postgresql(store_url: str, tmp_path: Path, terraform: Terraform) -> None:
+    settings = Settings(
+        database_url=store_url,
+        data_dir=tmp_path / "data",
+        provisioner="terraform",
+        terraform_bin=terraform.binary,
+        terraform_cli_config=terraform.cli_config,
+        terraform_state_backend="pg",
+        rate_per_minute=10_000,
+    )
+    populate(build_services(settings.model_copy(update={"provisioner": "local"})))
+    services = build_services(settings)
+    run = _provision(Pipeline(services), {"slug": "pg-state", "name": "P", "plan": "pro"})
+    assert run["status"] == "succeeded", run
+    workdir = settings.data_dir / "terraform" / run["tenant_id"] / "local"
+    assert not (workdir / "terraform.tfstate").exists()
+    assert (workdir / "state.tfbackend").stat().st_mode & 0o777 == 0o600
+    schema = "pb_tfstate_" + run["tenant_id"].replace("-", "")
+    with services.engines.shared.connect() as conn:
+        stored = conn.execute(text(f"SELECT data FROM {schema}.states")).scalar_one()
+    assert [r["type"] for r in json.loads(stored)["resources"]] == ["null_resource"]
+    services.engines.dispose()
+    services.db.dispose()
