@@ -39,6 +39,8 @@ EVERY_TOOL_ARGS: dict[str, Line] = {
     },
     "get_usage": {"tenant": "{t}"},
     "get_tenant": {"tenant": "{t}"},
+    "set_billing_state": {"tenant": "{t}", "status": "active", "event_id": "evt_attack"},
+    "break_workflow_lock": {"workflow_id": "${run}", "reason": "take over the run"},
 }
 # Tools each role may NOT call (policies/acl_policy.csv); each must be DENIED.
 FORBIDDEN = {
@@ -54,8 +56,17 @@ FORBIDDEN = {
         "insert_rows",
         "update_rows",
         "delete_rows",
+        "set_billing_state",
+        "break_workflow_lock",
     ],
-    "acme-admin": ["create_tenant", "suspend_tenant", "resume_tenant", "retry_workflow"],
+    "acme-admin": [
+        "create_tenant",
+        "suspend_tenant",
+        "resume_tenant",
+        "retry_workflow",
+        "set_billing_state",
+        "break_workflow_lock",
+    ],
     "billing": [
         "create_tenant",
         "change_plan",
@@ -69,6 +80,7 @@ FORBIDDEN = {
         "insert_rows",
         "update_rows",
         "delete_rows",
+        "break_workflow_lock",
     ],
     "boss": [
         "create_tenant",
@@ -84,8 +96,16 @@ FORBIDDEN = {
         "update_rows",
         "delete_rows",
         "get_usage",
+        "set_billing_state",
+        "break_workflow_lock",
     ],
-    "ops": ["insert_rows", "update_rows", "delete_rows"],
+    "ops": [
+        "insert_rows",
+        "update_rows",
+        "delete_rows",
+        "set_billing_state",
+        "break_workflow_lock",
+    ],
 }
 
 

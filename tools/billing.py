@@ -97,7 +97,6 @@ def set_billing_state(call: Call, args: SetBillingStateInput) -> SetBillingState
     with call.session.begin_nested() as preview:
         out = apply()
         preview.rollback()
-    call.session.expire(tenant)
     return out
 
 

@@ -9,7 +9,6 @@ from sqlalchemy import select
 from paybill.server.errors import NotFound
 from paybill.server.guards.authz import refusal
 from paybill.server.guards.call import Call
-from paybill.server.provisioners.base import TenantFacts
 from paybill.server.store import Tenant
 
 
@@ -33,16 +32,4 @@ def tenant_by_slug(call: Call, arguments: Any) -> Tenant:
         NotFound(
             f"No tenant with slug {slug!r}; list_tenants shows the existing ones.", tenant=slug
         ),
-    )
-
-
-def facts(tenant: Tenant) -> TenantFacts:
-    return TenantFacts(
-        id=tenant.id,
-        slug=tenant.slug,
-        plan=tenant.plan_id,
-        tier=tenant.plan.tier,
-        isolation=tenant.isolation,
-        cloud=tenant.cloud,
-        region=tenant.region,
     )

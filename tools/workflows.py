@@ -36,6 +36,8 @@ RETRY_ACTIONS: dict[str, str | None] = {
     "plan_change": "retry_update",
     "offboard": None,
     "scheduled_downgrade": "retry_update",
+    # Only a migration left ``failed`` (not rolled back) can be retried: it finishes the move.
+    "isolation_migration": "retry_update",
 }
 # Provisioning and upgrades need a subscription in good standing, retried or not.
 BILLED_KINDS = ("provision", "plan_change")

@@ -36,7 +36,7 @@ def worker(obj: CliContext, once: bool) -> None:
     if once:
         report = apply_billing_policies(services)
         done = runner.run_pending()
-        click.echo(f"Applied {len(report.changes)} billing change(s); executed {done} run(s).")
+        click.echo(f"Executed {done} run(s); applied {len(report.changes)} billing change(s).")
         return
     stop = threading.Event()
 

@@ -86,15 +86,18 @@ class Terraform:
         return result.stdout
 
 
-def _variables(facts: TenantFacts) -> list[str]:
-    values = {
+def variables(facts: TenantFacts) -> dict[str, Any]:
+    """The module interface's inputs for one tenant (written as ``paybill.auto.tfvars.json``,
+    so values never pass through a shell or the command line)."""
+    tier = TIER_NAMES.get(facts.tier, "enterprise")
+    return {
         "tenant_id": facts.id,
         "tenant_slug": facts.slug,
-        "tier": TIER_NAMES.get(facts.tier, "enterprise"),
+        "tier": tier,
         "isolation": facts.isolation.value,
         "region": facts.region,
+        "tags": {"paybill_slug": facts.slug, "paybill_plan": facts.plan, "managed_by": "paybill"},
     }
-    return [f"-var={name}={value}" for name, value in values.items()]
 
 
 class TenantWorkspace:
@@ -115,6 +118,8 @@ class TenantWorkspace:
         self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
         for module_file in source.glob("*.tf"):
             shutil.copyfile(module_file, self.path / module_file.name)
+        values = json.dumps(variables(self.facts), indent=2, sort_keys=True)
+        (self.path / "paybill.auto.tfvars.json").write_text(values + "\n")
         backend, config = self.path / "backend.tf", self.path / "state.tfbackend"
         if self.state_conn is None:
             backend.unlink(missing_ok=True)
@@ -167,7 +172,7 @@ def run_module(
     progress("terraform init")
     terraform.run(workdir, "init", *flags, *workspace.init_args())
     progress("terraform plan")
-    plan_args = ["plan", *flags, "-out=tenant.tfplan", *_variables(facts)]
+    plan_args = ["plan", *flags, "-out=tenant.tfplan"]
     terraform.run(workdir, *([*plan_args, "-destroy"] if destroy else plan_args))
     plan = json.loads(terraform.run(workdir, "show", "-json", "tenant.tfplan"))
     progress("policy check")

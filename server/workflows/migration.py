@@ -114,6 +114,8 @@ def _window(context: StepContext, ended: datetime | None = None) -> dict[str, An
 
 def _require_window_open(context: StepContext) -> None:
     """Raises: ProvisioningFailed when the read-only window outlasted its bound."""
+    if "retry_of" in context.input:
+        return  # an operator chose to finish a migration that failed without a rollback
     window = _window(context)
     if window["seconds"] > window["max_seconds"]:
         raise ProvisioningFailed(
@@ -266,14 +268,16 @@ def roll_back(context: StepContext, message: str) -> None:
     if tenant.subscription is not None:
         tenant.subscription.plan_id = plan.id
     _fail(context, tenant, f"isolation migration failed: {message}")
-    context.services.lifecycle.apply(
-        context.session,
-        tenant,
-        "rollback_update",
-        actor=context.actor,
-        reason=f"isolation migration rolled back; data stays {source.isolation.value}, "
-        f"plan back to {plan.id}",
-    )
+    lifecycle = context.services.lifecycle
+    if "rollback_update" in lifecycle.allowed_actions(tenant.state):
+        lifecycle.apply(
+            context.session,
+            tenant,
+            "rollback_update",
+            actor=context.actor,
+            reason=f"isolation migration rolled back; data stays {source.isolation.value}, "
+            f"plan back to {plan.id}",
+        )
     report["rolled_back"] = True
     report["restored"] = {"plan": plan.id, "isolation": source.isolation.value}
     _record(context, report)

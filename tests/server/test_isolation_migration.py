@@ -382,3 +382,44 @@ def test_a_worker_dying_mid_step_is_resumed_and_converges(
     assert table_checksums(engines, target) == original
     assert not _leftover(served, source)
     assert _cannot_read(served, source)
+
+
+@pg
+def test_a_failure_after_the_switch_is_finished_by_a_retry(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engines = served.services.engines
+    source = TenantRoute(_id(served, "acme"), POOLED)
+    target = TenantRoute(source.tenant_id, BRIDGE)
+    seed(engines, source, "acme")
+    original = table_checksums(engines, source)
+    run_id = _approved(served, "acme", "pro")["workflow"]["id"]
+
+    def refused(*_args: Any, **_kwargs: Any) -> Any:
+        raise ProvisioningFailed("injected: the old schema is locked")
+
+    monkeypatch.setattr(relocate, "cleanup", refused)
+    served.drain()
+    monkeypatch.undo()
+
+    run = _run(served, run_id)
+    cleanup = next(s for s in run["steps"] if s["name"] == "cleanup_source")
+    assert (run["status"], cleanup["status"]) == ("failed", "failed")
+    assert cleanup["output"]["rollback"]["rolled_back"] is False
+    # The verified copy is live, the old one maybe half gone: no way back. The tenant waits in
+    # ``failed`` (which serves no data calls) for retry_workflow to finish the move.
+    tenant = served.ok("ops", "get_tenant", tenant="acme")
+    assert (tenant["plan"], tenant["isolation"], tenant["state"]) == ("pro", "bridge", "failed")
+    assert "retry_update" in tenant["allowed_actions"]
+
+    retried = served.ok("ops", "retry_workflow", workflow_id=run_id)
+    assert retried["workflow"]["kind"] == "isolation_migration"
+    served.drain()
+    again = _run(served, retried["workflow"]["id"])
+    assert again["status"] == "succeeded"
+    outputs = {s["name"]: s["output"] for s in again["steps"]}
+    assert outputs["copy_data"] == migration.SKIPPED_AFTER_SWITCH
+    tenant = served.ok("ops", "get_tenant", tenant="acme")
+    assert (tenant["plan"], tenant["isolation"], tenant["state"]) == ("pro", "bridge", "active")
+    assert table_checksums(engines, target) == original
+    assert not _leftover(served, source)

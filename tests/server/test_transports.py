@@ -59,6 +59,7 @@ def http_server(served: Served, transport: str) -> Iterator[str]:
 def _arguments(served: Served) -> dict[str, dict[str, Any]]:
     """Valid arguments for every tool, against the populated store."""
     run = served.ok("ops", "create_tenant", slug="initech", name="Initech", plan="free")
+    served.drain()
     approval = served.error(
         "ops", "offboard_tenant", tenant="globex", confirm_slug="globex", reason="transport"
     )["details"]["approval_id"]
@@ -98,11 +99,16 @@ def _arguments(served: Served) -> dict[str, dict[str, Any]]:
         "get_usage": {"tenant": "acme"},
         "set_billing_state": {"tenant": "acme", "status": "active", "event_id": "evt_t"},
         "retry_workflow": {"workflow_id": run["workflow"]["id"], "dry_run": True},
+        "break_workflow_lock": {"workflow_id": run["workflow"]["id"], "reason": "transport"},
     }
 
 
 # Valid calls that are refused by design against this store.
-EXPECTED_ERRORS = {"offboard_tenant": "APPROVAL_REQUIRED", "retry_workflow": "INVALID_INPUT"}
+EXPECTED_ERRORS = {
+    "offboard_tenant": "APPROVAL_REQUIRED",
+    "retry_workflow": "INVALID_INPUT",  # the run succeeded
+    "break_workflow_lock": "INVALID_INPUT",  # a finished run holds no lock
+}
 
 
 async def _exercise(client: Client, arguments: dict[str, dict[str, Any]]) -> None:

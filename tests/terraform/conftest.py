@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from paybill.server.app import build_services
+from paybill.server.guards.call import Services
 from paybill.server.provisioners.terraform import Terraform
+from paybill.server.settings import Settings
+from paybill.server.store.base import utcnow
+from tests.server.conftest import populate
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -25,3 +33,26 @@ def terraform() -> Terraform:
             pytrace=False,
         )
     return Terraform(str(binary), config)
+
+
+def terraform_services(
+    store_url: str,
+    data_dir: Path,
+    binary: str,
+    terraform: Terraform,
+    clock: Callable[[], datetime] = utcnow,
+    **overrides: Any,
+) -> Services:
+    """Services provisioning through Terraform (``binary``: the real one or a test wrapper),
+    on a store populated with the server tests' principals and tenants."""
+    settings = Settings(
+        database_url=store_url,
+        data_dir=data_dir,
+        provisioner="terraform",
+        terraform_bin=binary,
+        terraform_cli_config=terraform.cli_config,
+        rate_per_minute=10_000,
+        **overrides,
+    )
+    populate(build_services(settings.model_copy(update={"provisioner": "local"}), clock=clock))
+    return build_services(settings, clock=clock)

@@ -15,13 +15,11 @@ import pytest
 from sqlalchemy import select
 
 from paybill.server import audit
-from paybill.server.app import build_services
 from paybill.server.guards.pipeline import Pipeline
 from paybill.server.provisioners.terraform import Terraform
-from paybill.server.settings import Settings
 from paybill.server.store import WorkflowRun
 from paybill.server.worker import Worker
-from tests.server.conftest import populate
+from tests.terraform.conftest import terraform_services
 
 pytestmark = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 PAYBILL = str(Path(sys.executable).parent / "paybill")
@@ -54,16 +52,8 @@ def test_worker_killed_mid_apply_converges_after_restart(
     wrapper = tmp_path / "terraform"
     wrapper.write_text(WRAPPER.format(real=terraform.binary, marker=marker))
     wrapper.chmod(0o755)
-    settings = Settings(
-        database_url=store_url,
-        data_dir=tmp_path / "data",
-        provisioner="terraform",
-        terraform_bin=str(wrapper),
-        terraform_cli_config=terraform.cli_config,
-        rate_per_minute=10_000,
-    )
-    populate(build_services(settings.model_copy(update={"provisioner": "local"})))
-    services = build_services(settings)
+    services = terraform_services(store_url, tmp_path / "data", str(wrapper), terraform)
+    settings = services.settings
     pipeline = Pipeline(services)
     created = pipeline.call(
         "create_tenant", "admin", {"slug": "crashy", "name": "C", "plan": "pro"}
@@ -141,16 +131,7 @@ def test_injected_terraform_failure_is_summarised_and_retry_succeeds(
     wrapper = tmp_path / "terraform"
     wrapper.write_text(FAILING_ONCE.format(real=terraform.binary, marker=tmp_path / "failed"))
     wrapper.chmod(0o755)
-    settings = Settings(
-        database_url=store_url,
-        data_dir=tmp_path / "data",
-        provisioner="terraform",
-        terraform_bin=str(wrapper),
-        terraform_cli_config=terraform.cli_config,
-        rate_per_minute=10_000,
-    )
-    populate(build_services(settings.model_copy(update={"provisioner": "local"})))
-    services = build_services(settings)
+    services = terraform_services(store_url, tmp_path / "data", str(wrapper), terraform)
     pipeline = Pipeline(services)
     created = pipeline.call(
         "create_tenant", "admin", {"slug": "flaky", "name": "F", "plan": "free"}

@@ -13,13 +13,13 @@ import pytest
 from mcp import Client
 from sqlalchemy import text
 
-from paybill.server.app import build_server, build_services
+from paybill.server.app import build_server
 from paybill.server.dataplane.naming import TenantRoute
 from paybill.server.domain import Isolation
 from paybill.server.provisioners.terraform import Terraform
-from paybill.server.settings import Settings
 from paybill.server.worker import embedded_worker
-from tests.server.conftest import Clock, populate
+from tests.server.conftest import Clock
+from tests.terraform.conftest import terraform_services
 
 pytestmark = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 PLANS = {"free": Isolation.POOLED, "pro": Isolation.BRIDGE, "enterprise": Isolation.SILO}
@@ -41,16 +41,10 @@ def test_apply_and_destroy_for_every_isolation_over_mcp(
     store_url: str, tmp_path: Path, terraform: Terraform
 ) -> None:
     clock = Clock()
-    settings = Settings(
-        database_url=store_url,
-        data_dir=tmp_path / "data",
-        provisioner="terraform",
-        terraform_bin=terraform.binary,
-        terraform_cli_config=terraform.cli_config,
-        rate_per_minute=10_000,
+    services = terraform_services(
+        store_url, tmp_path / "data", terraform.binary, terraform, clock=clock
     )
-    populate(build_services(settings.model_copy(update={"provisioner": "local"}), clock=clock))
-    services = build_services(settings, clock=clock)
+    settings = services.settings
     ops = build_server(services, lambda _ctx: "ops")
     boss = build_server(services, lambda _ctx: "boss")
     states: dict[str, Path] = {}

@@ -8,28 +8,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from paybill.server.app import build_services
 from paybill.server.guards.pipeline import Pipeline
 from paybill.server.provisioners.terraform import Terraform
-from paybill.server.settings import Settings
 from paybill.server.worker import Worker
-from tests.server.conftest import populate
+from tests.terraform.conftest import terraform_services
 
 pytestmark = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 
 
 @pytest.fixture
 def pipeline(store_url: str, tmp_path: Path, terraform: Terraform) -> Pipeline:
-    settings = Settings(
-        database_url=store_url,
-        data_dir=tmp_path / "data",
-        provisioner="terraform",
-        terraform_bin=terraform.binary,
-        terraform_cli_config=terraform.cli_config,
-        rate_per_minute=10_000,
-    )
-    populate(build_services(settings.model_copy(update={"provisioner": "local"})))
-    services = build_services(settings)
+    services = terraform_services(store_url, tmp_path / "data", terraform.binary, terraform)
     yield Pipeline(services)
     services.engines.dispose()
     services.db.dispose()
@@ -54,6 +43,8 @@ def test_onboarding_applies_the_module_for_each_isolation(pipeline: Pipeline) ->
         state = root / run["tenant_id"] / "local" / "terraform.tfstate"
         resources = json.loads(state.read_text())["resources"]
         assert [r["type"] for r in resources] == ["null_resource"]
+        triggers = resources[0]["instances"][0]["attributes"]["triggers"]
+        assert (triggers["paybill_slug"], triggers["managed_by"]) == (f"tf-{plan}", "paybill")
 
 
 def test_a_cloud_target_without_its_provider_fails_cleanly(pipeline: Pipeline) -> None:
@@ -69,17 +60,10 @@ def test_a_cloud_target_without_its_provider_fails_cleanly(pipeline: Pipeline) -
 
 
 def test_state_can_live_in_postgresql(store_url: str, tmp_path: Path, terraform: Terraform) -> None:
-    settings = Settings(
-        database_url=store_url,
-        data_dir=tmp_path / "data",
-        provisioner="terraform",
-        terraform_bin=terraform.binary,
-        terraform_cli_config=terraform.cli_config,
-        terraform_state_backend="pg",
-        rate_per_minute=10_000,
+    services = terraform_services(
+        store_url, tmp_path / "data", terraform.binary, terraform, terraform_state_backend="pg"
     )
-    populate(build_services(settings.model_copy(update={"provisioner": "local"})))
-    services = build_services(settings)
+    settings = services.settings
     run = _provision(Pipeline(services), {"slug": "pg-state", "name": "P", "plan": "pro"})
     assert run["status"] == "succeeded", run
     workdir = settings.data_dir / "terraform" / run["tenant_id"] / "local"
