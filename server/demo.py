@@ -144,7 +144,7 @@ async def run_demo(workdir: Path, echo: Echo) -> bool:
     echo("\nAudit trail (oldest first):")
     for event in reversed(log["events"]):
         echo(
-            f"  #{event['id']:<3} {event['principal']:<9} {event['tool']:<16} "
+            f"  #{event['id']:<3} {event['principal']:<10} {event['tool']:<20} "
             f"{event['decision']:<8} {event['outcome']:<18} {event['hash'][:12]}"
         )
     with db.session() as session:

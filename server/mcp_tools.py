@@ -8,6 +8,7 @@ which validates them with the same model.
 
 import inspect
 import json
+import logging
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -22,6 +23,8 @@ from paybill.server.guards.pipeline import Outcome, Pipeline
 from paybill.server.guards.spec import ToolSpec
 
 PrincipalOf = Callable[[Context], str | None]
+POLL_SECONDS = 0.2
+log = logging.getLogger("paybill.mcp")
 
 
 class _RawArguments(ArgModelBase):
@@ -54,17 +57,42 @@ def annotations_of(spec: ToolSpec) -> ToolAnnotations:
     )
 
 
+async def _wait(
+    spec: ToolSpec, pipeline: Pipeline, raw: dict[str, Any], outcome: Outcome, ctx: Context
+) -> Outcome:
+    """Poll what the call waits for until it is done or the caller's wait is over, reporting
+    each change as MCP progress. The call already passed every guard; sleeping happens on
+    the event loop, and each look is a short read in a thread."""
+    if spec.poll is None or spec.wait_seconds is None:
+        return outcome
+    arguments = spec.input_model.model_validate(raw)
+    seconds = spec.wait_seconds(arguments)
+    if seconds <= 0:
+        return outcome
+    deadline = anyio.current_time() + seconds
+    last: tuple[float, float | None, str] | None = None
+    try:
+        while True:
+            poll = await anyio.to_thread.run_sync(spec.poll, pipeline.services, arguments)
+            if poll.progress != last:
+                await ctx.report_progress(*poll.progress)
+                last = poll.progress
+            outcome = Outcome(poll.payload, is_error=False)
+            if poll.done or anyio.current_time() >= deadline:
+                return outcome
+            await anyio.sleep(POLL_SECONDS)
+    except Exception:
+        # The call itself succeeded and is on record; only the wait failed.
+        log.exception("waiting after %s failed", spec.name)
+        return outcome
+
+
 def build_tool(spec: ToolSpec, pipeline: Pipeline, principal_of: PrincipalOf) -> Tool:
     async def run(arguments: dict[str, Any], ctx: Context) -> CallToolResult:
         principal = principal_of(ctx)
-
-        def progress(done: float, total: float | None, message: str) -> None:
-            # Called from the pipeline's worker thread: hop back to the event loop.
-            anyio.from_thread.run(ctx.report_progress, done, total, message)
-
-        outcome = await anyio.to_thread.run_sync(
-            pipeline.call, spec.name, principal, arguments, progress
-        )
+        outcome = await anyio.to_thread.run_sync(pipeline.call, spec.name, principal, arguments)
+        if spec.poll is not None and not outcome.is_error:
+            outcome = await _wait(spec, pipeline, arguments, outcome, ctx)
         return result_of(outcome)
 
     returns = Annotated[CallToolResult, spec.output_model]

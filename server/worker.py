@@ -36,7 +36,7 @@ from paybill.server.domain import Decision, RunStatus, StepStatus
 from paybill.server.errors import InternalError, PaybillError
 from paybill.server.provisioners.base import TenantFacts
 from paybill.server.store import Tenant, TenantRunLock, WorkflowRun, WorkflowStep
-from paybill.server.workflows.definitions import StepContext, definition_of
+from paybill.server.workflows.definitions import StepContext, definition_of, known_kinds
 from paybill.server.workflows.runs import UNFINISHED
 
 if TYPE_CHECKING:
@@ -90,6 +90,8 @@ class Worker:
             select(WorkflowRun)
             .where(
                 WorkflowRun.status.in_(UNFINISHED),
+                # A run of a kind this version does not know waits for a worker that does.
+                WorkflowRun.kind.in_(known_kinds()),
                 or_(WorkflowRun.not_before.is_(None), WorkflowRun.not_before <= now),
                 or_(WorkflowRun.locked_until.is_(None), WorkflowRun.locked_until < now),
             )
@@ -113,6 +115,9 @@ class Worker:
         lock = session.get(TenantRunLock, run.tenant_id, with_for_update=True)
         if lock is not None and lock.run_id != run.id and lock.expires_at >= now:
             return False  # another run of this tenant is being executed
+        if self._other_run_started(session, run):
+            # Its worker died or its lock was broken: it resumes first, whatever is older.
+            return False
         if lock is None:
             try:
                 with session.begin_nested():
@@ -131,6 +136,19 @@ class Worker:
         lock.run_id, lock.owner = run.id, self.owner
         lock.acquired_at, lock.expires_at = now, now + self.lease
         return True
+
+    @staticmethod
+    def _other_run_started(session: Session, run: WorkflowRun) -> bool:
+        started = session.scalar(
+            select(WorkflowRun.id)
+            .where(
+                WorkflowRun.tenant_id == run.tenant_id,
+                WorkflowRun.status == RunStatus.RUNNING,
+                WorkflowRun.id != run.id,
+            )
+            .limit(1)
+        )
+        return started is not None
 
     # -- leases --------------------------------------------------------------------------
 
@@ -309,8 +327,10 @@ class Worker:
                 try:
                     with session.begin_nested():
                         on_failure(compensating, error.message)
-                except PaybillError:
-                    log.warning("compensation of run %s was refused", run.id, exc_info=True)
+                except Exception:
+                    # The run is recorded as failed whatever happens here: a compensation
+                    # that cannot run must not leave it to be re-executed forever.
+                    log.exception("compensation of run %s failed", run.id)
             self._finish(session, run, error)
 
     def _finish(self, session: Session, run: WorkflowRun, error: PaybillError | None) -> None:

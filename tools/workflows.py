@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from pydantic import Field
@@ -15,7 +14,7 @@ from paybill.server.errors import Conflict, InvalidInput, InvalidTransition, Not
 from paybill.server.guards.call import Call, Services
 from paybill.server.guards.spec import (
     MutatingInput,
-    ProgressFn,
+    Poll,
     Scope,
     ToolInput,
     ToolOutput,
@@ -29,18 +28,20 @@ from paybill.tools.tenants import tenant_out
 
 RUN_ID = Field(pattern=r"^[0-9a-f-]{36}$", description="Run id.")
 FINISHED = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.COMPENSATED)
-POLL_SECONDS = 0.2
 # What retrying a failed run of each kind does to the tenant first (None: nothing).
 RETRY_ACTIONS: dict[str, str | None] = {
     "provision": "retry_provision",
     "plan_change": "retry_update",
     "offboard": None,
+    "delete_tenant": None,
     "scheduled_downgrade": "retry_update",
     # Only a migration left ``failed`` (not rolled back) can be retried: it finishes the move.
     "isolation_migration": "retry_update",
 }
+# Runs retried without a lifecycle action, and the state the tenant must still be in.
+RETRY_STATES = {"offboard": "offboarding", "delete_tenant": "archived"}
 # Provisioning and upgrades need a subscription in good standing, retried or not.
-BILLED_KINDS = ("provision", "plan_change")
+BILLED_KINDS = ("provision", "plan_change", "isolation_migration")
 
 
 class GetWorkflowInput(ToolInput):
@@ -73,27 +74,20 @@ def get_workflow(call: Call, args: GetWorkflowInput) -> RunOut:
     return RunOut.of(run, lock_of(call.session, run))
 
 
-def wait_for_run(
-    services: Services, args: GetWorkflowInput, payload: dict[str, Any], progress: ProgressFn
-) -> dict[str, Any]:
-    """Poll the run outside any transaction until it finishes or wait_seconds pass, reporting
-    each change of step or progress to the client."""
-    deadline = time.monotonic() + args.wait_seconds
-    last: tuple[int, str] | None = None
-    while True:
-        with Session(services.reader) as session:
-            run = session.get(WorkflowRun, args.workflow_id)
-            if run is None:
-                return payload
-            out = RunOut.of(run, lock_of(session, run))
-        done = sum(1 for s in out.steps if s.status in ("succeeded", "skipped"))
-        message = f"{out.kind}: {out.progress or out.status}"
-        if (done, message) != last:
-            progress(done, len(out.steps), message)
-            last = (done, message)
-        if RunStatus(out.status) in FINISHED or time.monotonic() >= deadline:
-            return out.model_dump(mode="json")
-        time.sleep(POLL_SECONDS)
+def poll_run(services: Services, args: GetWorkflowInput) -> Poll:
+    """One look at the run, on the reader engine (never SQLite's write lock)."""
+    with Session(services.reader) as session:
+        run = session.get(WorkflowRun, args.workflow_id)
+        if run is None:
+            raise RuntimeError("workflow run vanished")
+        out = RunOut.of(run, lock_of(session, run))
+    done = sum(1 for s in out.steps if s.status in ("succeeded", "skipped"))
+    message = f"{out.kind}: {out.progress or out.status}"
+    return Poll(
+        payload=out.model_dump(mode="json"),
+        done=RunStatus(out.status) in FINISHED,
+        progress=(done, len(out.steps), message),
+    )
 
 
 class RetryWorkflowInput(MutatingInput):
@@ -134,7 +128,7 @@ def retry_workflow(call: Call, args: RetryWorkflowInput) -> RetryWorkflowOutput:
         )
     lifecycle = call.services.lifecycle
     action = RETRY_ACTIONS.get(run.kind, "")
-    legal = (action is None and tenant.state == "offboarding") or (
+    legal = (action is None and tenant.state == RETRY_STATES.get(run.kind)) or (
         action and action in lifecycle.allowed_actions(tenant.state)
     )
     if not legal:
@@ -213,12 +207,14 @@ TOOLS = [
         handler=get_workflow,
         scope=Scope.TENANT,
         tenant_of=_tenant_of_run,
-        after_commit=wait_for_run,
+        poll=poll_run,
+        wait_seconds=lambda args: args.wait_seconds,
     ),
     ToolSpec(
         name="retry_workflow",
         title="Retry workflow run",
-        description="Run a failed provisioning, plan-change or offboarding run again (the "
+        description="Run a failed provisioning, plan-change, migration, offboarding or "
+        "deletion run again (the "
         "tenant's latest run only). Returns the new run, which a worker executes.",
         input_model=RetryWorkflowInput,
         output_model=RetryWorkflowOutput,

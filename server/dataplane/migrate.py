@@ -10,6 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 
+from paybill.server.store.migrate import ALEMBIC_LOCK
+
 VERSION_TABLE = "tenant_schema_version"
 
 
@@ -25,11 +27,13 @@ def head() -> str | None:
 
 def upgrade(connection: Connection, schema: str | None, revision: str = "head") -> None:
     """Migrate the tenant tables in ``schema`` (created if missing) to ``revision``."""
-    command.upgrade(_prepared(connection, schema), revision)
+    with ALEMBIC_LOCK:
+        command.upgrade(_prepared(connection, schema), revision)
 
 
 def downgrade(connection: Connection, schema: str | None, revision: str) -> None:
-    command.downgrade(_prepared(connection, schema), revision)
+    with ALEMBIC_LOCK:
+        command.downgrade(_prepared(connection, schema), revision)
 
 
 def _prepared(connection: Connection, schema: str | None) -> Config:

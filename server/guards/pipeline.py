@@ -32,17 +32,13 @@ from paybill.server.errors import (
 from paybill.server.guards.authz import check_acl, check_entitlement
 from paybill.server.guards.call import Call, Caller, Services
 from paybill.server.guards.limits import check_argument_size
-from paybill.server.guards.spec import ProgressFn, ToolSpec
+from paybill.server.guards.spec import ToolSpec
 from paybill.server.guards.workflow import check_workflow
 from paybill.server.principals import get_principal
 from paybill.server.store import Approval
 
 log = logging.getLogger("paybill.pipeline")
 ANONYMOUS = Caller(id="", name="<anonymous>", role=Role.TENANT_AGENT, tenant_id=None)
-
-
-def _no_progress(_progress: float, _total: float | None, _message: str) -> None:
-    """The default when nobody listens for progress."""
 
 
 @dataclass(frozen=True)
@@ -96,7 +92,6 @@ class Pipeline:
         tool: str,
         principal: str | None,
         raw: dict[str, Any],
-        progress: ProgressFn = _no_progress,
     ) -> Outcome:
         spec = self.services.registry[tool]
         session = Session(self.services.db.engine, expire_on_commit=False)
@@ -132,12 +127,6 @@ class Pipeline:
             return self._refused(call, stage, _internal(tool))
         finally:
             session.close()
-        if spec.after_commit is not None:
-            try:
-                payload = spec.after_commit(self.services, call.arguments, payload, progress)
-            except Exception:
-                # The call itself succeeded and is on record; only the wait failed.
-                log.exception("waiting after %s failed", tool)
         return Outcome(payload, is_error=False)
 
     def _replay(self, call: Call) -> Outcome | None:

@@ -74,11 +74,22 @@ class ToolOutput(BaseModel):
 
 Handler = Callable[["Call", Any], ToolOutput]
 TenantResolver = Callable[["Call", Any], "Tenant | None"]
-# Reports progress to the MCP client: (progress, total, message).
-ProgressFn = Callable[[float, float | None, str], None]
-# Runs after the call committed, outside any transaction, to wait for something the call
-# started (get_workflow's wait_seconds); returns the payload to send.
-AfterCommit = Callable[["Services", Any, dict[str, Any], ProgressFn], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Poll:
+    """One look at something a call is waiting for: the payload to send, whether the wait is
+    over, and the progress to report (done, total, message)."""
+
+    payload: dict[str, Any]
+    done: bool
+    progress: tuple[float, float | None, str]
+
+
+# After a successful call, looks again (outside any transaction) at what the call is waiting
+# for (get_workflow's wait_seconds). The MCP layer polls it on the event loop, so a waiting
+# client holds no worker thread.
+Poller = Callable[["Services", Any], Poll]
 
 
 @dataclass(frozen=True)
@@ -99,7 +110,8 @@ class ToolSpec:
     executes_approved: bool = False  # runs actions that others marked destructive
     # Approval depending on the call itself (raw DML, bulk deletes): True means "ask first".
     approval_when: Callable[[Call, Any], bool] | None = None
-    after_commit: AfterCommit | None = None
+    poll: Poller | None = None
+    wait_seconds: Callable[[Any], float] | None = None  # how long the caller asked to wait
 
     @property
     def destructive(self) -> bool:

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.resources import files
@@ -25,6 +26,7 @@ from paybill.server.provisioners.base import TenantFacts
 from paybill.server.provisioners.plan_policy import PlanPolicy
 
 TIER_NAMES = {0: "free", 1: "pro", 2: "enterprise"}
+LOCK_TIMEOUT_SECONDS = 300
 Progress = Callable[[str], None]
 
 
@@ -128,6 +130,7 @@ class TenantWorkspace:
             backend.write_text('terraform {\n  backend "pg" {}\n}\n')
             # The connection string holds credentials: a private file, not the command line.
             fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)  # an older file may have been created more permissive
             with os.fdopen(fd, "w") as handle:
                 handle.write(f"conn_str = {json.dumps(self.state_conn)}\n")
                 handle.write(f"schema_name = {json.dumps(self.state_schema)}\n")
@@ -168,22 +171,31 @@ def run_module(
     """
     facts = workspace.facts
     workdir = workspace.prepare()
+    # State locks are waited for, not failed on: the pg backend takes one database-wide lock
+    # while it creates a workspace, so two tenants' first runs can meet there.
     flags = ["-input=false", "-no-color"]
-    progress("terraform init")
-    terraform.run(workdir, "init", *flags, *workspace.init_args())
-    progress("terraform plan")
-    plan_args = ["plan", *flags, "-out=tenant.tfplan"]
-    terraform.run(workdir, *([*plan_args, "-destroy"] if destroy else plan_args))
-    plan = json.loads(terraform.run(workdir, "show", "-json", "tenant.tfplan"))
-    progress("policy check")
-    policy.check(
-        plan,
-        tier=TIER_NAMES.get(facts.tier, "enterprise"),
-        tenant_id=facts.id,
-        offboarding=destroy,
-    )
-    progress("terraform apply")
-    terraform.run(workdir, "apply", *flags, "tenant.tfplan")
+    locking = [f"-lock-timeout={LOCK_TIMEOUT_SECONDS}s"]
+    # A plan file of this run's own: another worker resuming this workspace after a lost
+    # lease can never swap in a plan that this run did not check.
+    plan_file = f"tenant-{uuid.uuid4().hex[:12]}.tfplan"
+    try:
+        progress("terraform init")
+        terraform.run(workdir, "init", *flags, *workspace.init_args())
+        progress("terraform plan")
+        plan_args = ["plan", *flags, *locking, f"-out={plan_file}"]
+        terraform.run(workdir, *([*plan_args, "-destroy"] if destroy else plan_args))
+        plan = json.loads(terraform.run(workdir, "show", "-json", plan_file))
+        progress("policy check")
+        policy.check(
+            plan,
+            tier=TIER_NAMES.get(facts.tier, "enterprise"),
+            tenant_id=facts.id,
+            offboarding=destroy,
+        )
+        progress("terraform apply")
+        terraform.run(workdir, "apply", *flags, *locking, plan_file)
+    finally:
+        (workdir / plan_file).unlink(missing_ok=True)
     if destroy:
         return {}
     outputs = json.loads(terraform.run(workdir, "output", "-json"))

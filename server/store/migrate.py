@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from importlib.resources import files
 
 from alembic import command
@@ -9,6 +10,11 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
+
+# Alembic's ``op`` and ``context`` are module-level proxies: two migrations running on two
+# threads of one process (a server's worker and a call, parallel eval replays) would swap
+# each other's contexts. Every alembic command in Paybill holds this lock.
+ALEMBIC_LOCK = threading.RLock()
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -20,7 +26,7 @@ def alembic_config(engine: Engine) -> Config:
 
 def _run(engine: Engine, action: str, revision: str) -> None:
     config = alembic_config(engine)
-    with engine.begin() as connection:
+    with ALEMBIC_LOCK, engine.begin() as connection:
         config.attributes["connection"] = connection
         getattr(command, action)(config, revision)
 

@@ -88,3 +88,8 @@ def definition_of(kind: str) -> Definition:
     )
 
     return _REGISTRY[kind]
+
+
+def known_kinds() -> list[str]:
+    definition_of("provision")  # imports the modules that register the kinds
+    return sorted(_REGISTRY)

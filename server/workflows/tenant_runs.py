@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 
 from paybill.server.billing_policy import load_billing_policy
-from paybill.server.dataplane.export import export_tenant, verify_export
+from paybill.server.dataplane.export import ExportCorrupt, export_tenant, verify_export
 from paybill.server.dataplane.naming import TenantRoute
 from paybill.server.store import Principal, WorkflowRun
 from paybill.server.workflows.definitions import Definition, Step, StepContext, register
@@ -118,12 +118,15 @@ def schedule_deletion(context: StepContext) -> dict[str, Any]:
         )
     )
     if existing is None:  # a resumed step must not schedule a second deletion
+        exported = next(s for s in context.run().steps if s.name == "export_data")
+        digest = (exported.output or {})["overall_sha256"]
         existing = enqueue(
             context.session,
             context.tenant(),
             "delete_tenant",
             created_by=context.actor,
-            input={"export": str(export_path(context))},
+            # Deletion destroys data only if this very export is still there, unchanged.
+            input={"export": str(export_path(context)), "overall_sha256": digest},
             not_before=when,
         )
     return {"deletion_run": existing.id, "not_before": existing.not_before.isoformat()}
@@ -132,6 +135,14 @@ def schedule_deletion(context: StepContext) -> dict[str, Any]:
 def check_export(context: StepContext) -> dict[str, Any]:
     """Refuse to destroy anything unless the offboarding export is still there and intact."""
     manifest = verify_export(Path(context.input["export"]))
+    if manifest.overall_sha256 != context.input["overall_sha256"]:
+        raise ExportCorrupt(
+            "The export at the deletion's path is not the one offboarding verified (its "
+            "manifest hash differs); nothing was destroyed. Restore the original export or "
+            "investigate before retrying.",
+            expected=context.input["overall_sha256"],
+            found=manifest.overall_sha256,
+        )
     return {"verified": True, "overall_sha256": manifest.overall_sha256}
 
 

@@ -20,12 +20,16 @@ def test_demo_runs_the_whole_story(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     out = result.stdout
     for expected in (
-        "tenant acme is active; run provision succeeded",
+        "tenant acme is provisioning; run provision pending",
+        "run provision succeeded",
         "upgrade applied",
+        "run plan_change succeeded",
         "marked untrusted_tenant_data",
         "refused DENIED: Role tenant_agent may not call suspend_tenant",
         "refused APPROVAL_REQUIRED",
-        "approval executed; tenant acme is archived",
+        "approval executed; tenant acme is offboarding",
+        "run offboard succeeded",
+        "step 1 export_data: succeeded",
         "paybill audit verify: chain intact",
     ):
         assert expected in out, out

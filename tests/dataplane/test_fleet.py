@@ -51,6 +51,7 @@ def test_fleet_migration_brings_every_target_to_head(served: Served) -> None:
 def test_broken_tenant_stops_the_wave_and_is_reported(served: Served) -> None:
     for slug, plan in (("b1", "pro"), ("b2", "pro"), ("b3", "pro"), ("s1", "enterprise")):
         served.ok("admin", "create_tenant", slug=slug, name=slug, plan=plan)
+    served.drain()
     reports = _downgrade_all(served)
     assert [r.target for r in reports] == ["pool", "bridge:b1", "bridge:b2", "bridge:b3", "silo:s1"]
     broken: TenantRoute = reports[2].routes[0]

@@ -36,6 +36,7 @@ def test_runaway_statement_is_cancelled(served: Served) -> None:
 def test_drop_removes_every_trace(served: Served, isolation: Isolation) -> None:
     plan = {Isolation.POOLED: "free", Isolation.BRIDGE: "pro", Isolation.SILO: "enterprise"}
     tenant = served.ok("admin", "create_tenant", slug="leaver", name="L", plan=plan[isolation])
+    served.drain()
     served.ok("admin", "insert_rows", tenant="leaver", table="customers", rows=[{"name": "x"}])
     route = TenantRoute(tenant["tenant"]["id"], isolation)
     engines = served.services.engines

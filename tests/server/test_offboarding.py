@@ -75,6 +75,8 @@ def test_offboarding_exports_archives_then_deletes_after_retention(
     assert served.ok("ops", "get_tenant", tenant="acme")["state"] == "deleted"
     gone = served.error("admin", "query_table", tenant="acme", table="customers")
     assert gone["code"] == "INVALID_TRANSITION"
+    acme = TenantRoute(deletion["tenant_id"], Isolation.POOLED)
+    assert all(c.rows == 0 for c in table_checksums(served.services.engines, acme).values())
     with served.services.db.session() as session:
         record = session.query(AuditEvent).filter_by(tool="workflow.delete_tenant").one()
         assert (record.outcome, record.principal) == ("succeeded", "ops")

@@ -18,7 +18,7 @@ from paybill.server.app import build_server
 from paybill.server.errors import Conflict
 from paybill.server.settings import Settings
 from paybill.server.store import AuditEvent, Tenant, WorkflowRun, WorkflowStep
-from paybill.server.worker import Worker, embedded_worker
+from paybill.server.worker import LeaseLost, Worker, embedded_worker
 from paybill.server.workflows.runs import enqueue
 from tests.server.conftest import Clock, Served
 
@@ -198,3 +198,24 @@ def test_two_worker_processes_never_run_a_step_twice(served: Served) -> None:
 def test_settings_reject_a_zero_lease(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="worker_lease_seconds"):
         Settings(database_url=f"sqlite:///{tmp_path}/s.db", worker_lease_seconds=0)
+
+
+def test_a_step_finishing_after_its_lease_was_lost_records_nothing(
+    clocked: tuple[Served, Clock],
+) -> None:
+    served, _clock = clocked
+    run_id = _create(served, "fenced")
+    slow = Worker(served.services, owner="slow")
+    assert slow.claim() == run_id
+    context, name = slow._start_next_step(run_id)
+    served.ok("admin", "break_workflow_lock", workflow_id=run_id, reason="slow worker hung")
+    rescuer = Worker(served.services, owner="rescuer")
+    assert rescuer.claim() == run_id
+    with pytest.raises(LeaseLost):  # the fence: its step's work happened, its record did not
+        slow._run_step(context, name, "provision")
+    mid = served.ok("ops", "get_workflow", workflow_id=run_id)
+    assert (mid["steps"][0]["status"], mid["lock"]["owner"]) == ("running", "rescuer")
+    rescuer.execute(run_id)
+    done = served.ok("ops", "get_workflow", workflow_id=run_id)
+    assert done["status"] == "succeeded"
+    assert [s["attempts"] for s in done["steps"]] == [2, 1]
