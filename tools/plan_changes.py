@@ -80,13 +80,13 @@ class ChangePlanOutput(ToolOutput):
 
 
 def _migrates(call: Call, args: ChangePlanInput, tenant: Tenant, new: Plan) -> bool:
-    """Whether this call moves the tenant's data: upgrades across isolation models only
-    (downgrades are applied at the period end).
+    """Whether this call moves the tenant's data: a plan change across isolation models (an
+    upgrade now, a downgrade at the period end).
 
     Raises:
         InvalidInput: a move was asked for on the SQLite store (pooled tenants only).
     """
-    if new.isolation is tenant.isolation or new.tier <= tenant.plan.tier:
+    if new.isolation is tenant.isolation:
         return False
     if args.migrate_isolation is False:
         return False
@@ -113,9 +113,11 @@ def _needs_approval(call: Call, args: ChangePlanInput) -> bool:
         BillingBlocked: the subscription is not in good standing for an upgrade.
     """
     tenant = call.target()
-    if not _migrates(call, args, tenant, get_plan(call.session, args.plan)):
+    new = get_plan(call.session, args.plan)
+    if new.id == tenant.plan_id or not _migrates(call, args, tenant, new):
         return False
-    require_good_standing(tenant, "upgrade")
+    if new.tier > tenant.plan.tier:
+        require_good_standing(tenant, "upgrade")
     return True
 
 
@@ -139,7 +141,7 @@ def change_plan(call: Call, args: ChangePlanInput) -> ChangePlanOutput:
     require_fits(session, tenant, new, rows, pii_rows=pii)
     now = call.now
     moving = None
-    if upgrade and _migrates(call, args, tenant, new):
+    if _migrates(call, args, tenant, new):
         moving = IsolationMigrationOut(
             source=tenant.isolation.value,
             target=new.isolation.value,
@@ -180,7 +182,8 @@ def change_plan(call: Call, args: ChangePlanInput) -> ChangePlanOutput:
                 tenant,
                 "scheduled_downgrade",
                 created_by=call.caller.name,
-                input={"from_plan": old.id, "to_plan": new.id},
+                # At the period end the data moves too when the isolation model changes.
+                input={"from_plan": old.id, "to_plan": new.id, "migrate": moving is not None},
                 not_before=sub.current_period_end,
             )
             status = "scheduled"
@@ -206,10 +209,11 @@ TOOLS = [
         description="Move a tenant to another plan. Upgrades apply now and return the proration; "
         "downgrades are scheduled for the end of the billing period. Refused when the "
         "tenant's usage exceeds the target plan's limits or its subscription is not in "
-        "good standing (upgrades). An upgrade to another isolation model (pooled, bridge, "
+        "good standing (upgrades). A change to another isolation model (pooled, bridge, "
         "silo) waits for an approval, then moves the tenant's data in an isolation_migration "
-        "run: writes are refused until it ends, reads are served throughout, and a failure "
-        "rolls back to the old plan and storage.",
+        "run (at once for an upgrade, at the period end for a downgrade): writes are refused "
+        "until it ends, reads are served throughout, and a failure rolls back to the old plan "
+        "and storage.",
         input_model=ChangePlanInput,
         output_model=ChangePlanOutput,
         handler=change_plan,

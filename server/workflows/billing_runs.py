@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
 from paybill.server.billing import require_fits
 from paybill.server.dataplane.metering import pii_rows, row_counts
 from paybill.server.dataplane.naming import TenantRoute
 from paybill.server.domain import StepStatus
 from paybill.server.errors import InvalidTransition
+from paybill.server.store import WorkflowRun
 from paybill.server.tenants import get_plan
+from paybill.server.workflows import migration
 from paybill.server.workflows.definitions import Definition, Step, StepContext, register
 from paybill.server.workflows.tenant_runs import (
     _fail_tenant,
@@ -66,7 +70,10 @@ def check_fits(context: StepContext) -> dict[str, Any]:
 
 
 def switch_plan(context: StepContext) -> dict[str, Any]:
-    """The lifecycle move and the plan switch commit together: never one without the other."""
+    """The lifecycle move and the plan switch commit together: never one without the other.
+    A downgrade to another isolation model hands over to an isolation migration instead."""
+    if context.input.get("migrate"):
+        return _hand_over_to_migration(context)
     moved = _transition("update", f"scheduled downgrade to {context.input['to_plan']}")(context)
     tenant, target = context.tenant(), get_plan(context.session, context.input["to_plan"])
     sub = tenant.subscription
@@ -75,6 +82,36 @@ def switch_plan(context: StepContext) -> dict[str, Any]:
         sub.plan_id, sub.scheduled_plan_id = target.id, None
     context.session.flush()
     return {**moved, "plan": target.id}
+
+
+def _hand_over_to_migration(context: StepContext) -> dict[str, Any]:
+    """Switch the plan and start the data move (approved with the downgrade); the migration
+    run provisions, copies, verifies, switches and activates. Converges when resumed."""
+    this = context.run()
+    started = context.session.scalar(
+        select(WorkflowRun).where(
+            WorkflowRun.tenant_id == context.tenant_id,
+            WorkflowRun.kind == migration.KIND,
+            WorkflowRun.created_at >= this.created_at,
+        )
+    )
+    if started is None:
+        now = context.services.clock()
+        started = migration.start(
+            context.session,
+            context.services.lifecycle,
+            context.tenant(),
+            get_plan(context.session, context.input["to_plan"]),
+            actor=context.actor,
+            reason=f"scheduled downgrade to {context.input['to_plan']}",
+            now=now,
+            # Scheduled for now: it waits for this run's tenant lock instead of conflicting.
+            not_before=now,
+        )
+    for step in this.steps:
+        if step.name in ("apply_infrastructure", "activate"):
+            step.status = StepStatus.SKIPPED
+    return {"plan": context.input["to_plan"], "isolation_migration": started.id}
 
 
 def _failed(context: StepContext, message: str) -> None:

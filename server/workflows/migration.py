@@ -68,6 +68,7 @@ def start(
     actor: str,
     reason: str,
     now: datetime,
+    not_before: datetime | None = None,
 ) -> WorkflowRun:
     """Open the read-only window, switch the plan and record a migration run.
 
@@ -84,7 +85,14 @@ def start(
     if sub is not None:
         sub.plan_id, sub.scheduled_plan_id = new.id, None
     session.flush()
-    return enqueue(session, tenant, KIND, created_by=actor, input=run_input(tenant, old, new, now))
+    return enqueue(
+        session,
+        tenant,
+        KIND,
+        created_by=actor,
+        input=run_input(tenant, old, new, now),
+        not_before=not_before,
+    )
 
 
 # -- helpers ---------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from paybill.server.worker import LeaseLost
 from paybill.server.workflows import migration
 from paybill.server.workflows.runs import break_lock
 from tests.dataplane.tenant_data import customer_count, seed, tenant_view
-from tests.server.conftest import Served
+from tests.server.conftest import Clock, Served
 
 pg = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 sqlite = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -423,3 +423,42 @@ def test_a_failure_after_the_switch_is_finished_by_a_retry(
     assert (tenant["plan"], tenant["isolation"], tenant["state"]) == ("pro", "bridge", "active")
     assert table_checksums(engines, target) == original
     assert not _leftover(served, source)
+
+
+@pg
+def test_a_downgrade_across_models_moves_the_data_at_the_period_end(
+    clocked: tuple[Served, Clock],
+) -> None:
+    served, clock = clocked
+    tenant_id = _id(served, "acme")
+    _approved(served, "acme", "pro")
+    assert served.drain() == 1
+    bridge, pooled = TenantRoute(tenant_id, BRIDGE), TenantRoute(tenant_id, POOLED)
+    rows = [{"name": "Ada"}, {"name": "Grace", "country": "GB"}]  # no PII: free has no data.pii
+    served.ok("admin", "insert_rows", tenant="acme", table="customers", rows=rows)
+    before = table_checksums(served.services.engines, bridge)
+    assert before["customers"].rows == 2
+
+    scheduled = _approved(served, "acme", "free")  # the move needs the approval up front
+    assert (scheduled["status"], scheduled["isolation_migration"]["target"]) == (
+        "scheduled",
+        "pooled",
+    )
+    downgrade = scheduled["workflow"]["id"]
+    assert served.drain() == 0  # nothing before the period end
+    assert served.ok("ops", "get_tenant", tenant="acme")["isolation"] == "bridge"
+    clock.advance(31 * 86_400)
+    assert served.drain() == 2  # the downgrade, then the migration it handed over to
+    run = _run(served, downgrade)
+    assert [(s["name"], s["status"]) for s in run["steps"]] == [
+        ("check_fits", "succeeded"),
+        ("switch_plan", "succeeded"),
+        ("apply_infrastructure", "skipped"),
+        ("activate", "skipped"),
+    ]
+    moved = _run(served, run["steps"][1]["output"]["isolation_migration"])
+    assert (moved["kind"], moved["status"]) == ("isolation_migration", "succeeded")
+    tenant = served.ok("ops", "get_tenant", tenant="acme")
+    assert (tenant["plan"], tenant["isolation"], tenant["state"]) == ("free", "pooled", "active")
+    assert table_checksums(served.services.engines, pooled) == before
+    assert _cannot_read(served, bridge)
