@@ -14,4 +14,4 @@ terraform version | head -n 1
 bash scripts/ensure-postgres.sh
 ruff check .
 ruff format --check .
-pytest "$@"
+pytest -n "${PYTEST_WORKERS:-2}" --dist loadgroup "$@"

@@ -92,3 +92,12 @@ def plan_list(obj: CliContext, as_json: bool) -> None:
         ],
         as_json,
     )
+
+
+def _add_fleet_commands() -> None:
+    from paybill.server.cli.tenants import tenants_migrate
+
+    tenant_group.add_command(tenants_migrate)
+
+
+_add_fleet_commands()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
@@ -10,21 +11,42 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from paybill.server import __version__
 from paybill.server.bootstrap import initialise
-from paybill.server.cli.audit import audit_group
 from paybill.server.cli.context import CliContext
-from paybill.server.cli.demo import demo
-from paybill.server.cli.eval import eval_group
-from paybill.server.cli.listing import plan_group, tenant_group
-from paybill.server.cli.principal import principal_group
-from paybill.server.cli.serve import serve
-from paybill.server.cli.tenants import tenants_migrate
-from paybill.server.cli.worker import worker
 from paybill.server.errors import PaybillError
 from paybill.server.settings import Settings
 from paybill.server.store import migrate as store_migrate
 
+# Subcommands and the modules that define them, imported only when used: `paybill init` or
+# `paybill principal add` need not load the MCP SDK, sqlglot or the eval harness.
+LAZY_COMMANDS = {
+    "principal": "paybill.server.cli.principal:principal_group",
+    "tenant": "paybill.server.cli.listing:tenant_group",
+    "tenants": "paybill.server.cli.listing:tenant_group",
+    "plan": "paybill.server.cli.listing:plan_group",
+    "serve": "paybill.server.cli.serve:serve",
+    "worker": "paybill.server.cli.worker:worker",
+    "audit": "paybill.server.cli.audit:audit_group",
+    "demo": "paybill.server.cli.demo:demo",
+    "eval": "paybill.server.cli.eval:eval_group",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    """A click group whose listed subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = LAZY_COMMANDS.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        module, attribute = target.split(":")
+        command: click.Command = getattr(importlib.import_module(module), attribute)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="paybill")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
@@ -60,18 +82,6 @@ def migrate(obj: CliContext) -> None:
         click.echo(f"Store is at revision {after}; no migrations pending.")
     else:
         click.echo(f"Store migrated: {before or 'empty'} -> {after}.")
-
-
-cli.add_command(principal_group)
-tenant_group.add_command(tenants_migrate)
-cli.add_command(tenant_group)
-cli.add_command(tenant_group, name="tenants")
-cli.add_command(plan_group)
-cli.add_command(serve)
-cli.add_command(audit_group)
-cli.add_command(demo)
-cli.add_command(eval_group)
-cli.add_command(worker)
 
 
 def _one_line(exc: ValidationError) -> str:

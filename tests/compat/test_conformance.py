@@ -14,8 +14,13 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.compat.auth_proxy import auth_proxy
 from tests.compat.harness import compat_store, npx, paybill_http
+
+# npx installs into one shared cache: these tests run on one worker, one at a time.
+pytestmark = pytest.mark.xdist_group("npx")
 
 CONFORMANCE = "@modelcontextprotocol/conformance@0.1.13"
 PASSING = {

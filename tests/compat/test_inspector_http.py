@@ -13,6 +13,9 @@ import pytest
 from tests.compat.auth_proxy import auth_proxy
 from tests.compat.harness import compat_store, npx, paybill_http
 
+# npx installs into one shared cache: these tests run on one worker, one at a time.
+pytestmark = pytest.mark.xdist_group("npx")
+
 INSPECTOR = "@modelcontextprotocol/inspector@0.15.0"
 # The Inspector's --transport names for Paybill's transports, and their paths.
 TRANSPORTS = {"streamable-http": ("http", "/mcp"), "sse": ("sse", "/sse")}

@@ -13,6 +13,9 @@ import pytest
 from tests.server.conftest import Served
 from tests.server.test_transports import http_server
 
+# npx installs into one shared cache: these tests run on one worker, one at a time.
+pytestmark = pytest.mark.xdist_group("npx")
+
 PAYBILL = str(Path(sys.executable).parent / "paybill")
 INSPECTOR = "@modelcontextprotocol/inspector@0.15.0"
 
