@@ -109,6 +109,33 @@ FORBIDDEN = {
 }
 
 
+def _run_and_approval(offboarded: str, run_note: str, approval_note: str) -> list[Line]:
+    """Setup steps capturing a real run id (``run``) and a pending approval (``approval``)."""
+    return [
+        ok(
+            "create_tenant",
+            {"slug": "initech", "name": "Initech", "plan": "free"},
+            as_="ops",
+            capture={"run": "workflow.id"},
+            note=run_note,
+        ),
+        ok(
+            "get_workflow",
+            {"workflow_id": "${run}", "wait_seconds": 30},
+            as_="ops",
+            match={"status": "succeeded"},
+        ),
+        err(
+            "offboard_tenant",
+            {"tenant": offboarded, "confirm_slug": offboarded, "reason": "setup"},
+            "APPROVAL_REQUIRED",
+            as_="ops",
+            capture={"approval": "error.details.approval_id"},
+            note=approval_note,
+        ),
+    ]
+
+
 def _args(tool: str, tenant: str) -> Line:
     def fill(value: Any) -> Any:
         if isinstance(value, str):
@@ -164,29 +191,9 @@ def _cross_tenant() -> tuple[Line, list[Line]]:
         principal="acme-admin",
         role="tenant_admin",
     )
-    steps: list[Line] = [
-        ok(
-            "create_tenant",
-            {"slug": "initech", "name": "Initech", "plan": "free"},
-            as_="ops",
-            capture={"run": "workflow.id"},
-            note="setup: a run id of another tenant",
-        ),
-        ok(
-            "get_workflow",
-            {"workflow_id": "${run}", "wait_seconds": 30},
-            as_="ops",
-            match={"status": "succeeded"},
-        ),
-        err(
-            "offboard_tenant",
-            {"tenant": "globex", "confirm_slug": "globex", "reason": "setup"},
-            "APPROVAL_REQUIRED",
-            as_="ops",
-            capture={"approval": "error.details.approval_id"},
-            note="setup: an approval of another tenant",
-        ),
-    ]
+    steps = _run_and_approval(
+        "globex", "setup: a run id of another tenant", "setup: an approval of another tenant"
+    )
     for who in ("acme-admin", "acme-bot"):
         for target in ("globex", "initech", "nosuchtenant"):
             for tool in (
@@ -276,29 +283,7 @@ def _privilege() -> tuple[Line, list[Line]]:
         principal="acme-bot",
         role="tenant_agent",
     )
-    steps: list[Line] = [
-        ok(
-            "create_tenant",
-            {"slug": "initech", "name": "Initech", "plan": "free"},
-            as_="ops",
-            capture={"run": "workflow.id"},
-            note="setup: a real run id",
-        ),
-        ok(
-            "get_workflow",
-            {"workflow_id": "${run}", "wait_seconds": 30},
-            as_="ops",
-            match={"status": "succeeded"},
-        ),
-        err(
-            "offboard_tenant",
-            {"tenant": "acme", "confirm_slug": "acme", "reason": "setup"},
-            "APPROVAL_REQUIRED",
-            as_="ops",
-            capture={"approval": "error.details.approval_id"},
-            note="setup: a real pending approval",
-        ),
-    ]
+    steps = _run_and_approval("acme", "setup: a real run id", "setup: a real pending approval")
     for who, tools in FORBIDDEN.items():
         for tool in tools:
             steps.append(

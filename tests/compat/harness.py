@@ -4,12 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,8 +12,9 @@ from paybill.server.bootstrap import initialise
 from paybill.server.domain import Role
 from paybill.server.principals import add_principal
 from paybill.server.store.database import Database
+from tests.serving import paybill_http
 
-PAYBILL = str(Path(sys.executable).parent / "paybill")
+__all__ = ["compat_store", "npx", "paybill_http"]
 
 
 def npx() -> str:
@@ -40,34 +35,3 @@ def compat_store(tmp_path: Path) -> tuple[dict[str, str], str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYBILL_")}
     env |= {"PAYBILL_DATABASE_URL": url, "PAYBILL_DATA_DIR": str(tmp_path / "data")}
     return env, key
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def paybill_http(env: dict[str, str], transport: str) -> Iterator[int]:
-    """`paybill serve --transport TRANSPORT` on a free port; yields the port once it listens."""
-    port = _free_port()
-    proc = subprocess.Popen(
-        [PAYBILL, "serve", "--transport", transport, "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if proc.poll() is not None:
-                pytest.fail(f"server exited: {proc.stderr.read().decode()}")
-            time.sleep(0.1)
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)

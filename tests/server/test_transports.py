@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,39 +19,16 @@ from mcp.client.streamable_http import streamable_http_client
 
 from paybill.tools import all_tools
 from tests.server.conftest import Served
+from tests.serving import paybill_http
 
 PAYBILL = str(Path(sys.executable).parent / "paybill")
 SPECS = {spec.name: spec for spec in all_tools()}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
 def http_server(served: Served, transport: str) -> Iterator[str]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [PAYBILL, "serve", "--transport", transport, "--port", str(port)],
-        env=served.env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if proc.poll() is not None:
-                pytest.fail(f"server exited: {proc.stderr.read().decode()}")
-            time.sleep(0.1)
+    with paybill_http(served.env(), transport) as port:
         yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def _arguments(served: Served) -> dict[str, dict[str, Any]]:
