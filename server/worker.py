@@ -220,12 +220,13 @@ class Worker:
         """Execute ``run_id``'s remaining steps; return its final status, or None when this
         worker lost the run to another."""
         try:
+            kind = self._kind(run_id)  # a run's kind never changes: read it once
             while True:
                 started = self._start_next_step(run_id)
                 if isinstance(started, RunStatus):
                     return started
                 context, name = started
-                self._run_step(context, name, self._kind(run_id))
+                self._run_step(context, name, kind)
         except LeaseLost:
             log.warning("worker %s lost run %s; another worker resumes it", self.owner, run_id)
             return None
