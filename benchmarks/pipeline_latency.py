@@ -17,12 +17,12 @@ from pathlib import Path
 
 from sqlalchemy import update
 
-from paybill.server.app import build_services
-from paybill.server.bootstrap import initialise
-from paybill.server.domain import Role
-from paybill.server.guards.pipeline import Outcome, Pipeline
-from paybill.server.principals import add_principal
-from paybill.server.settings import Settings
+from paybill.server.app import build_pipeline, build_services
+from paybill.server.core.settings import Settings
+from paybill.server.core.vocabulary import Role
+from paybill.server.domain.bootstrap import initialise
+from paybill.server.domain.principals import add_principal
+from paybill.server.guards.pipeline import Outcome
 from paybill.server.store import Plan
 from paybill.server.store.database import Database
 
@@ -58,7 +58,7 @@ def main() -> None:
         session.execute(update(Plan).where(Plan.id == "free").values(queries_per_minute=10**9))
     settings = Settings(database_url=url, data_dir=tmp / "data", rate_per_minute=10**9)
     services = build_services(settings)
-    pipeline = Pipeline(services)
+    pipeline = build_pipeline(services)
     _ok(pipeline.call("create_tenant", "admin", {"slug": "bench", "name": "B", "plan": "free"}))
     with db.session() as session:
         add_principal(session, "agent", Role.TENANT_AGENT, "bench")

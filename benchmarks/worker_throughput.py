@@ -16,14 +16,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from paybill.server.app import build_services
-from paybill.server.bootstrap import initialise
-from paybill.server.domain import Role
-from paybill.server.guards.pipeline import Pipeline
-from paybill.server.principals import add_principal
-from paybill.server.settings import Settings
+from paybill.server.app import build_pipeline, build_services
+from paybill.server.core.settings import Settings
+from paybill.server.core.vocabulary import Role
+from paybill.server.domain.bootstrap import initialise
+from paybill.server.domain.principals import add_principal
 from paybill.server.store.database import Database
-from paybill.server.worker import Worker
+from paybill.server.workflows.engine.worker import Worker
 
 
 def main() -> None:
@@ -41,7 +40,7 @@ def main() -> None:
     services = build_services(
         Settings(database_url=url, data_dir=workdir / "data", rate_per_minute=1_000_000)
     )
-    pipeline = Pipeline(services)
+    pipeline = build_pipeline(services)
     started = time.perf_counter()
     for i in range(args.tenants):
         outcome = pipeline.call(

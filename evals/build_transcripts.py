@@ -3,48 +3,34 @@
 Run from a checkout: ``python -m paybill.evals.build_transcripts``. The output is
 committed; edit this script and run it again rather than editing generated files by hand
 (``onboard_pooled.jsonl`` is hand-written and left alone). The SQL attacks come from the
-SQL guard's golden files in ``tests/fixtures/sql/rejected``.
+SQL guard's golden corpus (``evals/sql_corpus/rejected``).
 """
 
 from __future__ import annotations
 
-import codecs
 from pathlib import Path
 from typing import Any
 
 from paybill.evals import attacks, scenarios
+from paybill.evals.sql_corpus import load
 from paybill.evals.transcript import Header, Step, dumps
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "evals" / "transcripts"
-GOLDEN = ROOT / "tests" / "fixtures" / "sql" / "rejected"
 
 
 def golden_sql() -> list[dict[str, Any]]:
-    """Rejected statements: name, sql, rule, writer (same reading as tests/dataplane)."""
-    cases = []
-    for path in sorted(GOLDEN.glob("*.sql")):
-        for block in path.read_text(encoding="utf-8").split("\n-- name:")[1:]:
-            name, _, rest = block.partition("\n")
-            case: dict[str, Any] = {"name": f"{path.stem}:{name.strip()}", "writer": False}
-            body, escaped = [], False
-            for line in rest.splitlines():
-                if line.startswith("-- expect:"):
-                    case["rule"] = line[10:].strip().partition(" ")[2]
-                elif line.startswith("-- writer:"):
-                    case["writer"] = line[10:].strip() == "true"
-                elif line.startswith("-- params:"):
-                    import json
-
-                    case["params"] = json.loads(line[10:])
-                elif line.startswith("-- escaped:"):
-                    escaped = line[11:].strip() == "true"
-                else:
-                    body.append(line)
-            text = "\n".join(body).strip()
-            case["sql"] = codecs.decode(text, "unicode_escape") if escaped else text
-            cases.append(case)
-    return cases
+    """Rejected statements of the SQL guard's golden corpus: name, sql, rule, writer."""
+    return [
+        {
+            "name": case.id,
+            "writer": case.writer,
+            "rule": case.expect_rule or "",
+            **({"params": case.params} if case.params else {}),
+            "sql": case.sql,
+        }
+        for case in load("rejected")
+    ]
 
 
 def main() -> None:

@@ -19,8 +19,8 @@ from paybill.evals.sandbox import Sandbox, SandboxFactory
 from paybill.evals.seed import SeedError, seed_store
 from paybill.evals.servers import Connections, Launcher, connect
 from paybill.evals.transcript import Step, Transcript, load
-from paybill.server.dataplane.credentials import TenantCredentials
-from paybill.server.dataplane.engines import Engines
+from paybill.server.executors.dataplane.credentials import TenantCredentials
+from paybill.server.executors.dataplane.engines import Engines
 from paybill.server.store.database import make_engine
 
 TRANSPORTS = ("stdio", "streamable-http")

@@ -17,9 +17,9 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from paybill.server.bootstrap import initialise
-from paybill.server.dataplane.naming import TenantRoute
-from paybill.server.domain import Isolation
+from paybill.server.core.vocabulary import Isolation
+from paybill.server.domain.bootstrap import initialise
+from paybill.server.executors.dataplane.naming import TenantRoute
 from paybill.server.store.database import Database
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

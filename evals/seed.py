@@ -16,16 +16,16 @@ from typing import Any
 from sqlalchemy import select
 
 from paybill.evals.transcript import Header, SeedPrincipal, SeedTenant
-from paybill.server.app import build_services
-from paybill.server.bootstrap import initialise
-from paybill.server.domain import Role
-from paybill.server.guards.call import Services
+from paybill.server.app import build_pipeline, build_services
+from paybill.server.core.settings import Settings
+from paybill.server.core.vocabulary import Role
+from paybill.server.domain.bootstrap import initialise
+from paybill.server.domain.principals import add_principal
 from paybill.server.guards.pipeline import Pipeline
-from paybill.server.principals import add_principal
-from paybill.server.settings import Settings
 from paybill.server.store import Subscription, Tenant
 from paybill.server.store.database import Database
-from paybill.server.worker import Worker
+from paybill.server.workflows.engine.services import Services
+from paybill.server.workflows.engine.worker import Worker
 
 # The platform admin that seeds tenants; its calls are in the audit log like anyone's.
 SEEDER = "eval-seed"
@@ -94,7 +94,7 @@ def seed_tenants(services: Services, tenants: list[SeedTenant]) -> None:
     Raises:
         SeedError: a call was refused.
     """
-    pipeline = Pipeline(services)
+    pipeline = build_pipeline(services)
     for t in tenants:
         first = t.onboard_plan or t.plan
         _call(pipeline, "create_tenant", {"slug": t.slug, "name": t.name, "plan": first})

@@ -18,10 +18,10 @@ from sqlalchemy import Engine, and_, or_, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from paybill.server.dataplane.engines import Engines
-from paybill.server.dataplane.naming import TenantRoute
-from paybill.server.dataplane.schema import TENANT_TABLES
-from paybill.server.domain import RunStatus
+from paybill.server.core.vocabulary import RunStatus
+from paybill.server.executors.dataplane.engines import Engines
+from paybill.server.executors.dataplane.naming import TenantRoute
+from paybill.server.executors.dataplane.schema import TENANT_TABLES
 from paybill.server.store import (
     ApiKey,
     Approval,

@@ -12,7 +12,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from paybill.server.domain import PRINCIPAL_NAME_PATTERN, SLUG_PATTERN, Role, SubscriptionStatus
+from paybill.server.core.vocabulary import (
+    PRINCIPAL_NAME_PATTERN,
+    SLUG_PATTERN,
+    Role,
+    SubscriptionStatus,
+)
 
 TENANT_TABLE = r"^(customers|invoices|usage_events|support_tickets)$"
 # Settings a transcript may override for its server (everything else is the harness's).

@@ -1,35 +1,36 @@
-"""Assemble the MCP server: services, the guard pipeline, and every tool through it."""
+"""The composition root: settings in, services, the guard pipeline and the MCP server out.
+
+Every long-lived collaborator is built here, once, and handed down; no lower layer builds
+another layer's parts or finds them by importing modules for their side effects.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
 
-from mcp.server import MCPServer
-from mcp.server.auth.middleware.auth_context import get_access_token
-from mcp.server.mcpserver import Context
-
-from paybill.server import __version__
-from paybill.server.acl import Acl
-from paybill.server.billing_policy import load_billing_policy
-from paybill.server.bootstrap import require_current
-from paybill.server.dataplane.credentials import TenantCredentials
-from paybill.server.dataplane.engines import Engines
-from paybill.server.errors import InvalidInput
-from paybill.server.guards.call import Services
-from paybill.server.guards.limits import RateLimiter
+from paybill.server.core.errors import InvalidInput
+from paybill.server.core.ratelimit import RateLimiter
+from paybill.server.core.settings import Settings
+from paybill.server.core.vocabulary import CloudTarget
+from paybill.server.domain.acl import Acl
+from paybill.server.domain.billing_policy import load_billing_policy
+from paybill.server.domain.bootstrap import require_current
+from paybill.server.domain.lifecycle import Lifecycle, load_definition
+from paybill.server.executors.clouds.vending import CloudAccountVendor, LazyVendor
+from paybill.server.executors.dataplane.credentials import TenantCredentials
+from paybill.server.executors.dataplane.engines import Engines
+from paybill.server.executors.local import LocalProvisioner
+from paybill.server.executors.provisioner import Provisioner
+from paybill.server.executors.terraform.cli import Terraform, pg_state_conn
+from paybill.server.executors.terraform.plan_policy import load_plan_policy
+from paybill.server.executors.terraform.provisioner import TerraformProvisioner
 from paybill.server.guards.pipeline import Pipeline
-from paybill.server.lifecycle import Lifecycle, load_definition
-from paybill.server.mcp_tools import build_tool
-from paybill.server.provisioners.base import Provisioner
-from paybill.server.provisioners.local import LocalProvisioner
-from paybill.server.provisioners.plan_policy import load_plan_policy
-from paybill.server.provisioners.terraform import Terraform, pg_state_conn
-from paybill.server.provisioners.terraform_provisioner import TerraformProvisioner
-from paybill.server.provisioners.vending import vendors_from
-from paybill.server.settings import Settings
+from paybill.server.mcp.adapter import MCPServer, PrincipalOf, build_mcp_server
 from paybill.server.store.base import utcnow
 from paybill.server.store.database import Database, make_engine
+from paybill.server.workflows.engine.services import Services
+from paybill.server.workflows.kinds import KINDS
 from paybill.tools import all_tools
 
 INSTRUCTIONS = (
@@ -56,7 +57,7 @@ def build_services(
     require_current(db)
     engines = Engines(settings.database_url, TenantCredentials(settings.data_dir))
     reader = make_engine(settings.database_url, write_lock=False)
-    services = Services(
+    return Services(
         db=db,
         settings=settings,
         lifecycle=Lifecycle(load_definition(settings.policies_dir)),
@@ -69,16 +70,15 @@ def build_services(
         clock=clock,
         reader=reader,
         billing=load_billing_policy(settings.policies_dir),
+        kinds=KINDS,
     )
-    services.registry = {spec.name: spec for spec in all_tools()}
-    return services
 
 
 def _provisioner(settings: Settings, engines: Engines) -> Provisioner:
     if settings.provisioner == "terraform":
         terraform = Terraform.locate(settings.terraform_bin, settings.terraform_cli_config)
         policy = load_plan_policy(settings.policies_dir)
-        vendors = vendors_from(settings)
+        vendors = cloud_vendors(settings)
         state_conn = None
         if settings.terraform_state_backend == "pg":
             if not engines.postgres:
@@ -93,14 +93,29 @@ def _provisioner(settings: Settings, engines: Engines) -> Provisioner:
     return LocalProvisioner(settings.data_dir, engines)
 
 
-def http_principal(ctx: Context) -> str | None:
-    """The principal that the HTTP bearer middleware authenticated for this request."""
-    token = get_access_token()
-    return token.client_id if token is not None else None
+def cloud_vendors(settings: Settings) -> list[CloudAccountVendor]:
+    """The AWS and GCP account vendors; each imports its SDK (an extra) when it first vends."""
+
+    def aws() -> CloudAccountVendor:
+        from paybill.server.executors.clouds.aws import AwsAccountVendor
+
+        return AwsAccountVendor(
+            email_domain=settings.aws_account_email_domain, endpoint_url=settings.aws_endpoint_url
+        )
+
+    def gcp() -> CloudAccountVendor:
+        from paybill.server.executors.clouds.gcp import GcpProjectVendor
+
+        return GcpProjectVendor(parent=settings.gcp_parent, endpoint=settings.gcp_endpoint)
+
+    return [LazyVendor(CloudTarget.AWS, "aws", aws), LazyVendor(CloudTarget.GCP, "gcp", gcp)]
 
 
-def build_server(services: Services, principal_of: Callable[[Context], str | None]) -> MCPServer:
+def build_pipeline(services: Services) -> Pipeline:
+    """The guard pipeline over every tool."""
+    return Pipeline(services, all_tools())
+
+
+def build_server(services: Services, principal_of: PrincipalOf) -> MCPServer:
     """An MCP server whose tools all run through one guard pipeline."""
-    pipeline = Pipeline(services)
-    tools = [build_tool(spec, pipeline, principal_of) for spec in services.registry.values()]
-    return MCPServer(name="paybill", version=__version__, instructions=INSTRUCTIONS, tools=tools)
+    return build_mcp_server(build_pipeline(services), principal_of, INSTRUCTIONS)

@@ -16,16 +16,20 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from paybill.server.bootstrap import initialise
-from paybill.server.dataplane.naming import TenantRoute
-from paybill.server.domain import Isolation
-from paybill.server.lifecycle import Lifecycle, load_definition
+from paybill.server.core.vocabulary import Isolation
+from paybill.server.domain.bootstrap import initialise
+from paybill.server.domain.lifecycle import Lifecycle, load_definition
+from paybill.server.executors.dataplane.naming import TenantRoute
 from paybill.server.store.database import Database
 
 PG_ADMIN_URL = os.environ.get(
     "PAYBILL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 BACKENDS = os.environ.get("PAYBILL_TEST_BACKENDS", "sqlite,postgresql").split(",")
+
+# Shared fixtures live in plugin modules, never in test modules: a served store with a
+# principal per role, the offline Terraform, moto_server and the GCP stand-in.
+pytest_plugins = ["tests.support.served", "tests.support.terraform", "tests.support.clouds"]
 
 
 class PostgresDatabases:

@@ -7,14 +7,14 @@ from typing import Any, Literal
 from pydantic import Field
 from sqlalchemy import select
 
-from paybill.server.approvals import (
+from paybill.server.core.errors import ApprovalVoid, NotFound
+from paybill.server.core.vocabulary import ApprovalStatus
+from paybill.server.domain.approvals import (
     check_decision,
     pending_for_decision,
     plan_hash,
     void,
 )
-from paybill.server.domain import ApprovalStatus
-from paybill.server.errors import ApprovalVoid, NotFound
 from paybill.server.guards.call import Call
 from paybill.server.guards.pipeline import run_approved
 from paybill.server.guards.spec import MutatingInput, Scope, ToolInput, ToolOutput, ToolSpec

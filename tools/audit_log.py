@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 from sqlalchemy import select
 
-from paybill.server.errors import Denied
+from paybill.server.core.errors import Denied
 from paybill.server.guards.call import Call
 from paybill.server.guards.spec import Scope, ToolInput, ToolOutput, ToolSpec
 from paybill.server.store import AuditEvent, Tenant

@@ -4,17 +4,17 @@ A webhook handler in front of Paybill verifies the billing system's signature, m
 to a subscription status and calls this tool as a ``billing_agent`` principal, passing the
 event's id as ``event_id``: a redelivered event then replays the first result and changes
 nothing. Paybill never calls the billing system; it only enforces what it is told, plus the
-time-based rules of ``policies/billing.yaml`` (``paybill.server.billing_clock``).
+time-based rules of ``policies/billing.yaml`` (``paybill.server.workflows.engine.billing_tick``).
 """
 
 from __future__ import annotations
 
 from pydantic import AwareDatetime, Field, model_validator
 
-from paybill.server.domain import SubscriptionStatus
+from paybill.server.core.vocabulary import SubscriptionStatus
+from paybill.server.domain.subscriptions import set_status
 from paybill.server.guards.call import Call
 from paybill.server.guards.spec import MutatingInput, Scope, ToolOutput, ToolSpec
-from paybill.server.subscriptions import set_status
 from paybill.tools.models import SLUG_FIELD, TenantOut
 from paybill.tools.resolve import tenant_by_slug
 from paybill.tools.tenants import tenant_out

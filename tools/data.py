@@ -7,11 +7,11 @@ from typing import Any, Literal
 from pydantic import Field
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, ProgrammingError
 
-from paybill.server.dataplane.access import tenant_transaction
-from paybill.server.dataplane.metering import meter
-from paybill.server.dataplane.sqlguard import TENANT_PARAM, guard_sql
-from paybill.server.dataplane.structured import build_select
-from paybill.server.errors import Denied, SqlRejected
+from paybill.server.core.errors import Denied, SqlRejected
+from paybill.server.executors.dataplane.access import tenant_transaction
+from paybill.server.executors.dataplane.metering import meter
+from paybill.server.executors.dataplane.sqlguard import TENANT_PARAM, guard_sql
+from paybill.server.executors.dataplane.structured import build_select
 from paybill.server.guards.call import Call
 from paybill.server.guards.spec import MutatingInput, Scope, ToolInput, ToolOutput, ToolSpec
 from paybill.tools.data_access import may_write, open_for, schema_of

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from paybill.server.dataplane.naming import TenantRoute
-from paybill.server.dataplane.visibility import VisibleSchema, visible_schema
-from paybill.server.errors import InvalidTransition
+from paybill.server.core.errors import InvalidTransition
+from paybill.server.executors.dataplane.naming import TenantRoute
+from paybill.server.executors.dataplane.visibility import VisibleSchema, visible_schema
 from paybill.server.guards.call import Call
 
 READ_STATES = ("active", "updating", "archived")

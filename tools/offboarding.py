@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from paybill.server.errors import InvalidInput
+from paybill.server.core.errors import InvalidInput
 from paybill.server.guards.call import Call
 from paybill.server.guards.spec import MutatingInput, Scope, ToolOutput, ToolSpec
-from paybill.server.workflows.runs import enqueue
+from paybill.server.workflows.engine.runs import enqueue
+from paybill.server.workflows.kinds.tenant_runs import OFFBOARD
 from paybill.tools.models import SLUG_FIELD, RunOut, TenantOut
 from paybill.tools.resolve import tenant_by_slug
 from paybill.tools.tenants import tenant_out
@@ -48,7 +49,7 @@ def offboard_tenant(call: Call, args: OffboardInput) -> OffboardOutput:
     run = enqueue(
         call.session,
         tenant,
-        "offboard",
+        OFFBOARD,
         created_by=call.caller.name,
         input=args.model_dump(mode="json", exclude={"idempotency_key", "dry_run"}),
     )

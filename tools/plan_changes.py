@@ -7,16 +7,18 @@ from typing import Literal
 
 from pydantic import Field
 
-from paybill.server.billing import prorate, require_fits, require_good_standing
-from paybill.server.dataplane.metering import pii_rows, row_counts
-from paybill.server.dataplane.naming import TenantRoute
-from paybill.server.errors import InvalidInput
+from paybill.server.core.errors import InvalidInput
+from paybill.server.domain.billing import prorate, require_fits, require_good_standing
+from paybill.server.domain.tenants import get_plan
+from paybill.server.executors.dataplane.metering import pii_rows, row_counts
+from paybill.server.executors.dataplane.naming import TenantRoute
 from paybill.server.guards.call import Call
 from paybill.server.guards.spec import MutatingInput, Scope, ToolOutput, ToolSpec
 from paybill.server.store import Plan, Tenant
-from paybill.server.tenants import get_plan
-from paybill.server.workflows import migration
-from paybill.server.workflows.runs import enqueue
+from paybill.server.workflows.engine.runs import enqueue
+from paybill.server.workflows.kinds import migration
+from paybill.server.workflows.kinds.billing_runs import SCHEDULED_DOWNGRADE
+from paybill.server.workflows.kinds.tenant_runs import PLAN_CHANGE
 from paybill.tools.models import SLUG_FIELD, RunOut, TenantOut
 from paybill.tools.resolve import tenant_by_slug
 from paybill.tools.tenants import tenant_out
@@ -168,10 +170,13 @@ def change_plan(call: Call, args: ChangePlanInput) -> ChangePlanOutput:
             # Billing and entitlements switch now; the infrastructure follows in the run.
             tenant.plan, sub.plan_id, sub.scheduled_plan_id = new, new.id, None
             session.flush()
-            kind, run_input = "plan_change", {"from_plan": old.id, "to_plan": new.id}
+            kind, run_input = PLAN_CHANGE, {"from_plan": old.id, "to_plan": new.id}
             if moving is not None:
                 # The data follows in a read-only window; a failure restores the old plan.
-                kind, run_input = migration.KIND, migration.run_input(tenant, old, new, now)
+                kind, run_input = (
+                    migration.ISOLATION_MIGRATION,
+                    migration.run_input(tenant, old, new, now),
+                )
             run = enqueue(session, tenant, kind, created_by=actor, input=run_input)
             status = "applied"
         else:
@@ -180,7 +185,7 @@ def change_plan(call: Call, args: ChangePlanInput) -> ChangePlanOutput:
             run = enqueue(
                 session,
                 tenant,
-                "scheduled_downgrade",
+                SCHEDULED_DOWNGRADE,
                 created_by=call.caller.name,
                 # At the period end the data moves too when the isolation model changes.
                 input={"from_plan": old.id, "to_plan": new.id, "migrate": moving is not None},

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from paybill.server.errors import NotFound
+from paybill.server.core.errors import NotFound
 from paybill.server.guards.authz import refusal
 from paybill.server.guards.call import Call
 from paybill.server.store import Tenant

@@ -7,10 +7,10 @@ from typing import Any
 from pydantic import Field
 from sqlalchemy import func, select
 
-from paybill.server.dataplane.access import tenant_transaction
-from paybill.server.dataplane.metering import meter, require_row_room, row_counts
-from paybill.server.dataplane.structured import coerce, condition, table_for
-from paybill.server.errors import InvalidInput
+from paybill.server.core.errors import InvalidInput
+from paybill.server.executors.dataplane.access import tenant_transaction
+from paybill.server.executors.dataplane.metering import meter, require_row_room, row_counts
+from paybill.server.executors.dataplane.structured import coerce, condition, table_for
 from paybill.server.guards.call import Call
 from paybill.server.guards.spec import MutatingInput, Scope, ToolOutput, ToolSpec
 from paybill.tools.data_access import open_for, schema_of

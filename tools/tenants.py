@@ -8,14 +8,15 @@ import binascii
 from pydantic import Field
 from sqlalchemy import select
 
-from paybill.server.domain import SLUG_PATTERN, CloudTarget, Isolation
-from paybill.server.errors import InvalidInput
+from paybill.server.core.errors import InvalidInput
+from paybill.server.core.vocabulary import SLUG_PATTERN, CloudTarget, Isolation
+from paybill.server.domain.tenants import create_tenant as record_tenant
+from paybill.server.domain.tenants import get_plan
 from paybill.server.guards.call import Call
 from paybill.server.guards.spec import MutatingInput, Scope, ToolInput, ToolOutput, ToolSpec
 from paybill.server.store import Plan, Tenant
-from paybill.server.tenants import create_tenant as record_tenant
-from paybill.server.tenants import get_plan
-from paybill.server.workflows.runs import enqueue
+from paybill.server.workflows.engine.runs import enqueue
+from paybill.server.workflows.kinds.tenant_runs import PROVISION
 from paybill.tools.models import SLUG_FIELD, RunOut, TenantOut, TenantRef
 from paybill.tools.resolve import tenant_by_slug
 
@@ -82,7 +83,7 @@ def create_tenant(call: Call, args: CreateTenantInput) -> CreateTenantOutput:
     run = enqueue(
         call.session,
         tenant,
-        "provision",
+        PROVISION,
         created_by=call.caller.name,
         input=args.model_dump(mode="json", exclude={"idempotency_key", "dry_run"}),
     )

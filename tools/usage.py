@@ -6,9 +6,9 @@ from datetime import date
 
 from sqlalchemy import select
 
-from paybill.server.billing import seats_used
-from paybill.server.dataplane.metering import row_counts
-from paybill.server.dataplane.naming import TenantRoute
+from paybill.server.domain.billing import seats_used
+from paybill.server.executors.dataplane.metering import row_counts
+from paybill.server.executors.dataplane.naming import TenantRoute
 from paybill.server.guards.call import Call
 from paybill.server.guards.spec import Scope, ToolOutput, ToolSpec
 from paybill.server.store import UsageCounter

@@ -8,10 +8,10 @@ from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from paybill.server.billing import require_good_standing
-from paybill.server.domain import RunStatus
-from paybill.server.errors import Conflict, InvalidInput, InvalidTransition, NotFound
-from paybill.server.guards.call import Call, Services
+from paybill.server.core.errors import Conflict, InvalidInput, InvalidTransition, NotFound
+from paybill.server.core.vocabulary import RunStatus
+from paybill.server.domain.billing import require_good_standing
+from paybill.server.guards.call import Call
 from paybill.server.guards.spec import (
     MutatingInput,
     Poll,
@@ -21,7 +21,8 @@ from paybill.server.guards.spec import (
     ToolSpec,
 )
 from paybill.server.store import Tenant, WorkflowRun
-from paybill.server.workflows.runs import break_lock, enqueue, lock_of
+from paybill.server.workflows.engine.runs import break_lock, enqueue, lock_of
+from paybill.server.workflows.engine.services import Services
 from paybill.tools.models import RunLockOut, RunOut, TenantOut
 from paybill.tools.resolve import scoped
 from paybill.tools.tenants import tenant_out
@@ -149,7 +150,7 @@ def retry_workflow(call: Call, args: RetryWorkflowInput) -> RetryWorkflowOutput:
     new = enqueue(
         session,
         tenant,
-        run.kind,
+        call.services.kinds.of(run.kind),
         created_by=call.caller.name,
         input={**run.input, "retry_of": run.id},
     )

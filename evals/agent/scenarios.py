@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
 from paybill.evals.transcript import Header, Seed
-from paybill.server.domain import PRINCIPAL_NAME_PATTERN, SLUG_PATTERN, Role
+from paybill.server.core.vocabulary import PRINCIPAL_NAME_PATTERN, SLUG_PATTERN, Role
 from paybill.server.store import Tenant
 from paybill.server.store.database import Database
 

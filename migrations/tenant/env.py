@@ -1,4 +1,4 @@
-"""Alembic environment of the tenant schema: run by paybill.server.dataplane.migrate only.
+"""Alembic environment of the tenant schema: run by paybill.server.executors.dataplane.migrate only.
 
 The runner passes the connection and the target schema (PostgreSQL; None on SQLite). The
 version table lives in the target schema, so each tenant schema/database migrates alone.
@@ -6,7 +6,7 @@ version table lives in the target schema, so each tenant schema/database migrate
 
 from alembic import context
 
-from paybill.server.dataplane.schema import tenant_metadata
+from paybill.server.executors.dataplane.schema import tenant_metadata
 
 config = context.config
 
@@ -14,7 +14,9 @@ config = context.config
 def run_migrations() -> None:
     connection = config.attributes.get("connection")
     if connection is None:
-        raise RuntimeError("run tenant migrations through paybill.server.dataplane.migrate")
+        raise RuntimeError(
+            "run tenant migrations through paybill.server.executors.dataplane.migrate"
+        )
     schema = config.attributes.get("schema")
     context.configure(
         connection=connection,

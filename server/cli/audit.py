@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from paybill.server import audit as audit_log
 from paybill.server.cli.context import CliContext
+from paybill.server.domain import audit as audit_log
 
 
 @click.group("audit")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from paybill.server.bootstrap import require_current
-from paybill.server.settings import Settings
+from paybill.server.core.settings import Settings
+from paybill.server.domain.bootstrap import require_current
 from paybill.server.store.database import Database
 
 

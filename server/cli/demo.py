@@ -1,4 +1,4 @@
-"""`paybill demo`: the scripted agent session (see paybill.server.demo)."""
+"""`paybill demo`: the scripted agent session (see paybill.server.cli.demo_session)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from paybill.server.demo import run_demo
+from paybill.server.cli.demo_session import run_demo
 
 
 @click.command()

@@ -9,8 +9,8 @@ import click
 from sqlalchemy import select
 
 from paybill.server.cli.context import CliContext
+from paybill.server.domain.tenants import list_tenants
 from paybill.server.store import Plan
-from paybill.server.tenants import list_tenants
 
 
 def _print(rows: list[dict[str, Any]], columns: list[tuple[str, int]], as_json: bool) -> None:

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import importlib
 import sys
+from importlib.metadata import EntryPoint, entry_points
 
 import click
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from paybill.server import __version__
-from paybill.server.bootstrap import initialise
 from paybill.server.cli.context import CliContext
-from paybill.server.errors import PaybillError
-from paybill.server.settings import Settings
+from paybill.server.core.errors import PaybillError
+from paybill.server.core.settings import Settings
+from paybill.server.domain.bootstrap import initialise
 from paybill.server.store import migrate as store_migrate
 
 # Subcommands and the modules that define them, imported only when used: `paybill init` or
-# `paybill principal add` need not load the MCP SDK, sqlglot or the eval harness.
+# `paybill principal add` need not load the MCP SDK or sqlglot. Commands of other packages
+# (`paybill eval`, from paybill.evals) come from the `paybill.commands` entry point group, so
+# the server never imports them.
 LAZY_COMMANDS = {
     "principal": "paybill.server.cli.principal:principal_group",
     "tenant": "paybill.server.cli.listing:tenant_group",
@@ -27,23 +30,33 @@ LAZY_COMMANDS = {
     "worker": "paybill.server.cli.worker:worker",
     "audit": "paybill.server.cli.audit:audit_group",
     "demo": "paybill.server.cli.demo:demo",
-    "eval": "paybill.server.cli.eval:eval_group",
 }
 
 
+PLUGIN_GROUP = "paybill.commands"
+
+
+def _plugins() -> dict[str, EntryPoint]:
+    return {ep.name: ep for ep in entry_points(group=PLUGIN_GROUP)}
+
+
 class LazyGroup(click.Group):
-    """A click group whose listed subcommands are imported on first use."""
+    """A click group whose listed subcommands and plugins are imported on first use."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS, *_plugins()})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = LAZY_COMMANDS.get(cmd_name)
-        if target is None:
-            return super().get_command(ctx, cmd_name)
-        module, attribute = target.split(":")
-        command: click.Command = getattr(importlib.import_module(module), attribute)
-        return command
+        if target is not None:
+            module, attribute = target.split(":")
+            command: click.Command = getattr(importlib.import_module(module), attribute)
+            return command
+        plugin = _plugins().get(cmd_name)
+        if plugin is not None:
+            loaded: click.Command = plugin.load()
+            return loaded
+        return super().get_command(ctx, cmd_name)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -7,8 +7,8 @@ import json
 import click
 
 from paybill.server.cli.context import CliContext
-from paybill.server.domain import Role
-from paybill.server.principals import add_principal, list_principals, parse_role
+from paybill.server.core.vocabulary import Role
+from paybill.server.domain.principals import add_principal, list_principals, parse_role
 
 
 @click.group("principal")

@@ -8,12 +8,13 @@ from contextlib import nullcontext
 
 import click
 
-from paybill.server.app import build_server, build_services, http_principal
+from paybill.server.app import build_server, build_services
 from paybill.server.cli.context import CliContext
-from paybill.server.errors import InvalidInput
-from paybill.server.http import serve_http
-from paybill.server.principals import get_principal
-from paybill.server.worker import embedded_worker
+from paybill.server.core.errors import InvalidInput
+from paybill.server.domain.principals import get_principal
+from paybill.server.mcp.adapter import http_principal
+from paybill.server.mcp.http import serve_http
+from paybill.server.workflows.engine.worker import embedded_worker
 
 
 @click.command()

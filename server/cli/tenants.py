@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from paybill.server.cli.context import CliContext
-from paybill.server.dataplane.credentials import TenantCredentials
-from paybill.server.dataplane.engines import Engines
-from paybill.server.dataplane.fleet import migrate_fleet
+from paybill.server.executors.dataplane.credentials import TenantCredentials
+from paybill.server.executors.dataplane.engines import Engines
+from paybill.server.executors.dataplane.fleet import migrate_fleet
 
 
 @click.command("migrate")

@@ -11,9 +11,9 @@ from types import FrameType
 import click
 
 from paybill.server.app import build_services
-from paybill.server.billing_clock import apply_billing_policies
 from paybill.server.cli.context import CliContext
-from paybill.server.worker import Worker
+from paybill.server.workflows.engine.billing_tick import apply_billing_policies
+from paybill.server.workflows.engine.worker import Worker
 
 
 @click.command()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from paybill.server.errors import Denied
+from paybill.server.core.errors import Denied
 from paybill.server.guards.call import Call
 from paybill.server.guards.spec import Scope
 

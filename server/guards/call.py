@@ -1,28 +1,20 @@
-"""One tool call travelling through the pipeline, and the services it may use."""
+"""One tool call travelling through the pipeline."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from paybill.server.domain import Role
+from paybill.server.core.vocabulary import Role
 from paybill.server.guards.spec import ToolSpec
 
 if TYPE_CHECKING:
-    from paybill.server.acl import Acl
-    from paybill.server.billing_policy import BillingPolicy
-    from paybill.server.dataplane.engines import Engines
-    from paybill.server.guards.limits import RateLimiter
-    from paybill.server.lifecycle import Lifecycle
-    from paybill.server.provisioners.base import Provisioner
-    from paybill.server.settings import Settings
     from paybill.server.store import Approval, Tenant
-    from paybill.server.store.database import Database
+    from paybill.server.workflows.engine.services import Services
 
 
 @dataclass(frozen=True)
@@ -40,25 +32,6 @@ class Caller:
 
 
 @dataclass
-class Services:
-    """Long-lived collaborators shared by every call (built once per server)."""
-
-    db: Database
-    settings: Settings
-    lifecycle: Lifecycle
-    acl: Acl
-    engines: Engines
-    provisioner: Provisioner
-    rate_limiter: RateLimiter  # per principal
-    tenant_rate: RateLimiter  # per tenant, at the plan's queries_per_minute
-    clock: Callable[[], datetime]
-    # Reads that must not take SQLite's write lock (waiting on a run while a worker writes).
-    reader: Engine
-    billing: BillingPolicy  # policies/billing.yaml
-    registry: dict[str, ToolSpec] = field(default_factory=dict)
-
-
-@dataclass
 class Call:
     """What a guard or handler knows about the call in flight."""
 
@@ -67,6 +40,7 @@ class Call:
     spec: ToolSpec
     caller: Caller
     raw_arguments: dict[str, Any]
+    registry: Mapping[str, ToolSpec]  # every tool, for executing an approved call
     arguments: Any = None
     tenant: Tenant | None = None
     tenant_id: str | None = None  # kept apart from ``tenant``: it survives a rollback

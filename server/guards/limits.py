@@ -1,14 +1,11 @@
-"""Bounded execution: argument size and a per-principal call rate."""
+"""Bounded execution: argument size (the call rate is a ``core.ratelimit.RateLimiter``)."""
 
 from __future__ import annotations
 
 import json
-import threading
-import time
-from collections.abc import Callable
 from typing import Any
 
-from paybill.server.errors import InvalidInput, QuotaExceeded
+from paybill.server.core.errors import InvalidInput
 
 
 def check_argument_size(raw: dict[str, Any], limit_bytes: int) -> None:
@@ -20,30 +17,3 @@ def check_argument_size(raw: dict[str, Any], limit_bytes: int) -> None:
             size=size,
             limit=limit_bytes,
         )
-
-
-class RateLimiter:
-    """A token bucket per principal: ``per_minute`` calls, refilled continuously."""
-
-    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.per_minute = per_minute
-        self._clock = clock
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def take(self, key: str, per_minute: int | None = None) -> None:
-        """Raises: QuotaExceeded when ``key`` has no call left right now."""
-        rate = per_minute or self.per_minute
-        with self._lock:
-            now = self._clock()
-            tokens, last = self._buckets.get(key, (float(rate), now))
-            tokens = min(rate, tokens + (now - last) * rate / 60)
-            if tokens < 1:
-                wait = (1 - tokens) * 60 / rate
-                self._buckets[key] = (tokens, now)
-                raise QuotaExceeded(
-                    f"Rate limit of {rate} calls per minute reached; retry in {wait:.1f} s.",
-                    limit_per_minute=rate,
-                    retry_after_seconds=round(wait, 1),
-                )
-            self._buckets[key] = (tokens - 1, now)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,9 +20,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from paybill.server import audit, idempotency
-from paybill.server.domain import Decision, Role
-from paybill.server.errors import (
+from paybill.server.core.errors import (
     ApprovalRequired,
     Conflict,
     InternalError,
@@ -29,13 +28,16 @@ from paybill.server.errors import (
     PaybillError,
     Unauthenticated,
 )
+from paybill.server.core.vocabulary import Decision, Role
+from paybill.server.domain import audit, idempotency
+from paybill.server.domain.principals import get_principal
 from paybill.server.guards.authz import check_acl, check_entitlement
-from paybill.server.guards.call import Call, Caller, Services
+from paybill.server.guards.call import Call, Caller
 from paybill.server.guards.limits import check_argument_size
 from paybill.server.guards.spec import ToolSpec
 from paybill.server.guards.workflow import check_workflow
-from paybill.server.principals import get_principal
 from paybill.server.store import Approval
+from paybill.server.workflows.engine.services import Services
 
 log = logging.getLogger("paybill.pipeline")
 ANONYMOUS = Caller(id="", name="<anonymous>", role=Role.TENANT_AGENT, tenant_id=None)
@@ -84,8 +86,9 @@ def authorise(call: Call) -> None:
 
 
 class Pipeline:
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, specs: Iterable[ToolSpec]) -> None:
         self.services = services
+        self.registry: dict[str, ToolSpec] = {spec.name: spec for spec in specs}
 
     def call(
         self,
@@ -93,9 +96,9 @@ class Pipeline:
         principal: str | None,
         raw: dict[str, Any],
     ) -> Outcome:
-        spec = self.services.registry[tool]
+        spec = self.registry[tool]
         session = Session(self.services.db.engine, expire_on_commit=False)
-        call = Call(self.services, session, spec, ANONYMOUS, raw)
+        call = Call(self.services, session, spec, ANONYMOUS, raw, registry=self.registry)
         stage = "authenticate"
         try:
             call.caller = load_caller(session, principal)
@@ -231,10 +234,16 @@ def _normalised(call: Call) -> dict[str, Any]:
 def run_approved(call: Call, approval: Approval) -> dict[str, Any]:
     """Execute an approved call as its requester, through the same guards, in ``call``'s
     transaction; the caller (decide_approval) has already checked the approval's hash."""
-    spec = call.services.registry[approval.tool]
+    spec = call.registry[approval.tool]
     requester = load_caller(call.session, approval.requested_by)
     nested = Call(
-        call.services, call.session, spec, requester, approval.arguments, approval=approval
+        call.services,
+        call.session,
+        spec,
+        requester,
+        approval.arguments,
+        registry=call.registry,
+        approval=approval,
     )
     nested.arguments = validate(spec, approval.arguments)
     authorise(nested)

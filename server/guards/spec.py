@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 if TYPE_CHECKING:
-    from paybill.server.guards.call import Call, Services
+    from paybill.server.guards.call import Call
     from paybill.server.store import Tenant
+    from paybill.server.workflows.engine.services import Services
 
 
 class Scope(StrEnum):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from paybill.server.approvals import request_approval
-from paybill.server.errors import ApprovalRequired
+from paybill.server.core.errors import ApprovalRequired
+from paybill.server.domain.approvals import request_approval
 from paybill.server.guards.call import Call
 
 

@@ -1,18 +1,14 @@
-"""The control-plane store: SQLAlchemy models, engine and migrations."""
+"""The control-plane store: SQLAlchemy models (one module per aggregate), engine, migrations."""
 
-from paybill.server.store.acl import CasbinRule
+from paybill.server.store.acl_rules import CasbinRule
+from paybill.server.store.approvals import Approval
 from paybill.server.store.audit import AuditEvent
 from paybill.server.store.base import Base
-from paybill.server.store.identity import ApiKey, Principal
-from paybill.server.store.tenancy import LifecycleTransition, Plan, Subscription, Tenant
+from paybill.server.store.idempotency import IdempotencyRecord
+from paybill.server.store.principals import ApiKey, Principal
+from paybill.server.store.runs import TenantRunLock, WorkflowRun, WorkflowStep
+from paybill.server.store.tenants import LifecycleTransition, Plan, Subscription, Tenant
 from paybill.server.store.usage import UsageCounter
-from paybill.server.store.workflows import (
-    Approval,
-    IdempotencyRecord,
-    TenantRunLock,
-    WorkflowRun,
-    WorkflowStep,
-)
 
 __all__ = [
     "ApiKey",

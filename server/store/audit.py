@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from paybill.server.domain import Decision
+from paybill.server.core.vocabulary import Decision
 from paybill.server.store.base import Base, created_at_column
 from paybill.server.store.columns import enum_column_type
 

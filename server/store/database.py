@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from paybill.server.settings import parse_database_url
+from paybill.server.core.settings import parse_database_url
 
 
 def make_engine(database_url: str, *, write_lock: bool = True) -> Engine:

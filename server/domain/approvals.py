@@ -1,0 +1,121 @@
+"""Approvals: a pending request bound to the hash of exactly what will run."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from paybill.server.core.errors import ApprovalVoid, Conflict, Denied, InvalidInput, NotFound
+from paybill.server.core.hashing import canonical_hash
+from paybill.server.core.vocabulary import ApprovalStatus
+from paybill.server.store import Approval, Tenant
+
+_NOT_PART_OF_PLAN = ("idempotency_key", "dry_run")
+
+
+def plan_hash(tool: str, arguments: dict[str, Any], tenant: Tenant | None) -> str:
+    """Hash of what would run: the call and the tenant as it is now (any change voids it)."""
+    facts = None
+    if tenant is not None:
+        facts = {
+            "id": tenant.id,
+            "version": tenant.version,
+            "state": tenant.state,
+            "plan": tenant.plan_id,
+        }
+    kept = {k: v for k, v in arguments.items() if k not in _NOT_PART_OF_PLAN}
+    return canonical_hash({"tool": tool, "arguments": kept, "tenant": facts})
+
+
+def request_approval(
+    session: Session,
+    *,
+    tool: str,
+    arguments: dict[str, Any],
+    tenant: Tenant | None,
+    requested_by: str,
+    now: datetime,
+    ttl: timedelta,
+) -> Approval:
+    """Create a pending approval, or return the pending one for the very same plan."""
+    digest = plan_hash(tool, arguments, tenant)
+    existing = session.scalar(
+        select(Approval).where(
+            Approval.plan_hash == digest,
+            Approval.status == ApprovalStatus.PENDING,
+            Approval.requested_by == requested_by,
+            Approval.expires_at > now,
+        )
+    )
+    if existing is not None:
+        return existing
+    kept = {k: v for k, v in arguments.items() if k not in _NOT_PART_OF_PLAN}
+    approval = Approval(
+        tenant_id=tenant.id if tenant else None,
+        tool=tool,
+        arguments=kept,
+        plan_hash=digest,
+        status=ApprovalStatus.PENDING,
+        requested_by=requested_by,
+        expires_at=now + ttl,
+    )
+    session.add(approval)
+    session.flush()
+    return approval
+
+
+def pending_for_decision(
+    session: Session, approval_id: str, decider: str, now: datetime
+) -> Approval:
+    """Load an approval that ``decider`` may decide now.
+
+    Raises:
+        NotFound: no such approval.
+        Conflict: already decided, or expired (then marked void).
+        Denied: the decider requested it (four-eyes rule).
+    """
+    # Locked (and re-read) so two deciders racing on PostgreSQL cannot both act on "pending".
+    approval = session.scalar(
+        select(Approval)
+        .where(Approval.id == approval_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if approval is None:
+        raise NotFound(f"No approval {approval_id!r}.", approval_id=approval_id)
+    if approval.status is not ApprovalStatus.PENDING:
+        raise Conflict(
+            f"Approval {approval_id} is already {approval.status.value}.",
+            approval_id=approval_id,
+            status=approval.status.value,
+        )
+    if approval.expires_at <= now:
+        void(approval, now, "expired before a decision")
+        raise ApprovalVoid(
+            f"Approval {approval_id} expired; the requester must ask again.",
+            approval_id=approval_id,
+            status=approval.status.value,
+        )
+    if approval.requested_by == decider:
+        raise Denied(
+            "An approval must be decided by someone other than its requester.",
+            approval_id=approval_id,
+        )
+    return approval
+
+
+def void(approval: Approval, now: datetime, reason: str) -> None:
+    approval.status = ApprovalStatus.VOID
+    approval.decided_at = now
+    approval.reason = reason
+
+
+def check_decision(decision: str) -> ApprovalStatus:
+    if decision == "approve":
+        return ApprovalStatus.APPROVED
+    if decision == "reject":
+        return ApprovalStatus.REJECTED
+    raise InvalidInput("decision must be 'approve' or 'reject'.", decision=decision)

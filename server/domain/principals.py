@@ -1,0 +1,124 @@
+"""Principals and API keys: create, list, authenticate. Keys are stored only as hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from paybill.server.core.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from paybill.server.core.vocabulary import PRINCIPAL_NAME_PATTERN, Role
+from paybill.server.domain.acl import role_binding
+from paybill.server.store import ApiKey, Principal, Tenant
+from paybill.server.store.base import utcnow
+
+KEY_PREFIX = "pb_"
+_KEY_SHAPE = re.compile(r"^pb_([A-Za-z0-9]{12})_([A-Za-z0-9_-]{43})$")
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """A freshly minted key: ``plaintext`` is shown once and never stored."""
+
+    plaintext: str
+    prefix: str
+    key_hash: str
+
+
+def hash_key(plaintext: str) -> str:
+    # Keys carry 256 random bits, so a fast hash is safe here (no dictionary to attack).
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+def issue_key() -> IssuedKey:
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+    prefix = "".join(secrets.choice(alphabet) for _ in range(12))
+    plaintext = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    return IssuedKey(plaintext=plaintext, prefix=prefix, key_hash=hash_key(plaintext))
+
+
+def parse_role(value: str) -> Role:
+    try:
+        return Role(value)
+    except ValueError:
+        raise InvalidInput(
+            f"Unknown role {value!r}; choose one of: {', '.join(r.value for r in Role)}.",
+            role=value,
+        ) from None
+
+
+def add_principal(
+    session: Session, name: str, role: Role, tenant_slug: str | None = None
+) -> tuple[Principal, IssuedKey]:
+    """Create a principal with one API key.
+
+    Raises:
+        InvalidInput: bad name, or a tenant binding that does not fit the role.
+        NotFound: ``tenant_slug`` names no tenant.
+        Conflict: the name is taken.
+    """
+    if not re.match(PRINCIPAL_NAME_PATTERN, name):
+        raise InvalidInput(
+            f"Principal name {name!r} is invalid: use 1-100 lowercase letters, digits, '.', '_' "
+            "or '-', starting with a letter or digit.",
+            name=name,
+        )
+    if name in {r.value for r in Role}:
+        raise InvalidInput(f"{name!r} is a role name; choose another principal name.", name=name)
+    if role.tenant_scoped and tenant_slug is None:
+        raise InvalidInput(f"Role {role.value} is tenant-scoped: pass --tenant SLUG.", role=role)
+    if not role.tenant_scoped and tenant_slug is not None:
+        raise InvalidInput(
+            f"Role {role.value} acts across tenants and takes no tenant binding.", role=role
+        )
+    tenant_id = None
+    if tenant_slug is not None:
+        tenant = session.scalar(select(Tenant).where(Tenant.slug == tenant_slug))
+        if tenant is None:
+            raise NotFound(f"No tenant with slug {tenant_slug!r}.", tenant=tenant_slug)
+        tenant_id = tenant.id
+    if session.scalar(select(Principal.id).where(Principal.name == name)) is not None:
+        raise Conflict(f"A principal named {name!r} already exists.", name=name)
+    principal = Principal(name=name, role=role, tenant_id=tenant_id, disabled=False)
+    key = issue_key()
+    principal.api_keys.append(ApiKey(prefix=key.prefix, key_hash=key.key_hash))
+    session.add(principal)
+    session.add(role_binding(name, role, tenant_id))
+    session.flush()
+    return principal, key
+
+
+def list_principals(session: Session) -> list[Principal]:
+    return list(session.scalars(select(Principal).order_by(Principal.name)))
+
+
+def get_principal(session: Session, name: str) -> Principal:
+    """Raises: NotFound (no such principal or disabled)."""
+    principal = session.scalar(select(Principal).where(Principal.name == name))
+    if principal is None or principal.disabled:
+        raise NotFound(f"No active principal named {name!r}.", name=name)
+    return principal
+
+
+def authenticate(session: Session, plaintext: str) -> Principal:
+    """Resolve a bearer key to its principal.
+
+    Raises:
+        Unauthenticated: malformed, unknown, revoked or disabled key (one message for all).
+    """
+    refused = Unauthenticated("The API key is missing, invalid or revoked.")
+    match = _KEY_SHAPE.match(plaintext)
+    if match is None:
+        raise refused
+    key = session.scalar(select(ApiKey).where(ApiKey.prefix == match.group(1)))
+    if key is None or key.revoked_at is not None:
+        raise refused
+    if not hmac.compare_digest(key.key_hash, hash_key(plaintext)) or key.principal.disabled:
+        raise refused
+    key.last_used_at = utcnow()
+    return key.principal

@@ -1,0 +1,327 @@
+"""AWS account vending for silo tenants: the only module that imports boto3 and botocore.
+
+For one tenant it converges, finding each thing before creating it so a re-run changes nothing:
+
+1. an AWS Organizations member account ``paybill-<slug>`` (email ``paybill+<slug>@<domain>``)
+   tagged with the tenant's id, tier and slug;
+2. in that account, reached through the organisation's access role, an IAM role
+   ``paybill-tenant-<slug>`` that only the management account may assume, and only with the
+   tenant id as external id, tagged the same way;
+3. an inline policy on that role allowing actions only on resources carrying the tenant's
+   ``paybill_tenant_id`` tag, and never on IAM or the organisation.
+
+Credentials come from boto3's standard provider chain (environment, shared config, SSO,
+instance role). The member account's temporary credentials stay inside a boto3 session: they
+are never returned, logged or put in an error. Every boto3/botocore error becomes
+``ProvisioningFailed`` naming the step and the AWS error code.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import unquote
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from paybill.server.core.errors import ProvisioningFailed
+from paybill.server.core.vocabulary import CloudTarget
+from paybill.server.executors.clouds.aws_documents import (
+    AwsNames,
+    scope_policy,
+    tenant_tags,
+    trust_policy,
+)
+from paybill.server.executors.clouds.vending import TENANT_TAG
+from paybill.server.executors.provisioner import TenantFacts
+
+# Organizations, IAM and STS are global services whose endpoints live in us-east-1.
+GLOBAL_REGION = "us-east-1"
+# The role AWS creates in every account made by CreateAccount (we name it explicitly).
+ACCESS_ROLE = "OrganizationAccountAccessRole"
+SCOPE_POLICY = "paybill-tenant-scope"
+ASSUME_ATTEMPTS = 6
+HINTS = {
+    "NoCredentialsError": " (no AWS credentials: configure the environment, shared config or "
+    "an instance role)",
+    "EndpointConnectionError": " (the AWS endpoint could not be reached; retry later)",
+    "ConnectTimeoutError": " (the AWS endpoint did not answer; retry later)",
+}
+
+
+def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": key, "Value": value} for key, value in tags.items()]
+
+
+def _document(value: str | dict[str, Any]) -> dict[str, Any]:
+    # IAM returns policy documents URL-encoded; boto3 usually decodes them, not always.
+    return json.loads(unquote(value)) if isinstance(value, str) else value
+
+
+@contextmanager
+def _aws_step(step: str, slug: str) -> Iterator[None]:
+    """Translate boto3/botocore errors raised in the block into ProvisioningFailed."""
+    try:
+        yield
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "Unknown")
+        raise ProvisioningFailed(
+            f"AWS account vending for {slug!r} failed while {step}: {code}.",
+            tenant=slug,
+            step=step,
+            aws_error=code,
+        ) from None
+    except BotoCoreError as exc:
+        name = type(exc).__name__
+        raise ProvisioningFailed(
+            f"AWS account vending for {slug!r} failed while {step}: {name}{HINTS.get(name, '')}.",
+            tenant=slug,
+            step=step,
+            aws_error=name,
+        ) from None
+
+
+class AwsAccountVendor:
+    """Vends a member account and a tag-scoped role per silo tenant on ``aws``."""
+
+    cloud = CloudTarget.AWS
+
+    def __init__(
+        self,
+        *,
+        email_domain: str | None,
+        endpoint_url: str | None = None,
+        access_role: str = ACCESS_ROLE,
+        poll_seconds: float = 5.0,
+        timeout_seconds: float = 900.0,
+        max_attempts: int = 3,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.email_domain = email_domain
+        self.endpoint_url = endpoint_url
+        self.access_role = access_role
+        self.poll_seconds = poll_seconds
+        self.timeout_seconds = timeout_seconds
+        self.config = Config(
+            retries={"mode": "standard", "max_attempts": max_attempts},
+            connect_timeout=10,
+            read_timeout=60,
+        )
+        self.sleep = sleep
+
+    def _client(self, session: boto3.session.Session, service: str) -> Any:
+        return session.client(
+            service, region_name=GLOBAL_REGION, endpoint_url=self.endpoint_url, config=self.config
+        )
+
+    def vend(self, tenant: TenantFacts) -> dict[str, Any]:
+        """Create or find the tenant's member account and role; return their facts.
+
+        Raises:
+            ProvisioningFailed: no email domain is configured, an AWS call failed, account
+                creation failed or timed out, or the account belongs to another tenant.
+        """
+        if not self.email_domain:
+            raise ProvisioningFailed(
+                "AWS account vending needs an email domain for member accounts; set "
+                "PAYBILL_AWS_ACCOUNT_EMAIL_DOMAIN.",
+                tenant=tenant.slug,
+            )
+        names = AwsNames.for_tenant(tenant, self.email_domain)
+        tags = tenant_tags(tenant)
+        changes: list[str] = []
+        session = boto3.session.Session()  # the standard credential chain
+        with _aws_step("reading the caller identity", tenant.slug):
+            caller = self._client(session, "sts").get_caller_identity()
+        partition, management = caller["Arn"].split(":")[1], caller["Account"]
+        org = self._client(session, "organizations")
+        account_id = self._account(org, tenant, names, tags, changes)
+        member = self._member_session(session, partition, account_id, tenant.slug)
+        trust = trust_policy(partition, management, tenant.id)
+        role_arn = self._role(self._client(member, "iam"), tenant, names, tags, trust, changes)
+        return {
+            "cloud": CloudTarget.AWS.value,
+            "account_id": account_id,
+            "account_name": names.account_name,
+            "account_email": names.email,
+            "role_name": names.role_name,
+            "role_arn": role_arn,
+            "tags": tags,
+            "changes": changes,
+        }
+
+    def _account(
+        self,
+        org: Any,
+        tenant: TenantFacts,
+        names: AwsNames,
+        tags: dict[str, str],
+        changes: list[str],
+    ) -> str:
+        with _aws_step("looking up the member account", tenant.slug):
+            account = _find_account(org, names.email)
+            pending = None if account else _pending_request(org, names.account_name)
+        if account is not None:
+            if account["Status"] != "ACTIVE":
+                raise ProvisioningFailed(
+                    f"The AWS account {account['Id']} for {tenant.slug!r} is "
+                    f"{account['Status'].lower()}; restore it or close the tenant.",
+                    tenant=tenant.slug,
+                )
+            account_id: str = account["Id"]
+        else:
+            if pending is None:
+                with _aws_step("creating the member account", tenant.slug):
+                    pending = org.create_account(
+                        Email=names.email,
+                        AccountName=names.account_name,
+                        RoleName=self.access_role,
+                        IamUserAccessToBilling="DENY",
+                        Tags=_tag_list(tags),
+                    )["CreateAccountStatus"]["Id"]
+                changes.append("created account")
+            account_id = self._wait(org, pending, tenant.slug)
+        with _aws_step("tagging the member account", tenant.slug):
+            current = _tags(org.list_tags_for_resource(ResourceId=account_id)["Tags"])
+            _check_owner(current, tenant, f"AWS account {account_id}")
+            if any(current.get(key) != value for key, value in tags.items()):
+                org.tag_resource(ResourceId=account_id, Tags=_tag_list(tags))
+                changes.append("tagged account")
+        return account_id
+
+    def _wait(self, org: Any, request_id: str, slug: str) -> str:
+        deadline = time.monotonic() + self.timeout_seconds
+        while True:
+            with _aws_step("waiting for the member account", slug):
+                status = org.describe_create_account_status(CreateAccountRequestId=request_id)
+            state = status["CreateAccountStatus"]
+            if state["State"] == "SUCCEEDED":
+                return str(state["AccountId"])
+            if state["State"] == "FAILED":
+                reason = state.get("FailureReason", "no reason given")
+                raise ProvisioningFailed(
+                    f"AWS refused to create the member account for {slug!r}: {reason}.",
+                    tenant=slug,
+                    aws_error=reason,
+                )
+            if time.monotonic() >= deadline:
+                # The request goes on at AWS; a retry finds it (_pending_request) and waits.
+                raise ProvisioningFailed(
+                    f"The AWS member account for {slug!r} is still being created after "
+                    f"{self.timeout_seconds:.0f} s; retry provisioning later.",
+                    tenant=slug,
+                )
+            self.sleep(self.poll_seconds)
+
+    def _member_session(
+        self, session: boto3.session.Session, partition: str, account_id: str, slug: str
+    ) -> boto3.session.Session:
+        role = f"arn:{partition}:iam::{account_id}:role/{self.access_role}"
+        sts = self._client(session, "sts")
+        with _aws_step("assuming the member account's access role", slug):
+            credentials = self._assume(sts, role)
+        return boto3.session.Session(
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )
+
+    def _assume(self, sts: Any, role: str) -> dict[str, Any]:
+        # A new account's access role can take a little while to become assumable.
+        for _attempt in range(ASSUME_ATTEMPTS - 1):
+            try:
+                return dict(
+                    sts.assume_role(RoleArn=role, RoleSessionName="paybill-vending")["Credentials"]
+                )
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "AccessDenied":
+                    raise
+            self.sleep(self.poll_seconds)
+        return dict(sts.assume_role(RoleArn=role, RoleSessionName="paybill-vending")["Credentials"])
+
+    def _role(
+        self,
+        iam: Any,
+        tenant: TenantFacts,
+        names: AwsNames,
+        tags: dict[str, str],
+        trust: dict[str, Any],
+        changes: list[str],
+    ) -> str:
+        with _aws_step("finding or creating the tenant role", tenant.slug):
+            try:
+                role = iam.get_role(RoleName=names.role_name)["Role"]
+            except iam.exceptions.NoSuchEntityException:
+                role = iam.create_role(
+                    RoleName=names.role_name,
+                    AssumeRolePolicyDocument=json.dumps(trust),
+                    Description=f"Paybill tenant {tenant.slug}: tag-scoped access",
+                    MaxSessionDuration=3600,
+                    Tags=_tag_list(tags),
+                )["Role"]
+                changes.append("created role")
+        with _aws_step("configuring the tenant role", tenant.slug):
+            current = _tags(iam.list_role_tags(RoleName=names.role_name)["Tags"])
+            _check_owner(current, tenant, f"IAM role {names.role_name}")
+            if any(current.get(key) != value for key, value in tags.items()):
+                iam.tag_role(RoleName=names.role_name, Tags=_tag_list(tags))
+                changes.append("tagged role")
+            if _document(role["AssumeRolePolicyDocument"]) != trust:
+                iam.update_assume_role_policy(
+                    RoleName=names.role_name, PolicyDocument=json.dumps(trust)
+                )
+                changes.append("updated trust policy")
+            self._scope(iam, names.role_name, scope_policy(tenant.id), changes)
+        return str(role["Arn"])
+
+    @staticmethod
+    def _scope(iam: Any, role_name: str, wanted: dict[str, Any], changes: list[str]) -> None:
+        try:
+            current = iam.get_role_policy(RoleName=role_name, PolicyName=SCOPE_POLICY)
+            if _document(current["PolicyDocument"]) == wanted:
+                return
+        except iam.exceptions.NoSuchEntityException:
+            pass
+        iam.put_role_policy(
+            RoleName=role_name, PolicyName=SCOPE_POLICY, PolicyDocument=json.dumps(wanted)
+        )
+        changes.append("put scope policy")
+
+
+def _find_account(org: Any, email: str) -> dict[str, Any] | None:
+    # Emails are unique across AWS, so the email identifies the tenant's account.
+    for page in org.get_paginator("list_accounts").paginate():
+        for account in page["Accounts"]:
+            if account["Email"].lower() == email.lower():
+                return dict(account)
+    return None
+
+
+def _pending_request(org: Any, account_name: str) -> str | None:
+    # A run that crashed or timed out while AWS was creating the account left a request.
+    pages = org.get_paginator("list_create_account_status").paginate(States=["IN_PROGRESS"])
+    for page in pages:
+        for status in page["CreateAccountStatuses"]:
+            if status["AccountName"] == account_name:
+                return str(status["Id"])
+    return None
+
+
+def _tags(items: list[dict[str, str]]) -> dict[str, str]:
+    return {item["Key"]: item["Value"] for item in items}
+
+
+def _check_owner(current: dict[str, str], tenant: TenantFacts, what: str) -> None:
+    owner = current.get(TENANT_TAG)
+    if owner is not None and owner != tenant.id:
+        # A slug reused after deletion must not inherit the old tenant's account.
+        raise ProvisioningFailed(
+            f"The {what} named for {tenant.slug!r} belongs to another tenant ({owner}); "
+            "resolve it by hand before provisioning.",
+            tenant=tenant.slug,
+        )

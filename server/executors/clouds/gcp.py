@@ -1,0 +1,211 @@
+"""GCP project vending for silo tenants: the only module that imports the Google Cloud client
+libraries (google.cloud.resourcemanager, google.api_core, google.auth).
+
+For one tenant it finds or creates the project ``pb-<slug>-<hash>`` under the configured
+parent (``folders/N`` or ``organizations/N``), waits on the long-running operation, and keeps
+the labels ``paybill_tenant_id``, ``paybill_tier`` and ``paybill_slug`` on it; a re-run
+changes nothing. Credentials come from Application Default Credentials
+(``google.auth.default``); anonymous credentials are used only when the endpoint override
+points at a loopback stand-in. Every client error becomes ``ProvisioningFailed`` naming the
+step and the HTTP status, never a traceback or a credential.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+import google.auth
+import requests
+from google.api_core import exceptions as api_errors
+from google.api_core.client_options import ClientOptions
+from google.api_core.future.polling import DEFAULT_POLLING
+from google.auth import exceptions as auth_errors
+from google.auth.credentials import AnonymousCredentials, Credentials
+from google.cloud.resourcemanager_v3 import Project, ProjectsClient
+from google.protobuf.field_mask_pb2 import FieldMask
+
+from paybill.server.core.errors import ProvisioningFailed
+from paybill.server.core.vocabulary import CloudTarget
+from paybill.server.executors.clouds.vending import SLUG_TAG, TENANT_TAG, TIER_TAG
+from paybill.server.executors.provisioner import TenantFacts
+from paybill.server.executors.terraform.cli import TIER_NAMES
+
+CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
+CALL_TIMEOUT = 60.0
+
+
+def project_id_for(tenant: TenantFacts) -> str:
+    """``pb-<slug prefix>-<6 hex of the tenant id>``: 6-30 characters, starts with a letter.
+
+    Project ids are unique across all of GCP and slugs are short words, so the hash of the
+    tenant id keeps ``pb-acme`` from colliding with somebody else's project.
+    """
+    digest = hashlib.sha256(tenant.id.encode()).hexdigest()[:6]
+    stem = re.sub(r"[^a-z0-9-]", "-", tenant.slug.lower())[:20].strip("-")
+    return f"pb-{stem}-{digest}" if stem else f"pb-{digest}"
+
+
+def tenant_labels(tenant: TenantFacts) -> dict[str, str]:
+    tier = TIER_NAMES.get(tenant.tier, "enterprise")
+    return {TENANT_TAG: tenant.id.lower(), TIER_TAG: tier, SLUG_TAG: tenant.slug}
+
+
+def _is_loopback(endpoint: str) -> bool:
+    host = urlsplit(endpoint if "//" in endpoint else f"//{endpoint}").hostname or ""
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@contextmanager
+def _gcp_step(step: str, slug: str) -> Iterator[None]:
+    """Translate Google client errors raised in the block into ProvisioningFailed."""
+    try:
+        yield
+    except api_errors.GoogleAPICallError as exc:
+        status = f"HTTP {exc.code} {type(exc).__name__}" if exc.code else type(exc).__name__
+        raise _failed(slug, step, status) from None
+    except api_errors.RetryError:
+        raise _failed(slug, step, "retries exhausted") from None
+    except auth_errors.GoogleAuthError as exc:
+        hint = " (configure Application Default Credentials)"
+        raise _failed(slug, step, f"{type(exc).__name__}{hint}") from None
+    except requests.RequestException as exc:
+        raise _failed(slug, step, f"{type(exc).__name__} (endpoint unreachable)") from None
+    except TimeoutError:
+        raise _failed(slug, step, "the operation did not finish in time; retry later") from None
+
+
+def _failed(slug: str, step: str, status: str) -> ProvisioningFailed:
+    return ProvisioningFailed(
+        f"GCP project vending for {slug!r} failed while {step}: {status}.",
+        tenant=slug,
+        step=step,
+        gcp_error=status,
+    )
+
+
+class GcpProjectVendor:
+    """Vends one labelled project per silo tenant on ``gcp``."""
+
+    cloud = CloudTarget.GCP
+
+    def __init__(
+        self,
+        *,
+        parent: str | None,
+        endpoint: str | None = None,
+        poll_seconds: float = 2.0,
+        timeout_seconds: float = 600.0,
+    ) -> None:
+        self.parent = parent
+        self.endpoint = endpoint
+        self.polling = DEFAULT_POLLING.with_delay(
+            initial=poll_seconds, maximum=max(poll_seconds, 30.0)
+        ).with_timeout(timeout_seconds)
+        self.timeout_seconds = timeout_seconds
+
+    def _credentials(self) -> Credentials:
+        if self.endpoint is not None and _is_loopback(self.endpoint):
+            return AnonymousCredentials()  # a local stand-in; never a real endpoint
+        credentials, _project = google.auth.default(scopes=[CLOUD_PLATFORM])
+        return credentials
+
+    def vend(self, tenant: TenantFacts) -> dict[str, Any]:
+        """Create or find the tenant's project; return its facts.
+
+        Raises:
+            ProvisioningFailed: no parent is configured, a call or the operation failed,
+                the project id is taken by a project Paybill cannot see, or the project
+                belongs to another tenant or is being deleted.
+        """
+        if not self.parent:
+            raise ProvisioningFailed(
+                "GCP project vending needs a parent; set PAYBILL_GCP_PARENT to folders/N or "
+                "organizations/N.",
+                tenant=tenant.slug,
+            )
+        project_id, labels = project_id_for(tenant), tenant_labels(tenant)
+        changes: list[str] = []
+        with _gcp_step("connecting", tenant.slug):
+            client = ProjectsClient(
+                credentials=self._credentials(),
+                transport="rest",
+                client_options=ClientOptions(api_endpoint=self.endpoint) if self.endpoint else None,
+            )
+        with _gcp_step("looking up the project", tenant.slug):
+            project = _get(client, project_id)
+        if project is None:
+            project = self._create(client, tenant, project_id, labels)
+            changes.append("created project")
+        _check(project, tenant)
+        if any(project.labels.get(key) != value for key, value in labels.items()):
+            with _gcp_step("labelling the project", tenant.slug):
+                update = Project(name=project.name, labels={**project.labels, **labels})
+                operation = client.update_project(
+                    project=update, update_mask=FieldMask(paths=["labels"]), timeout=CALL_TIMEOUT
+                )
+                project = operation.result(timeout=self.timeout_seconds, polling=self.polling)
+            changes.append("labelled project")
+        return {
+            "cloud": CloudTarget.GCP.value,
+            "project_id": project.project_id,
+            "project_name": project.name,
+            "parent": project.parent,
+            "labels": dict(project.labels),
+            "changes": changes,
+        }
+
+    def _create(
+        self, client: ProjectsClient, tenant: TenantFacts, project_id: str, labels: dict[str, str]
+    ) -> Project:
+        wanted = Project(
+            project_id=project_id,
+            parent=self.parent,
+            display_name=f"Paybill {tenant.slug}"[:30],
+            labels=labels,
+        )
+        with _gcp_step("creating the project", tenant.slug):
+            try:
+                operation = client.create_project(project=wanted, timeout=CALL_TIMEOUT)
+            except api_errors.Conflict:
+                # Project ids are global: ours is held by a project these credentials cannot
+                # see (somebody else's, or one they may not read).
+                raise ProvisioningFailed(
+                    f"The GCP project id {project_id} for {tenant.slug!r} is taken by a project "
+                    "Paybill cannot read; check the credentials' access or free the id.",
+                    tenant=tenant.slug,
+                    gcp_error="HTTP 409 Conflict",
+                ) from None
+            return operation.result(timeout=self.timeout_seconds, polling=self.polling)
+
+
+def _get(client: ProjectsClient, project_id: str) -> Project | None:
+    try:
+        return client.get_project(name=f"projects/{project_id}", timeout=CALL_TIMEOUT)
+    # GCP answers 403 rather than 404 for a project the caller cannot see, existing or not.
+    except (api_errors.NotFound, api_errors.Forbidden):
+        return None
+
+
+def _check(project: Project, tenant: TenantFacts) -> None:
+    owner = project.labels.get(TENANT_TAG)
+    if owner is not None and owner != tenant.id.lower():
+        raise ProvisioningFailed(
+            f"The GCP project {project.project_id} named for {tenant.slug!r} belongs to another "
+            f"tenant ({owner}); resolve it by hand before provisioning.",
+            tenant=tenant.slug,
+        )
+    if project.state != Project.State.ACTIVE:
+        raise ProvisioningFailed(
+            f"The GCP project {project.project_id} for {tenant.slug!r} is "
+            f"{project.state.name.lower()}; restore it before provisioning.",
+            tenant=tenant.slug,
+        )

@@ -1,0 +1,67 @@
+"""The interface of cloud account vendors: a dedicated AWS account or GCP project per silo
+tenant, created before the tenant's Terraform module runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from paybill.server.core.errors import ProvisioningFailed
+from paybill.server.core.vocabulary import CloudTarget
+from paybill.server.executors.provisioner import TenantFacts
+
+# Tag (AWS) and label (GCP) keys every vended account carries. GCP labels only allow
+# lowercase letters, digits, "_" and "-", so the same keys work on both clouds.
+TENANT_TAG = "paybill_tenant_id"
+TIER_TAG = "paybill_tier"
+SLUG_TAG = "paybill_slug"
+
+
+class CloudAccountVendor(Protocol):
+    """Creates (or finds) the cloud account that holds one silo tenant's infrastructure.
+
+    ``vend`` must be idempotent: a second call finds what the first created and changes
+    nothing. It returns plain facts (ids, names, tags, what it changed), never credentials.
+
+    Raises:
+        ProvisioningFailed: the account could not be created, found or configured.
+    """
+
+    cloud: CloudTarget
+
+    def vend(self, tenant: TenantFacts) -> dict[str, Any]:
+        """Create or find the tenant's account; return its facts."""
+        ...
+
+
+class LazyVendor:
+    """A vendor whose cloud SDK (the ``aws`` or ``gcp`` extra) is imported on first ``vend``,
+    so a server that never vends an account needs neither SDK installed."""
+
+    def __init__(
+        self, cloud: CloudTarget, extra: str, build: Callable[[], CloudAccountVendor]
+    ) -> None:
+        self.cloud = cloud
+        self.extra = extra
+        self._build = build
+        self._vendor: CloudAccountVendor | None = None
+
+    def resolve(self) -> CloudAccountVendor:
+        """The vendor itself, importing its SDK now.
+
+        Raises:
+            ProvisioningFailed: the SDK is missing; the message names the extra to install.
+        """
+        if self._vendor is None:
+            try:
+                self._vendor = self._build()
+            except ModuleNotFoundError as exc:
+                raise ProvisioningFailed(
+                    f"Vending a dedicated {self.cloud} account needs the cloud SDK, which is "
+                    f"not installed (missing module {exc.name!r}). Install it with "
+                    f"`pip install 'paybill[{self.extra}]'`, then retry_workflow."
+                ) from None
+        return self._vendor
+
+    def vend(self, tenant: TenantFacts) -> dict[str, Any]:
+        return self.resolve().vend(tenant)

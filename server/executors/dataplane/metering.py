@@ -1,0 +1,71 @@
+"""Per-tenant quotas (calls per minute, rows) and usage metering for data calls."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from paybill.server.core.errors import QuotaExceeded
+from paybill.server.executors.dataplane.access import tenant_transaction
+from paybill.server.executors.dataplane.engines import Engines
+from paybill.server.executors.dataplane.naming import TenantRoute
+from paybill.server.executors.dataplane.schema import TENANT_TABLES
+from paybill.server.store import Tenant, UsageCounter
+
+
+def meter(
+    session: Session, tenant: Tenant, now: datetime, *, rows_read: int = 0, rows_written: int = 0
+) -> None:
+    """Count one data call in the caller's (control-plane) transaction."""
+    day = now.date()
+    counter = session.scalar(
+        select(UsageCounter).where(UsageCounter.tenant_id == tenant.id, UsageCounter.day == day)
+    )
+    if counter is None:
+        counter = UsageCounter(tenant_id=tenant.id, day=day, calls=0, rows_read=0, rows_written=0)
+        session.add(counter)
+    counter.calls += 1
+    counter.rows_read += rows_read
+    counter.rows_written += rows_written
+    session.flush()
+
+
+def row_counts(engines: Engines, route: TenantRoute, timeout_ms: int) -> dict[str, int]:
+    with tenant_transaction(engines, route, read_only=True, timeout_ms=timeout_ms) as conn:
+        return {
+            name: conn.execute(
+                select(func.count()).select_from(table).where(table.c.tenant_id == route.tenant_id)
+            ).scalar_one()
+            for name, table in TENANT_TABLES.items()
+        }
+
+
+def pii_rows(engines: Engines, route: TenantRoute, timeout_ms: int) -> int:
+    """Rows holding a value in any PII column (``info={"pii": True}``): the tenant uses the
+    ``data.pii`` feature as long as it stores such values."""
+    total = 0
+    with tenant_transaction(engines, route, read_only=True, timeout_ms=timeout_ms) as conn:
+        for table in TENANT_TABLES.values():
+            pii = [c for c in table.columns if c.info.get("pii")]
+            if pii:
+                total += conn.execute(
+                    select(func.count())
+                    .select_from(table)
+                    .where(table.c.tenant_id == route.tenant_id, or_(*(c.isnot(None) for c in pii)))
+                ).scalar_one()
+    return total
+
+
+def require_row_room(tenant: Tenant, current_rows: int, adding: int) -> None:
+    """Raises: QuotaExceeded when the plan's row limit would be passed."""
+    limit = tenant.plan.max_rows
+    if current_rows + adding > limit:
+        raise QuotaExceeded(
+            f"Plan {tenant.plan_id} allows {limit} rows; the tenant has {current_rows} and this "
+            f"call adds {adding}. Delete rows or upgrade the plan.",
+            limit=limit,
+            current=current_rows,
+            adding=adding,
+        )

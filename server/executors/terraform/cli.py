@@ -1,0 +1,202 @@
+"""The Terraform executor: the only module that runs terraform.
+
+Each tenant gets a working directory of its own (module files copied in, local state kept
+there), and every run follows ``init -> plan -out -> show -json -> policy check -> apply ->
+output -json``. Errors are summarised from Terraform's own "Error:" lines, never dumped.
+The binary and CLI configuration come from settings, so OpenTofu works as well.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+from paybill.server.core.errors import ProvisioningFailed
+from paybill.server.executors.provisioner import TenantFacts
+from paybill.server.executors.terraform.plan_policy import PlanPolicy
+
+TIER_NAMES = {0: "free", 1: "pro", 2: "enterprise"}
+LOCK_TIMEOUT_SECONDS = 300
+Progress = Callable[[str], None]
+
+
+def modules_root() -> Path:
+    return Path(str(files("paybill.terraform_modules")))
+
+
+def summarise(stderr: str, stdout: str) -> str:
+    """Terraform's error headlines, at most three, without ANSI noise or long bodies."""
+    lines = [line.strip() for line in (stderr + "\n" + stdout).splitlines()]
+    errors = [line[len("Error: ") :] for line in lines if line.startswith("Error: ")]
+    picked = errors[:3] or [next((line for line in lines if line), "terraform failed")]
+    return "; ".join(text[:200] for text in picked)
+
+
+@dataclass(frozen=True)
+class Terraform:
+    """A terraform (or tofu) binary with its CLI configuration."""
+
+    binary: str
+    cli_config: Path | None = None
+    timeout_seconds: int = 1800
+
+    @classmethod
+    def locate(cls, binary: str | None, cli_config: Path | None) -> Terraform:
+        """Raises: ProvisioningFailed when no binary is found."""
+        path = shutil.which(binary or "terraform")
+        if path is None:
+            raise ProvisioningFailed(
+                f"No Terraform binary found ({binary or 'terraform'} is not on PATH); install "
+                "Terraform or OpenTofu, or set PAYBILL_TERRAFORM_BIN.",
+            )
+        return cls(path, cli_config)
+
+    def run(self, workdir: Path, *args: str) -> str:
+        """Run one terraform command; Raises: ProvisioningFailed with a short summary."""
+        env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
+        if self.cli_config is not None:
+            env["TF_CLI_CONFIG_FILE"] = str(self.cli_config)
+        try:
+            result = subprocess.run(  # noqa: S603 - fixed binary, arguments built here
+                [self.binary, *args],
+                cwd=workdir,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=self.timeout_seconds,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise ProvisioningFailed(
+                f"terraform {args[0]} did not finish within {self.timeout_seconds} s."
+            ) from None
+        if result.returncode != 0:
+            raise ProvisioningFailed(
+                f"terraform {args[0]} failed: {summarise(result.stderr, result.stdout)}",
+                command=args[0],
+            )
+        return result.stdout
+
+
+def variables(facts: TenantFacts) -> dict[str, Any]:
+    """The module interface's inputs for one tenant (written as ``paybill.auto.tfvars.json``,
+    so values never pass through a shell or the command line)."""
+    tier = TIER_NAMES.get(facts.tier, "enterprise")
+    return {
+        "tenant_id": facts.id,
+        "tenant_slug": facts.slug,
+        "tier": tier,
+        "isolation": facts.isolation.value,
+        "region": facts.region,
+        "tags": {"paybill_slug": facts.slug, "paybill_plan": facts.plan, "managed_by": "paybill"},
+    }
+
+
+class TenantWorkspace:
+    """``<root>/<tenant id>/<cloud>``: the module's files, and the tenant's state, kept there
+    (local backend) or in a schema of its own on PostgreSQL (``pg`` backend)."""
+
+    def __init__(self, root: Path, facts: TenantFacts, state_conn: str | None = None) -> None:
+        self.facts = facts
+        self.path = root / facts.id / facts.cloud.value
+        self.state_conn = state_conn
+
+    @property
+    def state_schema(self) -> str:
+        return "pb_tfstate_" + self.facts.id.replace("-", "")
+
+    def prepare(self) -> Path:
+        source = modules_root() / self.facts.cloud.value
+        self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for module_file in source.glob("*.tf"):
+            shutil.copyfile(module_file, self.path / module_file.name)
+        values = json.dumps(variables(self.facts), indent=2, sort_keys=True)
+        (self.path / "paybill.auto.tfvars.json").write_text(values + "\n")
+        backend, config = self.path / "backend.tf", self.path / "state.tfbackend"
+        if self.state_conn is None:
+            backend.unlink(missing_ok=True)
+            config.unlink(missing_ok=True)
+        else:
+            backend.write_text('terraform {\n  backend "pg" {}\n}\n')
+            # The connection string holds credentials: a private file, not the command line.
+            fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)  # an older file may have been created more permissive
+            with os.fdopen(fd, "w") as handle:
+                handle.write(f"conn_str = {json.dumps(self.state_conn)}\n")
+                handle.write(f"schema_name = {json.dumps(self.state_schema)}\n")
+        # Paybill's tenant run lock already serialises runs of this workspace, so a local
+        # state lock left here can only belong to a terraform process killed mid-run.
+        (self.path / ".terraform.tfstate.lock.info").unlink(missing_ok=True)
+        return self.path
+
+    def init_args(self) -> list[str]:
+        if self.state_conn is None:
+            return []
+        return ["-reconfigure", "-backend-config=state.tfbackend"]
+
+
+def pg_state_conn(database_url: str) -> str:
+    """The store's PostgreSQL URL as Terraform's pg backend (lib/pq) wants it. lib/pq
+    defaults to sslmode=require; a loopback server without TLS gets disable unless the URL
+    says otherwise."""
+    url = make_url(database_url).set(drivername="postgresql")
+    if "sslmode" not in url.query:
+        local = url.host in (None, "", "localhost", "127.0.0.1", "::1")
+        url = url.update_query_dict({"sslmode": "disable" if local else "require"})
+    return url.render_as_string(hide_password=False)
+
+
+def run_module(
+    terraform: Terraform,
+    workspace: TenantWorkspace,
+    policy: PlanPolicy,
+    *,
+    destroy: bool = False,
+    progress: Progress = lambda _message: None,
+) -> dict[str, Any]:
+    """Plan, check and apply the tenant's module; return its outputs (empty after destroy).
+
+    Raises:
+        ProvisioningFailed: a terraform step failed or the plan broke the tier's policy.
+    """
+    facts = workspace.facts
+    workdir = workspace.prepare()
+    # State locks are waited for, not failed on: the pg backend takes one database-wide lock
+    # while it creates a workspace, so two tenants' first runs can meet there.
+    flags = ["-input=false", "-no-color"]
+    locking = [f"-lock-timeout={LOCK_TIMEOUT_SECONDS}s"]
+    # A plan file of this run's own: another worker resuming this workspace after a lost
+    # lease can never swap in a plan that this run did not check.
+    plan_file = f"tenant-{uuid.uuid4().hex[:12]}.tfplan"
+    try:
+        progress("terraform init")
+        terraform.run(workdir, "init", *flags, *workspace.init_args())
+        progress("terraform plan")
+        plan_args = ["plan", *flags, *locking, f"-out={plan_file}"]
+        terraform.run(workdir, *([*plan_args, "-destroy"] if destroy else plan_args))
+        plan = json.loads(terraform.run(workdir, "show", "-json", plan_file))
+        progress("policy check")
+        policy.check(
+            plan,
+            tier=TIER_NAMES.get(facts.tier, "enterprise"),
+            tenant_id=facts.id,
+            offboarding=destroy,
+        )
+        progress("terraform apply")
+        terraform.run(workdir, "apply", *flags, *locking, plan_file)
+    finally:
+        (workdir / plan_file).unlink(missing_ok=True)
+    if destroy:
+        return {}
+    outputs = json.loads(terraform.run(workdir, "output", "-json"))
+    return {name: item["value"] for name, item in outputs.items()}

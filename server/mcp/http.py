@@ -1,0 +1,102 @@
+"""HTTP transports (streamable HTTP, SSE): bearer API keys and DNS-rebinding protection."""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+import anyio
+import uvicorn
+from mcp.server import MCPServer
+from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from paybill.server.core.errors import Unauthenticated
+from paybill.server.domain.principals import authenticate
+from paybill.server.store.database import Database
+
+HttpTransport = Literal["streamable-http", "sse"]
+
+
+class BearerAuth:
+    """Refuses any HTTP request without a valid ``Authorization: Bearer <api key>`` (401).
+
+    The authenticated principal is handed to the SDK as the request's user, so tools read it
+    with ``get_access_token()`` and a session stays bound to the principal that opened it.
+    """
+
+    def __init__(self, app: ASGIApp, db: Database) -> None:
+        self.app = AuthContextMiddleware(app)
+        self.db = db
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+        key = header[7:].strip() if header.lower().startswith("bearer ") else ""
+        principal = await anyio.to_thread.run_sync(self._principal_for, key) if key else None
+        if principal is None:
+            await _unauthorised(send)
+            return
+        # The token field carries the key's public prefix only, never the secret.
+        token = AccessToken(token=key[:15], client_id=principal, scopes=[])
+        scope["user"] = AuthenticatedUser(token)
+        await self.app(scope, receive, send)
+
+    def _principal_for(self, key: str) -> str | None:
+        try:
+            with self.db.session() as session:
+                return authenticate(session, key).name
+        except Unauthenticated:
+            return None
+
+
+async def _unauthorised(send: Send) -> None:
+    body = json.dumps(
+        Unauthenticated(
+            "Send 'Authorization: Bearer <api key>'; create a key with `paybill principal add`."
+        ).to_payload()
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 401,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"www-authenticate", b'Bearer realm="paybill"'),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def transport_security(host: str, port: int) -> TransportSecuritySettings:
+    """Only this server's own Host and Origin are accepted, whatever address it binds."""
+    hosts = {host, "127.0.0.1", "localhost"}
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=[f"{h}:{port}" for h in sorted(hosts)],
+        allowed_origins=[f"http://{h}:{port}" for h in sorted(hosts)],
+    )
+
+
+def http_app(
+    server: MCPServer, db: Database, transport: HttpTransport, host: str, port: int
+) -> ASGIApp:
+    security = transport_security(host, port)
+    if transport == "sse":
+        inner = server.sse_app(transport_security=security, host=host)
+    else:
+        inner = server.streamable_http_app(transport_security=security, host=host)
+    return BearerAuth(inner, db)
+
+
+def serve_http(
+    server: MCPServer, db: Database, transport: HttpTransport, host: str, port: int
+) -> None:
+    app = http_app(server, db, transport, host, port)
+    uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -1,1 +1,0 @@
-"""Provisioners: the executor interface behind provisioning workflow steps."""

@@ -1,0 +1,34 @@
+"""Approvals: a destructive call waiting for a human decision."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from paybill.server.core.vocabulary import ApprovalStatus
+from paybill.server.store.base import Base, created_at_column, id_column
+from paybill.server.store.columns import enum_column_type
+
+
+class Approval(Base):
+    """A pending or decided approval, bound to the hash of exactly what will run."""
+
+    __tablename__ = "approvals"
+
+    id: Mapped[str] = id_column()
+    tenant_id: Mapped[str | None] = mapped_column(ForeignKey("tenants.id"), index=True)
+    tool: Mapped[str] = mapped_column(String(64))
+    arguments: Mapped[dict[str, Any]]
+    plan_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[ApprovalStatus] = mapped_column(
+        enum_column_type(ApprovalStatus, "approval_status")
+    )
+    requested_by: Mapped[str] = mapped_column(String(100))
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[datetime]
+    created_at: Mapped[datetime] = created_at_column()

@@ -1,0 +1,40 @@
+"""The long-lived collaborators a workflow step, a guard or a tool handler may use.
+
+Built once by the composition root (``paybill.server.app.build_services``); nothing below
+the workflow layer holds it, so the store, domain and executors stay usable on their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from paybill.server.core.ratelimit import RateLimiter
+from paybill.server.core.settings import Settings
+from paybill.server.domain.acl import Acl
+from paybill.server.domain.billing_policy import BillingPolicy
+from paybill.server.domain.lifecycle import Lifecycle
+from paybill.server.executors.dataplane.engines import Engines
+from paybill.server.executors.provisioner import Provisioner
+from paybill.server.store.database import Database
+from paybill.server.workflows.engine.definitions import Kinds
+
+
+@dataclass
+class Services:
+    db: Database
+    settings: Settings
+    lifecycle: Lifecycle
+    acl: Acl
+    engines: Engines
+    provisioner: Provisioner
+    rate_limiter: RateLimiter  # per principal
+    tenant_rate: RateLimiter  # per tenant, at the plan's queries_per_minute
+    clock: Callable[[], datetime]
+    # Reads that must not take SQLite's write lock (waiting on a run while a worker writes).
+    reader: Engine
+    billing: BillingPolicy  # policies/billing.yaml
+    kinds: Kinds  # the workflow kinds this version runs (workflows.kinds.KINDS)

@@ -1,0 +1,407 @@
+"""The workflow worker: claims runs, holds the tenant's run lock, executes steps durably.
+
+    claim   one transaction: an eligible run (pending, or running with an expired lease),
+            ``FOR UPDATE SKIP LOCKED`` on PostgreSQL so several workers share one store, and
+            the tenant's run lock (one run per tenant at a time)
+    step    committed as running (attempts + 1) before it executes; executed without holding
+            a store transaction; its success committed together with its store changes, only
+            while this worker still holds the lease (a fence: a broken or expired lease means
+            another worker owns the run now, and this one backs off)
+    finish  the run succeeded or failed (the kind's ``on_failure`` compensates), the lock is
+            released and the outcome audited
+
+A worker that dies leaves its lease to expire; whichever worker claims the run next resumes
+it at the step that did not finish, so every step must converge when run again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from paybill.server.core.errors import InternalError, PaybillError
+from paybill.server.core.vocabulary import Decision, RunStatus, StepStatus
+from paybill.server.domain import audit
+from paybill.server.executors.provisioner import TenantFacts
+from paybill.server.store import Tenant, TenantRunLock, WorkflowRun, WorkflowStep
+from paybill.server.workflows.engine.billing_tick import BillingTicker
+from paybill.server.workflows.engine.definitions import StepContext
+from paybill.server.workflows.engine.runs import UNFINISHED
+
+if TYPE_CHECKING:
+    from paybill.server.workflows.engine.services import Services
+
+log = logging.getLogger("paybill.worker")
+DONE = (StepStatus.SUCCEEDED, StepStatus.SKIPPED)
+
+
+class LeaseLost(Exception):
+    """This worker no longer owns the run (its lease expired or was broken)."""
+
+
+def default_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def tenant_facts(tenant: Tenant) -> TenantFacts:
+    return TenantFacts(
+        id=tenant.id,
+        slug=tenant.slug,
+        plan=tenant.plan_id,
+        tier=tenant.plan.tier,
+        isolation=tenant.isolation,
+        cloud=tenant.cloud,
+        region=tenant.region,
+    )
+
+
+class Worker:
+    def __init__(
+        self, services: Services, *, owner: str | None = None, lease_seconds: float | None = None
+    ) -> None:
+        self.services = services
+        self.owner = owner or default_owner()
+        seconds = lease_seconds or services.settings.worker_lease_seconds
+        self.lease = timedelta(seconds=seconds)
+
+    # -- claiming ------------------------------------------------------------------------
+
+    def _session(self) -> Session:
+        return Session(self.services.db.engine, expire_on_commit=False)
+
+    def _now(self) -> datetime:
+        return self.services.clock()
+
+    def claim(self) -> str | None:
+        """Claim one eligible run for this worker; return its id, or None when idle."""
+        now = self._now()
+        query = (
+            select(WorkflowRun)
+            .where(
+                WorkflowRun.status.in_(UNFINISHED),
+                # A run of a kind this version does not know waits for a worker that does.
+                WorkflowRun.kind.in_(self.services.kinds.names()),
+                or_(WorkflowRun.not_before.is_(None), WorkflowRun.not_before <= now),
+                or_(WorkflowRun.locked_until.is_(None), WorkflowRun.locked_until < now),
+            )
+            .order_by(WorkflowRun.created_at, WorkflowRun.id)
+            .limit(20)
+        )
+        if self.services.db.engine.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True, of=WorkflowRun)
+        with self._session() as session, session.begin():
+            for run in session.scalars(query).all():
+                if self._take_tenant_lock(session, run, now):
+                    run.status = RunStatus.RUNNING
+                    run.locked_by, run.locked_until = self.owner, now + self.lease
+                    session.flush()
+                    return run.id
+        return None
+
+    def _take_tenant_lock(self, session: Session, run: WorkflowRun, now: datetime) -> bool:
+        if run.tenant_id is None:
+            return True
+        lock = session.get(TenantRunLock, run.tenant_id, with_for_update=True)
+        if lock is not None and lock.run_id != run.id and lock.expires_at >= now:
+            return False  # another run of this tenant is being executed
+        if self._other_run_started(session, run):
+            # Its worker died or its lock was broken: it resumes first, whatever is older.
+            return False
+        if lock is None:
+            try:
+                with session.begin_nested():
+                    session.add(
+                        TenantRunLock(
+                            tenant_id=run.tenant_id,
+                            run_id=run.id,
+                            owner=self.owner,
+                            acquired_at=now,
+                            expires_at=now + self.lease,
+                        )
+                    )
+            except IntegrityError:
+                return False  # a concurrent worker took it first
+            return True
+        lock.run_id, lock.owner = run.id, self.owner
+        lock.acquired_at, lock.expires_at = now, now + self.lease
+        return True
+
+    @staticmethod
+    def _other_run_started(session: Session, run: WorkflowRun) -> bool:
+        started = session.scalar(
+            select(WorkflowRun.id)
+            .where(
+                WorkflowRun.tenant_id == run.tenant_id,
+                WorkflowRun.status == RunStatus.RUNNING,
+                WorkflowRun.id != run.id,
+            )
+            .limit(1)
+        )
+        return started is not None
+
+    # -- leases --------------------------------------------------------------------------
+
+    def _renew(self, session: Session, run_id: str, tenant_id: str | None) -> None:
+        """Extend this worker's lease; Raises: LeaseLost when another owns the run now."""
+        until = self._now() + self.lease
+        renewed = session.execute(
+            update(WorkflowRun)
+            .where(WorkflowRun.id == run_id, WorkflowRun.locked_by == self.owner)
+            .values(locked_until=until)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if tenant_id is not None:
+            renewed = (
+                renewed
+                and session.execute(
+                    update(TenantRunLock)
+                    .where(
+                        TenantRunLock.tenant_id == tenant_id,
+                        TenantRunLock.run_id == run_id,
+                        TenantRunLock.owner == self.owner,
+                    )
+                    .values(expires_at=until)
+                    .execution_options(synchronize_session=False)
+                ).rowcount
+            )
+        if not renewed:
+            raise LeaseLost(run_id)
+
+    @contextmanager
+    def _heartbeat(self, run_id: str, tenant_id: str | None) -> Iterator[None]:
+        """Keep the lease alive while a long step (a Terraform apply) runs."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(self.lease.total_seconds() / 3):
+                try:
+                    with self._session() as session, session.begin():
+                        self._renew(session, run_id, tenant_id)
+                except LeaseLost:
+                    return
+                except Exception:
+                    log.warning("lease renewal of run %s failed", run_id, exc_info=True)
+
+        thread = threading.Thread(target=beat, name=f"lease-{run_id[:8]}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
+    def _progress(self, run_id: str, tenant_id: str | None) -> Any:
+        def report(message: str) -> None:
+            with self._session() as session, session.begin():
+                self._renew(session, run_id, tenant_id)
+                session.execute(
+                    update(WorkflowRun)
+                    .where(WorkflowRun.id == run_id)
+                    .values(progress=message[:200])
+                    .execution_options(synchronize_session=False)
+                )
+
+        return report
+
+    # -- executing -----------------------------------------------------------------------
+
+    def execute(self, run_id: str) -> RunStatus | None:
+        """Execute ``run_id``'s remaining steps; return its final status, or None when this
+        worker lost the run to another."""
+        try:
+            kind = self._kind(run_id)  # a run's kind never changes: read it once
+            while True:
+                started = self._start_next_step(run_id)
+                if isinstance(started, RunStatus):
+                    return started
+                context, name = started
+                self._run_step(context, name, kind)
+        except LeaseLost:
+            log.warning("worker %s lost run %s; another worker resumes it", self.owner, run_id)
+            return None
+
+    def _kind(self, run_id: str) -> str:
+        with self._session() as session:
+            kind = session.scalar(select(WorkflowRun.kind).where(WorkflowRun.id == run_id))
+        if kind is None:
+            raise LeaseLost(run_id)
+        return kind
+
+    def _start_next_step(self, run_id: str) -> RunStatus | tuple[StepContext, str]:
+        with self._session() as session, session.begin():
+            run = session.get(WorkflowRun, run_id)
+            if run is not None and run.status not in UNFINISHED and run.locked_by is None:
+                return run.status  # this worker just finished it (a failed step)
+            if run is None or run.locked_by != self.owner:
+                raise LeaseLost(run_id)
+            self._renew(session, run.id, run.tenant_id)
+            step = next((s for s in run.steps if s.status not in DONE), None)
+            if step is None:
+                self._finish(session, run, None)
+                return RunStatus.SUCCEEDED
+            step.status, step.started_at, step.error = StepStatus.RUNNING, self._now(), None
+            step.attempts = (step.attempts or 0) + 1
+            run.progress = step.name
+            tenant = session.get(Tenant, run.tenant_id) if run.tenant_id else None
+            if tenant is None:
+                raise RuntimeError(f"run {run.id} has no tenant")
+            context = StepContext(
+                services=self.services,
+                session=self._session(),
+                run_id=run.id,
+                tenant_id=tenant.id,
+                facts=tenant_facts(tenant),
+                input=dict(run.input),
+                actor=run.created_by,
+                progress=self._progress(run.id, tenant.id),
+            )
+            return context, step.name
+
+    def _run_step(self, context: StepContext, name: str, kind: str) -> None:
+        session = context.session
+        try:
+            with self._heartbeat(context.run_id, context.tenant_id):
+                output = self.services.kinds.of(kind).step(name).act(context)
+            self._renew(session, context.run_id, context.tenant_id)  # the fence
+            step = self._step(session, context.run_id, name)
+            step.status, step.output, step.finished_at = StepStatus.SUCCEEDED, output, self._now()
+            session.commit()
+        except LeaseLost:
+            session.rollback()
+            raise
+        except PaybillError as error:
+            session.rollback()
+            self._fail(context, name, error)
+        except Exception:
+            session.rollback()
+            reference = uuid.uuid4().hex[:12]
+            log.exception(
+                "step %s of run %s crashed (reference %s)", name, context.run_id, reference
+            )
+            self._fail(context, name, InternalError(reference))
+        finally:
+            session.close()
+
+    @staticmethod
+    def _step(session: Session, run_id: str, name: str) -> WorkflowStep:
+        step = session.scalar(
+            select(WorkflowStep).where(WorkflowStep.run_id == run_id, WorkflowStep.name == name)
+        )
+        if step is None:
+            raise RuntimeError(f"step {name} of run {run_id} vanished")
+        return step
+
+    def _fail(self, context: StepContext, name: str, error: PaybillError) -> None:
+        with self._session() as session, session.begin():
+            self._renew(session, context.run_id, context.tenant_id)
+            step = self._step(session, context.run_id, name)
+            step.status, step.error, step.finished_at = (
+                StepStatus.FAILED,
+                error.message,
+                self._now(),
+            )
+            run = session.get(WorkflowRun, context.run_id)
+            if run is None:
+                raise RuntimeError(f"run {context.run_id} vanished")
+            on_failure = self.services.kinds.of(run.kind).on_failure
+            if on_failure is not None:
+                compensating = StepContext(
+                    services=self.services,
+                    session=session,
+                    run_id=run.id,
+                    tenant_id=context.tenant_id,
+                    facts=context.facts,
+                    input=context.input,
+                    actor=context.actor,
+                )
+                try:
+                    with session.begin_nested():
+                        on_failure(compensating, error.message)
+                except Exception:
+                    # The run is recorded as failed whatever happens here: a compensation
+                    # that cannot run must not leave it to be re-executed forever.
+                    log.exception("compensation of run %s failed", run.id)
+            self._finish(session, run, error)
+
+    def _finish(self, session: Session, run: WorkflowRun, error: PaybillError | None) -> None:
+        run.status = RunStatus.FAILED if error else RunStatus.SUCCEEDED
+        run.error = error.to_payload()["error"] if error else None
+        run.finished_at, run.progress = self._now(), None
+        run.locked_by, run.locked_until = None, None
+        if run.tenant_id is not None:
+            lock = session.get(TenantRunLock, run.tenant_id)
+            if lock is not None and lock.run_id == run.id:
+                session.delete(lock)
+        audit.append(
+            session,
+            audit.AuditEntry(
+                principal=run.created_by,
+                tool=f"workflow.{run.kind}",
+                arguments={"workflow_id": run.id},
+                decision=Decision.ALLOWED,
+                rule=f"worker:{self.owner}",
+                outcome=run.status.value,
+                tenant_id=run.tenant_id,
+                error_code=error.code if error else None,
+                detail=error.message[:1000] if error else None,
+            ),
+        )
+        session.flush()
+
+    # -- loops ---------------------------------------------------------------------------
+
+    def run_once(self) -> bool:
+        """Claim and execute one run; False when nothing was eligible."""
+        run_id = self.claim()
+        if run_id is None:
+            return False
+        self.execute(run_id)
+        return True
+
+    def run_pending(self, limit: int = 10_000) -> int:
+        """Execute eligible runs until none is left (tests, ``paybill worker --once``)."""
+        done = 0
+        while done < limit and self.run_once():
+            done += 1
+        return done
+
+    def serve(self, stop: threading.Event, poll_seconds: float = 1.0) -> None:
+        """Work until ``stop`` is set, sleeping ``poll_seconds`` when idle; apply the billing
+        policy every ``check_every_seconds`` of ``policies/billing.yaml``."""
+        billing = BillingTicker(self.services)
+        while not stop.is_set():
+            billing.maybe_run()
+            try:
+                busy = self.run_once()
+            except Exception:
+                log.exception("worker %s: claiming or running a workflow failed", self.owner)
+                busy = False
+            if not busy:
+                stop.wait(poll_seconds)
+
+
+@contextmanager
+def embedded_worker(services: Services, poll_seconds: float = 1.0) -> Iterator[Worker]:
+    """A worker thread for the life of a server process (``paybill serve``)."""
+    worker = Worker(services)
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=worker.serve, args=(stop, poll_seconds), name="paybill-worker", daemon=True
+    )
+    thread.start()
+    try:
+        yield worker
+    finally:
+        stop.set()
+        thread.join(timeout=30)

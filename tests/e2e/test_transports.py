@@ -1,0 +1,199 @@
+"""The official MCP client over stdio, streamable HTTP and SSE against `paybill serve`."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import jsonschema
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.client.sse import sse_client
+from mcp.client.streamable_http import streamable_http_client
+
+from paybill.tools import all_tools
+from tests.support.served import Served
+from tests.support.serving import http_server
+
+PAYBILL = str(Path(sys.executable).parent / "paybill")
+SPECS = {spec.name: spec for spec in all_tools()}
+
+
+def _arguments(served: Served) -> dict[str, dict[str, Any]]:
+    """Valid arguments for every tool, against the populated store."""
+    run = served.ok("ops", "create_tenant", slug="initech", name="Initech", plan="free")
+    served.drain()
+    approval = served.error(
+        "ops", "offboard_tenant", tenant="globex", confirm_slug="globex", reason="transport"
+    )["details"]["approval_id"]
+    return {
+        "list_plans": {},
+        "create_tenant": {"slug": "hooli", "name": "Hooli", "plan": "free"},
+        "get_tenant": {"tenant": "acme"},
+        "list_tenants": {"limit": 2},
+        "change_plan": {"tenant": "acme", "plan": "pro", "dry_run": True},
+        "suspend_tenant": {"tenant": "initech", "reason": "transport test"},
+        "resume_tenant": {"tenant": "initech", "reason": "transport test"},
+        "offboard_tenant": {"tenant": "acme", "confirm_slug": "acme", "reason": "transport"},
+        "get_workflow": {"workflow_id": run["workflow"]["id"]},
+        "list_approvals": {},
+        "decide_approval": {
+            "approval_id": approval,
+            "decision": "approve",
+            "reason": "looks right",
+            "dry_run": True,
+        },
+        "get_audit_log": {"limit": 5},
+        "describe_schema": {"tenant": "acme"},
+        "query_table": {"tenant": "acme", "table": "customers"},
+        "run_sql": {"tenant": "acme", "sql": "SELECT name FROM customers"},
+        "insert_rows": {"tenant": "acme", "table": "customers", "rows": [{"name": "Ada"}]},
+        "update_rows": {
+            "tenant": "acme",
+            "table": "customers",
+            "values": {"country": "DE"},
+            "filters": [{"column": "name", "op": "eq", "value": "Ada"}],
+        },
+        "delete_rows": {
+            "tenant": "acme",
+            "table": "customers",
+            "filters": [{"column": "name", "op": "eq", "value": "nobody"}],
+        },
+        "get_usage": {"tenant": "acme"},
+        "set_billing_state": {"tenant": "acme", "status": "active", "event_id": "evt_t"},
+        "retry_workflow": {"workflow_id": run["workflow"]["id"], "dry_run": True},
+        "break_workflow_lock": {"workflow_id": run["workflow"]["id"], "reason": "transport"},
+    }
+
+
+# Valid calls that are refused by design against this store.
+EXPECTED_ERRORS = {
+    "offboard_tenant": "APPROVAL_REQUIRED",
+    "retry_workflow": "INVALID_INPUT",  # the run succeeded
+    "break_workflow_lock": "INVALID_INPUT",  # a finished run holds no lock
+}
+
+
+async def _exercise(client: Client, arguments: dict[str, dict[str, Any]]) -> None:
+    tools = {t.name: t for t in (await client.list_tools()).tools}
+    assert set(tools) == set(SPECS)
+    for name, tool in tools.items():
+        spec = SPECS[name]
+        assert tool.input_schema["additionalProperties"] is False
+        assert tool.output_schema == spec.output_model.model_json_schema()
+        assert tool.annotations.read_only_hint is spec.read_only
+        assert tool.annotations.destructive_hint is spec.destructive
+    for name in tools:
+        result = await client.call_tool(name, arguments[name])
+        if name in EXPECTED_ERRORS:
+            assert result.is_error
+            assert result.structured_content["error"]["code"] == EXPECTED_ERRORS[name]
+            continue
+        assert not result.is_error, (name, result.structured_content)
+        jsonschema.validate(result.structured_content, tools[name].output_schema)
+    bad = await client.call_tool("get_tenant", {"tenant": 7})
+    assert bad.is_error and bad.structured_content["error"]["code"] == "INVALID_INPUT"
+
+
+def test_stdio(served: Served) -> None:
+    params = StdioServerParameters(
+        command=PAYBILL, args=["serve", "--principal", "admin"], env=served.env()
+    )
+    arguments = _arguments(served)
+
+    async def main() -> None:
+        async with Client(params) as client:
+            await _exercise(client, arguments)
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("transport", ["streamable-http", "sse"])
+def test_http_transports(served: Served, transport: str) -> None:
+    arguments = _arguments(served)
+    headers = {"Authorization": f"Bearer {served.keys['admin']}"}
+    with http_server(served, transport) as base:
+
+        async def main() -> None:
+            if transport == "sse":
+                target = sse_client(f"{base}/sse", headers=headers)
+            else:
+                target = streamable_http_client(
+                    f"{base}/mcp", http_client=httpx2.AsyncClient(headers=headers)
+                )
+            async with Client(target) as client:
+                await _exercise(client, arguments)
+
+        asyncio.run(main())
+
+
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"},
+    },
+}
+JSON_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+
+
+def test_http_requires_a_valid_key_and_a_local_origin(served: Served) -> None:
+    with http_server(served, "streamable-http") as base:
+        url = f"{base}/mcp"
+        good = {"Authorization": f"Bearer {served.keys['ops']}"}
+        cases = [
+            ({}, 401),
+            ({"Authorization": "Bearer pb_AAAAAAAAAAAA_" + "A" * 43}, 401),
+            ({"Authorization": served.keys["ops"]}, 401),
+            ({**good, "Origin": "http://evil.example"}, 403),
+            ({**good, "Host": "evil.example"}, 421),
+            (good, 200),
+        ]
+        for extra, status in cases:
+            response = httpx2.post(url, json=INITIALIZE, headers={**JSON_HEADERS, **extra})
+            assert response.status_code == status, (extra, response.text)
+        unauthorised = httpx2.post(url, json=INITIALIZE, headers=JSON_HEADERS)
+        assert unauthorised.json()["error"]["code"] == "UNAUTHENTICATED"
+        assert "Bearer" in unauthorised.headers["www-authenticate"]
+
+
+def test_a_session_stays_bound_to_its_principal(served: Served) -> None:
+    with http_server(served, "streamable-http") as base:
+        url = f"{base}/mcp"
+        opened = httpx2.post(
+            url,
+            json=INITIALIZE,
+            headers={**JSON_HEADERS, "Authorization": f"Bearer {served.keys['acme-bot']}"},
+        )
+        session = opened.headers["mcp-session-id"]
+        hijack = httpx2.post(
+            url,
+            json={"jsonrpc": "2.0", "id": 2, "method": "ping"},
+            headers={
+                **JSON_HEADERS,
+                "Authorization": f"Bearer {served.keys['admin']}",
+                "mcp-session-id": session,
+                "mcp-protocol-version": "2025-11-25",
+            },
+        )
+        assert hijack.status_code == 404
+
+
+def test_stdio_refuses_an_unknown_principal(served: Served) -> None:
+    result = subprocess.run(
+        [PAYBILL, "serve", "--principal", "mallory"],
+        env=served.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 1
+    assert "mallory" in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,80 @@
+"""Principals and API keys: keys are shown once, stored hashed, and authenticate."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from paybill.server.core.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from paybill.server.core.vocabulary import Role
+from paybill.server.domain.lifecycle import Lifecycle
+from paybill.server.domain.principals import add_principal, authenticate, parse_role
+from paybill.server.domain.tenants import create_tenant
+from paybill.server.store import ApiKey
+from paybill.server.store.database import Database
+
+
+def test_key_is_stored_only_as_hash_and_authenticates(db: Database) -> None:
+    with db.session() as session:
+        _, key = add_principal(session, "alice", Role.PLATFORM_ADMIN)
+    with db.session() as session:
+        stored = session.scalars(select(ApiKey)).one()
+        assert key.plaintext not in (stored.key_hash, stored.prefix)
+        assert stored.key_hash == key.key_hash
+        assert authenticate(session, key.plaintext).name == "alice"
+        assert stored.last_used_at is not None
+
+
+@pytest.mark.parametrize(
+    "presented",
+    ["", "Bearer x", "pb_short_key", "pb_AAAAAAAAAAAA_" + "A" * 43],
+)
+def test_bad_keys_are_refused(db: Database, presented: str) -> None:
+    with db.session() as session:
+        add_principal(session, "alice", Role.OPERATOR)
+        with pytest.raises(Unauthenticated):
+            authenticate(session, presented)
+
+
+def test_key_with_right_prefix_but_wrong_secret_is_refused(db: Database) -> None:
+    with db.session() as session:
+        _, key = add_principal(session, "alice", Role.OPERATOR)
+        forged = key.plaintext[:-4] + ("AAAA" if not key.plaintext.endswith("AAAA") else "BBBB")
+        with pytest.raises(Unauthenticated):
+            authenticate(session, forged)
+
+
+def test_disabled_principal_cannot_authenticate(db: Database) -> None:
+    with db.session() as session:
+        principal, key = add_principal(session, "alice", Role.OPERATOR)
+        principal.disabled = True
+        with pytest.raises(Unauthenticated):
+            authenticate(session, key.plaintext)
+
+
+def test_tenant_binding_rules(db: Database, lifecycle: Lifecycle) -> None:
+    with db.session() as session:
+        create_tenant(session, lifecycle, slug="acme", name="Acme", plan_id="free", actor="t")
+        agent, _ = add_principal(session, "bot", Role.TENANT_AGENT, "acme")
+        assert agent.tenant_id is not None
+        with pytest.raises(InvalidInput, match="tenant-scoped"):
+            add_principal(session, "bot2", Role.TENANT_ADMIN)
+        with pytest.raises(InvalidInput, match="across tenants"):
+            add_principal(session, "ops", Role.OPERATOR, "acme")
+        with pytest.raises(NotFound):
+            add_principal(session, "bot3", Role.TENANT_AGENT, "nope")
+        with pytest.raises(Conflict):
+            add_principal(session, "bot", Role.TENANT_AGENT, "acme")
+
+
+@pytest.mark.parametrize(
+    "name", ["", "Alice", "a b", "x" * 101, "\uff41lice", "-lead", "operator", "tenant_admin"]
+)
+def test_bad_names_are_refused(db: Database, name: str) -> None:
+    with db.session() as session, pytest.raises(InvalidInput):
+        add_principal(session, name, Role.OPERATOR)
+
+
+def test_unknown_role_lists_the_known_ones() -> None:
+    with pytest.raises(InvalidInput, match="platform_admin"):
+        parse_role("root")

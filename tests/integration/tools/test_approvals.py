@@ -1,0 +1,160 @@
+"""Approval flow: destructive calls wait; approval runs them; a changed tenant voids it."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from paybill.server.core.errors import ProvisioningFailed
+from paybill.server.core.vocabulary import Role
+from paybill.server.domain.principals import add_principal
+from tests.support.served import Served
+
+OFFBOARD = {"tenant": "acme", "confirm_slug": "acme", "reason": "contract ended"}
+
+
+def test_offboarding_waits_for_approval_then_runs(served: Served) -> None:
+    pending = served.error("ops", "offboard_tenant", **OFFBOARD)
+    assert pending["code"] == "APPROVAL_REQUIRED"
+    approval_id = pending["details"]["approval_id"]
+    assert served.ok("ops", "get_tenant", tenant="acme")["state"] == "active"
+    listed = served.ok("boss", "list_approvals")["approvals"]
+    assert [(a["id"], a["tool"], a["status"]) for a in listed] == [
+        (approval_id, "offboard_tenant", "pending")
+    ]
+    decided = served.ok(
+        "boss", "decide_approval", approval_id=approval_id, decision="approve", reason="ok by me"
+    )
+    assert decided["approval"]["status"] == "executed"
+    assert decided["result"]["tenant"]["state"] == "offboarding"
+    run_id = decided["result"]["workflow"]["id"]
+    assert decided["result"]["workflow"]["status"] == "pending"
+    assert served.drain() == 1
+    assert served.ok("ops", "get_tenant", tenant="acme")["state"] == "archived"
+    steps = served.ok("ops", "get_workflow", workflow_id=run_id)["steps"]
+    assert [(s["name"], s["status"], s["attempts"]) for s in steps] == [
+        ("revoke_access", "succeeded", 1),
+        ("export_data", "succeeded", 1),
+        ("archive_infrastructure", "succeeded", 1),
+        ("archived", "succeeded", 1),
+        ("schedule_deletion", "succeeded", 1),
+    ]
+    assert steps[0]["output"] == {"disabled_principals": ["acme-admin", "acme-bot"]}
+    assert served.error("acme-bot", "list_plans")["code"] == "UNAUTHENTICATED"
+    again = served.error(
+        "boss", "decide_approval", approval_id=approval_id, decision="approve", reason="twice"
+    )
+    assert again["code"] == "CONFLICT"
+
+
+def test_same_request_reuses_the_pending_approval(served: Served) -> None:
+    first = served.error("ops", "offboard_tenant", **OFFBOARD)["details"]["approval_id"]
+    second = served.error("ops", "offboard_tenant", **OFFBOARD)["details"]["approval_id"]
+    assert first == second
+
+
+def test_changed_tenant_voids_the_approval(served: Served) -> None:
+    approval_id = served.error("ops", "offboard_tenant", **OFFBOARD)["details"]["approval_id"]
+    served.ok("ops", "change_plan", tenant="acme", plan="pro", migrate_isolation=False)
+    served.drain()
+    void = served.error(
+        "boss", "decide_approval", approval_id=approval_id, decision="approve", reason="late"
+    )
+    assert void["code"] == "CONFLICT"
+    assert "void" in void["message"]
+    assert served.ok("boss", "list_approvals", status="void")["approvals"][0]["id"] == approval_id
+    assert served.ok("ops", "get_tenant", tenant="acme")["state"] == "active"
+
+
+def test_rejection_runs_nothing(served: Served) -> None:
+    approval_id = served.error("ops", "offboard_tenant", **OFFBOARD)["details"]["approval_id"]
+    decided = served.ok(
+        "boss", "decide_approval", approval_id=approval_id, decision="reject", reason="no way"
+    )
+    assert (decided["approval"]["status"], decided["result"]) == ("rejected", None)
+    assert served.ok("ops", "get_tenant", tenant="acme")["state"] == "active"
+
+
+def test_requester_cannot_approve_own_request(served: Served) -> None:
+    approval_id = served.error("admin", "offboard_tenant", **OFFBOARD)["details"]["approval_id"]
+    own = served.error(
+        "admin", "decide_approval", approval_id=approval_id, decision="approve", reason="mine"
+    )
+    assert own["code"] == "DENIED"
+
+
+def test_confirm_slug_must_match(served: Served) -> None:
+    refused = served.error(
+        "ops", "offboard_tenant", tenant="acme", confirm_slug="acme-corp", reason="typo"
+    )
+    assert refused["code"] == "INVALID_INPUT"
+    assert "confirm_slug" in refused["message"]
+    assert served.ok("boss", "list_approvals")["approvals"] == []  # nothing to approve
+    assert served.ok("ops", "get_tenant", tenant="acme")["state"] == "active"
+
+
+def test_offboarding_is_refused_in_the_wrong_state(served: Served) -> None:
+    approval_id = served.error("ops", "offboard_tenant", **OFFBOARD)["details"]["approval_id"]
+    served.ok("boss", "decide_approval", approval_id=approval_id, decision="approve", reason="fine")
+    again = served.error("ops", "offboard_tenant", **OFFBOARD)
+    assert again["code"] == "INVALID_TRANSITION"
+    assert again["details"]["state"] == "offboarding"
+    served.drain()
+    assert served.error("ops", "offboard_tenant", **OFFBOARD)["details"]["state"] == "archived"
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_racing_decisions_cannot_both_win(served: Served) -> None:
+    with served.services.db.session() as session:
+        add_principal(session, "boss2", Role.APPROVER)
+    approval_id = served.error("ops", "offboard_tenant", **OFFBOARD)["details"]["approval_id"]
+    barrier = threading.Barrier(2)
+    outcomes: dict[str, dict] = {}
+
+    def decide(principal: str, decision: str) -> None:
+        barrier.wait(timeout=10)
+        outcomes[principal] = served.call(
+            principal,
+            "decide_approval",
+            approval_id=approval_id,
+            decision=decision,
+            reason="racing",
+        ).payload
+
+    threads = [
+        threading.Thread(target=decide, args=("boss", "reject")),
+        threading.Thread(target=decide, args=("boss2", "approve")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    codes = sorted(o.get("error", {}).get("code", "ok") for o in outcomes.values())
+    assert codes == ["CONFLICT", "ok"]
+    served.drain()
+    final = served.ok("boss", "list_approvals", status=None)["approvals"][0]["status"]
+    state = served.ok("ops", "get_tenant", tenant="acme")["state"]
+    assert (final, state) in {("rejected", "active"), ("executed", "archived")}
+
+
+def test_failed_offboarding_is_reported_not_hidden(served: Served) -> None:
+    class Failing:
+        name = "failing"
+
+        def archive(self, tenant: object, progress: object = None) -> dict:
+            raise ProvisioningFailed("the archive volume is full.")
+
+    served.services.provisioner = Failing()  # type: ignore[assignment]
+    approval_id = served.error("ops", "offboard_tenant", **OFFBOARD)["details"]["approval_id"]
+    decided = served.ok(
+        "boss", "decide_approval", approval_id=approval_id, decision="approve", reason="go on"
+    )
+    served.drain()
+    run = served.ok("ops", "get_workflow", workflow_id=decided["result"]["workflow"]["id"])
+    assert run["status"] == "failed"
+    assert run["error"]["code"] == "PROVISIONING_FAILED"
+    assert "archive volume is full" in run["error"]["message"]
+    statuses = [s["status"] for s in run["steps"]]
+    assert statuses == ["succeeded", "succeeded", "failed", "pending", "pending"]
+    assert served.ok("ops", "get_tenant", tenant="acme")["state"] == "offboarding"

@@ -1,0 +1,81 @@
+"""The audit chain: every decision recorded, tampering detected and located."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import select, text
+
+from paybill.server.domain import audit
+from paybill.server.store import AuditEvent
+from tests.support.served import Served
+
+PAYBILL = str(Path(sys.executable).parent / "paybill")
+
+
+def _events(served: Served) -> list[AuditEvent]:
+    with served.services.db.session() as session:
+        return list(session.scalars(select(AuditEvent).order_by(AuditEvent.id)))
+
+
+def _tamper(served: Served, event_id: int, outcome: str) -> None:
+    """What an attacker with database superuser rights could do: bypass the triggers."""
+    engine = served.services.db.engine
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("ALTER TABLE audit_events DISABLE TRIGGER USER"))
+        else:
+            conn.execute(text("DROP TRIGGER audit_events_no_update"))
+        conn.execute(
+            text("UPDATE audit_events SET outcome = :o WHERE id = :i"),
+            {"o": outcome, "i": event_id},
+        )
+
+
+def test_denied_and_allowed_calls_are_chained(served: Served) -> None:
+    served.error("acme-bot", "suspend_tenant", tenant="acme", reason="let me in")
+    served.ok("ops", "get_tenant", tenant="acme")
+    events = _events(served)
+    denied, allowed = events[-2], events[-1]
+    assert (denied.principal, denied.decision.value, denied.error_code) == (
+        "acme-bot",
+        "denied",
+        "DENIED",
+    )
+    assert denied.tenant_id is not None
+    assert (allowed.principal, allowed.decision.value, allowed.outcome) == ("ops", "allowed", "ok")
+    assert allowed.prev_hash == denied.hash
+    with served.services.db.session() as session:
+        assert audit.verify(session).ok
+
+
+def test_tampered_row_is_named(served: Served) -> None:
+    for _ in range(3):
+        served.ok("ops", "list_plans")
+    victim = _events(served)[2]
+    _tamper(served, victim.id, "forged")
+    with served.services.db.session() as session:
+        report = audit.verify(session)
+    assert (report.ok, report.first_broken_id) == (False, victim.id)
+    assert report.checked == 2
+
+
+def test_audit_verify_cli(served: Served) -> None:
+    env = served.env()
+    ok = subprocess.run([PAYBILL, "audit", "verify"], env=env, capture_output=True, text=True)
+    assert ok.returncode == 0 and "intact" in ok.stdout
+    victim = _events(served)[1]
+    _tamper(served, victim.id, "forged")
+    bad = subprocess.run([PAYBILL, "audit", "verify"], env=env, capture_output=True, text=True)
+    assert bad.returncode == 1
+    assert f"BROKEN at event {victim.id}" in bad.stderr
+
+
+def test_secrets_are_redacted_from_audit_arguments() -> None:
+    redacted = audit.redact({"api_key": "pb_x", "nested": [{"password": "p", "slug": "acme"}]})
+    assert redacted == {
+        "api_key": "[redacted]",
+        "nested": [{"password": "[redacted]", "slug": "acme"}],
+    }

@@ -1,0 +1,175 @@
+"""Every tool x every role x own tenant / other tenant: allowed or DENIED, as designed."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from paybill.server.core.vocabulary import Role
+from paybill.server.domain.acl import role_binding
+from paybill.server.store import Principal, Tenant, WorkflowRun
+from paybill.tools import all_tools
+from tests.support.served import Served
+
+# Written out by hand from the role design (ARCHITECTURE.md section 7), not derived from
+# policies/acl_policy.csv, so a policy edit that widens access fails here.
+READ = {"list_plans", "get_tenant", "list_tenants", "get_workflow"}
+DATA_READ = {"describe_schema", "query_table", "get_usage"}
+DATA_WRITE = {"insert_rows", "update_rows", "delete_rows"}
+ALLOWED = {
+    "admin": {t.name for t in all_tools()},
+    "ops": {t.name for t in all_tools()}
+    - {"decide_approval", "break_workflow_lock", "set_billing_state"}
+    - DATA_WRITE,
+    "boss": READ | {"list_approvals", "decide_approval", "get_audit_log"},
+    "billing": READ | {"suspend_tenant", "resume_tenant", "get_usage", "set_billing_state"},
+    # Tenant-scoped principals are bound to acme; acme's free plan lacks audit.export and
+    # data.sql, so get_audit_log and run_sql are refused by entitlement.
+    "acme-admin": READ
+    | DATA_READ
+    | DATA_WRITE
+    | {"change_plan", "offboard_tenant", "list_approvals"},
+    "acme-bot": READ | DATA_READ,
+}
+# Tools whose domain is the caller's own scope: no "other tenant" to aim at.
+CALLER_SCOPED = {"list_plans", "list_tenants", "list_approvals", "create_tenant"}
+
+
+def _arguments(tool: str, slug: str, ids: dict[str, dict[str, str]]) -> dict:
+    reason = "policy table"
+    return {
+        "list_plans": {},
+        "create_tenant": {"slug": "newco", "name": "New", "plan": "free", "dry_run": True},
+        "get_tenant": {"tenant": slug},
+        "list_tenants": {},
+        "change_plan": {"tenant": slug, "plan": "enterprise", "dry_run": True},
+        "suspend_tenant": {"tenant": slug, "reason": reason, "dry_run": True},
+        "resume_tenant": {"tenant": slug, "reason": reason, "dry_run": True},
+        "offboard_tenant": {
+            "tenant": slug,
+            "confirm_slug": slug,
+            "reason": reason,
+            "dry_run": True,
+        },
+        "get_workflow": {"workflow_id": ids["run"][slug]},
+        "list_approvals": {},
+        "decide_approval": {
+            "approval_id": ids["approval"][slug],
+            "decision": "approve",
+            "reason": reason,
+            "dry_run": True,
+        },
+        "get_audit_log": {"tenant": slug},
+        "describe_schema": {"tenant": slug},
+        "query_table": {"tenant": slug, "table": "customers"},
+        "run_sql": {"tenant": slug, "sql": "SELECT 1", "dry_run": True},
+        "insert_rows": {
+            "tenant": slug,
+            "table": "customers",
+            "rows": [{"name": "x"}],
+            "dry_run": True,
+        },
+        "update_rows": {
+            "tenant": slug,
+            "table": "customers",
+            "values": {"name": "y"},
+            "filters": [{"column": "id", "op": "eq", "value": 1}],
+            "dry_run": True,
+        },
+        "delete_rows": {
+            "tenant": slug,
+            "table": "customers",
+            "filters": [{"column": "id", "op": "eq", "value": 1}],
+            "dry_run": True,
+        },
+        "get_usage": {"tenant": slug},
+        "set_billing_state": {"tenant": slug, "status": "active", "dry_run": True},
+        "retry_workflow": {"workflow_id": ids["run"][slug], "dry_run": True},
+        "break_workflow_lock": {"workflow_id": ids["run"][slug], "reason": reason, "dry_run": True},
+    }[tool]
+
+
+@pytest.fixture
+def ids(served: Served) -> dict[str, dict[str, str]]:
+    runs, approvals = {}, {}
+    with served.services.db.session() as session:
+        for tenant in session.scalars(select(Tenant)):
+            runs[tenant.slug] = session.scalar(
+                select(WorkflowRun.id).where(WorkflowRun.tenant_id == tenant.id)
+            )
+    for slug in ("acme", "globex"):
+        error = served.error(
+            "ops", "offboard_tenant", tenant=slug, confirm_slug=slug, reason="policy table"
+        )
+        approvals[slug] = error["details"]["approval_id"]
+    return {"run": runs, "approval": approvals}
+
+
+def test_table_covers_every_tool() -> None:
+    names = {t.name for t in all_tools()}
+    assert ALLOWED["admin"] == names
+    assert all(allowed <= names for allowed in ALLOWED.values())
+
+
+@pytest.mark.parametrize("principal", sorted(ALLOWED))
+def test_policy_table(served: Served, ids: dict, principal: str) -> None:
+    tenant_scoped = principal.startswith("acme-")
+    mismatches = []
+    for spec in all_tools():
+        for target in ("acme", "globex"):
+            own = target == "acme" or not tenant_scoped
+            expected = spec.name in ALLOWED[principal] and (own or spec.name in CALLER_SCOPED)
+            outcome = served.call(principal, spec.name, **_arguments(spec.name, target, ids))
+            denied = outcome.is_error and outcome.payload["error"]["code"] == "DENIED"
+            if denied == expected:
+                mismatches.append((spec.name, target, "denied" if denied else "allowed"))
+    assert mismatches == []
+
+
+def test_tenant_scoped_listing_only_shows_own_tenant(served: Served) -> None:
+    listed = served.ok("acme-bot", "list_tenants")
+    assert [t["slug"] for t in listed["tenants"]] == ["acme"]
+    assert {t["slug"] for t in served.ok("ops", "list_tenants")["tenants"]} == {"acme", "globex"}
+
+
+def test_unknown_and_existing_foreign_tenants_look_the_same(served: Served) -> None:
+    for tool, key in (("get_tenant", "tenant"), ("query_table", "tenant")):
+        extra = {"table": "customers"} if tool == "query_table" else {}
+        foreign = served.error("acme-bot", tool, **{key: "globex"}, **extra)
+        missing = served.error("acme-bot", tool, **{key: "nosuch"}, **extra)
+        assert foreign == missing
+        assert foreign["code"] == "DENIED"
+
+
+def test_entitlement_follows_the_plan(served: Served) -> None:
+    refused = served.error("acme-admin", "get_audit_log")
+    assert refused["code"] == "DENIED"
+    assert "audit.export" in refused["message"]
+    served.ok("ops", "change_plan", tenant="acme", plan="pro", migrate_isolation=False)
+    served.drain()
+    events = served.ok("acme-admin", "get_audit_log")["events"]
+    assert events
+    acme_id = served.ok("ops", "get_tenant", tenant="acme")["id"]
+    assert {e["tenant_id"] for e in events} == {acme_id}
+
+
+def test_unknown_principal_is_unauthenticated(served: Served) -> None:
+    assert served.error("mallory", "list_plans")["code"] == "UNAUTHENTICATED"
+    assert served.error(None, "list_plans")["code"] == "UNAUTHENTICATED"  # type: ignore[arg-type]
+
+
+def test_a_principal_named_like_a_role_gets_nothing_from_the_name(served: Served) -> None:
+    """Casbin links equal names; principals live under 'user:' so a legacy principal called
+    'operator' holding only tenant_agent on acme stays a tenant agent."""
+    with served.services.db.session() as session:
+        acme = session.scalar(select(Tenant).where(Tenant.slug == "acme"))
+        session.add(Principal(name="operator", role=Role.TENANT_AGENT, tenant_id=acme.id))
+        session.add(role_binding("operator", Role.TENANT_AGENT, acme.id))
+    assert (
+        served.error("operator", "create_tenant", slug="x", name="x", plan="free")["code"]
+        == "DENIED"
+    )
+    assert (
+        served.error("operator", "suspend_tenant", tenant="acme", reason="nope")["code"] == "DENIED"
+    )
+    assert not served.call("operator", "get_tenant", tenant="acme").is_error
