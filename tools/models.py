@@ -1,11 +1,12 @@
-"""Output models shared by several tools."""
+"""Output models shared by several tools, read from store rows by pydantic
+(``from_attributes``): a field is the row's attribute of the same name."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field
+from pydantic import AliasChoices, ConfigDict, Field
 
 from paybill.server.guards.spec import ToolInput, ToolOutput
 from paybill.server.store import (
@@ -24,7 +25,13 @@ class TenantRef(ToolInput):
     tenant: str = SLUG_FIELD
 
 
-class PlanOut(ToolOutput):
+class RecordOut(ToolOutput):
+    """An output read from a store row's attributes."""
+
+    model_config = ConfigDict(extra="forbid", from_attributes=True)
+
+
+class PlanOut(RecordOut):
     id: str
     name: str
     tier: int
@@ -40,34 +47,24 @@ class PlanOut(ToolOutput):
 
     @classmethod
     def of(cls, plan: Plan) -> PlanOut:
-        return cls(
-            id=plan.id,
-            name=plan.name,
-            tier=plan.tier,
-            price_cents=plan.price_cents,
-            currency=plan.currency,
-            billing_period_days=plan.billing_period_days,
-            isolation=plan.isolation.value,
-            max_seats=plan.max_seats,
-            max_rows=plan.max_rows,
-            queries_per_minute=plan.queries_per_minute,
-            storage_mb=plan.storage_mb,
-            features=list(plan.features),
-        )
+        return cls.model_validate(plan)
 
 
-class SubscriptionOut(ToolOutput):
+class SubscriptionOut(RecordOut):
     status: str
     current_period_start: datetime
     current_period_end: datetime
-    scheduled_plan: str | None
+    # The row's column is scheduled_plan_id; the first name is the one clients see.
+    scheduled_plan: str | None = Field(
+        validation_alias=AliasChoices("scheduled_plan", "scheduled_plan_id")
+    )
     trial_end: datetime | None = None
     past_due_since: datetime | None = Field(
         default=None, description="Start of the grace period before suspension."
     )
 
 
-class TenantOut(ToolOutput):
+class TenantOut(RecordOut):
     id: str
     slug: str
     name: str
@@ -87,27 +84,18 @@ class TenantOut(ToolOutput):
             id=tenant.id,
             slug=tenant.slug,
             name=tenant.name,
-            plan=tenant.plan_id,
-            isolation=tenant.isolation.value,
-            cloud=tenant.cloud.value,
+            plan=tenant.plan_id,  # the id; ``tenant.plan`` is the related row
+            isolation=tenant.isolation,
+            cloud=tenant.cloud,
             region=tenant.region,
             state=tenant.state,
             allowed_actions=allowed_actions,
-            subscription=None
-            if sub is None
-            else SubscriptionOut(
-                status=sub.status.value,
-                current_period_start=sub.current_period_start,
-                current_period_end=sub.current_period_end,
-                scheduled_plan=sub.scheduled_plan_id,
-                trial_end=sub.trial_end,
-                past_due_since=sub.past_due_since,
-            ),
+            subscription=None if sub is None else SubscriptionOut.model_validate(sub),
             created_at=tenant.created_at,
         )
 
 
-class StepOut(ToolOutput):
+class StepOut(RecordOut):
     position: int
     name: str
     status: str
@@ -118,7 +106,7 @@ class StepOut(ToolOutput):
     finished_at: datetime | None
 
 
-class RunLockOut(ToolOutput):
+class RunLockOut(RecordOut):
     """The tenant's run lock while this run holds it: one run per tenant at a time."""
 
     owner: str = Field(description="The worker executing the run.")
@@ -126,7 +114,7 @@ class RunLockOut(ToolOutput):
     expires_at: datetime = Field(description="Renewed while the worker is alive.")
 
 
-class RunOut(ToolOutput):
+class RunOut(RecordOut):
     id: str
     tenant_id: str | None
     kind: str
@@ -142,39 +130,12 @@ class RunOut(ToolOutput):
 
     @classmethod
     def of(cls, run: WorkflowRun, lock: TenantRunLock | None = None) -> RunOut:
-        return cls(
-            id=run.id,
-            tenant_id=run.tenant_id,
-            kind=run.kind,
-            status=run.status.value,
-            progress=run.progress,
-            error=run.error,
-            created_by=run.created_by,
-            created_at=run.created_at,
-            not_before=run.not_before,
-            finished_at=run.finished_at,
-            lock=None
-            if lock is None
-            else RunLockOut(
-                owner=lock.owner, acquired_at=lock.acquired_at, expires_at=lock.expires_at
-            ),
-            steps=[
-                StepOut(
-                    position=s.position,
-                    name=s.name,
-                    status=s.status.value,
-                    attempts=s.attempts or 0,
-                    output=s.output,
-                    error=s.error,
-                    started_at=s.started_at,
-                    finished_at=s.finished_at,
-                )
-                for s in run.steps
-            ],
-        )
+        # The lock is not an attribute of the run: it is read (or not) by the caller.
+        fields = {name: getattr(run, name) for name in cls.model_fields if name != "lock"}
+        return cls.model_validate({**fields, "lock": lock})
 
 
-class ApprovalOut(ToolOutput):
+class ApprovalOut(RecordOut):
     id: str
     tenant_id: str | None
     tool: str
@@ -189,24 +150,11 @@ class ApprovalOut(ToolOutput):
     created_at: datetime
 
     @classmethod
-    def of(cls, a: Approval) -> ApprovalOut:
-        return cls(
-            id=a.id,
-            tenant_id=a.tenant_id,
-            tool=a.tool,
-            arguments=a.arguments,
-            plan_hash=a.plan_hash,
-            status=a.status.value,
-            requested_by=a.requested_by,
-            decided_by=a.decided_by,
-            decided_at=a.decided_at,
-            reason=a.reason,
-            expires_at=a.expires_at,
-            created_at=a.created_at,
-        )
+    def of(cls, approval: Approval) -> ApprovalOut:
+        return cls.model_validate(approval)
 
 
-class AuditEventOut(ToolOutput):
+class AuditEventOut(RecordOut):
     id: int
     occurred_at: datetime
     principal: str
@@ -221,18 +169,5 @@ class AuditEventOut(ToolOutput):
     hash: str
 
     @classmethod
-    def of(cls, e: AuditEvent) -> AuditEventOut:
-        return cls(
-            id=e.id,
-            occurred_at=e.occurred_at,
-            principal=e.principal,
-            tenant_id=e.tenant_id,
-            tool=e.tool,
-            arguments=e.arguments,
-            decision=e.decision.value,
-            rule=e.rule,
-            outcome=e.outcome,
-            error_code=e.error_code,
-            prev_hash=e.prev_hash,
-            hash=e.hash,
-        )
+    def of(cls, event: AuditEvent) -> AuditEventOut:
+        return cls.model_validate(event)
