@@ -26,7 +26,7 @@ from paybill.server.executors.terraform.cli import Terraform, pg_state_conn
 from paybill.server.executors.terraform.plan_policy import load_plan_policy
 from paybill.server.executors.terraform.provisioner import TerraformProvisioner
 from paybill.server.guards.pipeline import Pipeline
-from paybill.server.mcp.adapter import MCPServer, PrincipalOf, build_mcp_server
+from paybill.server.mcp.adapter import PrincipalOf, ToolServer, build_mcp_server
 from paybill.server.store.base import utcnow
 from paybill.server.store.database import Database, make_engine
 from paybill.server.workflows.engine.services import Services
@@ -116,6 +116,6 @@ def build_pipeline(services: Services) -> Pipeline:
     return Pipeline(services, all_tools())
 
 
-def build_server(services: Services, principal_of: PrincipalOf) -> MCPServer:
+def build_server(services: Services, principal_of: PrincipalOf) -> ToolServer:
     """An MCP server whose tools all run through one guard pipeline."""
     return build_mcp_server(build_pipeline(services), principal_of, INSTRUCTIONS)

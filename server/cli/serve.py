@@ -14,6 +14,7 @@ from paybill.server.core.errors import InvalidInput
 from paybill.server.domain.principals import get_principal
 from paybill.server.mcp.adapter import http_principal
 from paybill.server.mcp.http import serve_http
+from paybill.server.mcp.transports import serve_stdio
 from paybill.server.workflows.engine.worker import embedded_worker
 
 
@@ -55,7 +56,7 @@ def serve(obj: CliContext, transport: str, host: str, port: int, principal: str 
         with services.db.session() as session:
             get_principal(session, name)  # fail now, not on the first call
         with worker:
-            build_server(services, lambda _ctx: name).run()
+            serve_stdio(build_server(services, lambda _ctx: name))
         return
     if principal:
         raise InvalidInput("--principal is for stdio; HTTP callers authenticate with API keys.")

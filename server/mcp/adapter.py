@@ -1,42 +1,54 @@
-"""Turn pipeline tool specs into MCP tools: the only module that touches the SDK's Tool type.
+"""Serve the guard pipeline's tool specs as MCP tools: the only module that builds the SDK server.
 
-The SDK would validate arguments itself and report failures as bare text. Paybill wants
-every failure as a typed ``INVALID_INPUT`` and unknown arguments refused, so each MCP tool
-advertises the input model's exact JSON schema but hands the raw arguments to the pipeline,
-which validates them with the same model.
+Built on the SDK's low-level ``Server``, whose documented contract is what Paybill needs: it
+advertises exactly the ``Tool`` it is handed and passes ``tools/call`` arguments through
+unvalidated. So each tool advertises its input model's exact JSON schema and the pipeline alone
+validates the raw arguments, answering a typed ``INVALID_INPUT``. ``MCPServer`` derives schemas
+from function signatures and rejects arguments itself as bare text; bending it meant patching
+its internals.
 """
 
-import inspect
+from __future__ import annotations
+
 import json
 import logging
-from collections.abc import Callable
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import anyio
-from mcp.server import MCPServer
+from mcp.server import Server, ServerRequestContext
 from mcp.server.auth.middleware.auth_context import get_access_token
-from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.tools import Tool
-from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import ConfigDict
+from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler
+from mcp.shared.exceptions import MCPError
+from mcp.types import (
+    INVALID_PARAMS,
+    CallToolRequestParams,
+    CallToolResult,
+    GetPromptRequestParams,
+    GetPromptResult,
+    ListPromptsResult,
+    ListResourcesResult,
+    ListResourceTemplatesResult,
+    ListToolsResult,
+    PaginatedRequestParams,
+    ReadResourceRequestParams,
+    ReadResourceResult,
+    TextContent,
+    Tool,
+    ToolAnnotations,
+)
 
 from paybill.server import __version__
 from paybill.server.guards.pipeline import Outcome, Pipeline
 from paybill.server.guards.spec import ToolSpec
 
-PrincipalOf = Callable[[Context], str | None]
+ToolServer = Server[Any]
+RequestContext = ServerRequestContext[Any, Any]
+PrincipalOf = Callable[[RequestContext], str | None]
+# (progress, total, message), sent as notifications/progress when the caller asked for them.
+ReportProgress = Callable[[float, float | None, str | None], Awaitable[None]]
 POLL_SECONDS = 0.2
 log = logging.getLogger("paybill.mcp")
-
-
-class _RawArguments(ArgModelBase):
-    """Accepts any arguments object and passes it through whole as ``arguments``."""
-
-    model_config = ConfigDict(extra="allow")
-
-    def model_dump_one_level(self) -> dict[str, Any]:
-        return {"arguments": dict(self.model_extra or {})}
 
 
 def result_of(outcome: Outcome) -> CallToolResult:
@@ -46,6 +58,11 @@ def result_of(outcome: Outcome) -> CallToolResult:
         structured_content=outcome.payload,
         content=[TextContent(type="text", text=text)],
     )
+
+
+def _text_error(text: str) -> CallToolResult:
+    """A failure outside the pipeline, worded as the SDK's MCPServer words it."""
+    return CallToolResult(is_error=True, content=[TextContent(type="text", text=text)])
 
 
 def annotations_of(spec: ToolSpec) -> ToolAnnotations:
@@ -60,8 +77,25 @@ def annotations_of(spec: ToolSpec) -> ToolAnnotations:
     )
 
 
+def tool_of(spec: ToolSpec) -> Tool:
+    """The tool as advertised: the schemas are the models' own, so what a client is told to
+    send is exactly what the pipeline validates."""
+    return Tool(
+        name=spec.name,
+        title=spec.title,
+        description=spec.description,
+        input_schema=spec.input_model.model_json_schema(),
+        output_schema=spec.output_model.model_json_schema(),
+        annotations=annotations_of(spec),
+    )
+
+
 async def _wait(
-    spec: ToolSpec, pipeline: Pipeline, raw: dict[str, Any], outcome: Outcome, ctx: Context
+    spec: ToolSpec,
+    pipeline: Pipeline,
+    raw: dict[str, Any],
+    outcome: Outcome,
+    report: ReportProgress,
 ) -> Outcome:
     """Poll what the call waits for until it is done or the caller's wait is over, reporting
     each change as MCP progress. The call already passed every guard; sleeping happens on
@@ -78,7 +112,7 @@ async def _wait(
         while True:
             poll = await anyio.to_thread.run_sync(spec.poll, pipeline.services, arguments)
             if poll.progress != last:
-                await ctx.report_progress(*poll.progress)
+                await report(*poll.progress)
                 last = poll.progress
             outcome = Outcome(poll.payload, is_error=False)
             if poll.done or anyio.current_time() >= deadline:
@@ -90,44 +124,98 @@ async def _wait(
         return outcome
 
 
-def build_tool(spec: ToolSpec, pipeline: Pipeline, principal_of: PrincipalOf) -> Tool:
-    async def run(arguments: dict[str, Any], ctx: Context) -> CallToolResult:
-        principal = principal_of(ctx)
-        outcome = await anyio.to_thread.run_sync(pipeline.call, spec.name, principal, arguments)
-        if spec.poll is not None and not outcome.is_error:
-            outcome = await _wait(spec, pipeline, arguments, outcome, ctx)
+class _Tools:
+    """The tools/list and tools/call handlers over one pipeline."""
+
+    def __init__(self, pipeline: Pipeline, principal_of: PrincipalOf) -> None:
+        self.pipeline = pipeline
+        self.principal_of = principal_of
+        self.tools = [tool_of(spec) for spec in pipeline.registry.values()]
+        self.schemas = {tool.name: tool.input_schema for tool in self.tools}
+
+    async def list_tools(
+        self, ctx: RequestContext, params: PaginatedRequestParams | None
+    ) -> ListToolsResult:
+        return ListToolsResult(tools=list(self.tools))
+
+    async def call_tool(self, ctx: RequestContext, params: CallToolRequestParams) -> CallToolResult:
+        spec = self.pipeline.registry.get(params.name)
+        if spec is None:
+            return _text_error(f"Unknown tool: {params.name}")
+        arguments = dict(params.arguments or {})
+        try:
+            principal = self.principal_of(ctx)
+            outcome = await anyio.to_thread.run_sync(
+                self.pipeline.call, spec.name, principal, arguments
+            )
+            if spec.poll is not None and not outcome.is_error:
+                outcome = await _wait(
+                    spec, self.pipeline, arguments, outcome, ctx.session.report_progress
+                )
+        except Exception:
+            # The pipeline answers every failure itself; this is a bug around it. Its text
+            # stays in the server's log.
+            log.exception("calling %s failed outside the pipeline", spec.name)
+            return _text_error(f"Error executing tool {spec.name}")
         return result_of(outcome)
 
-    returns = Annotated[CallToolResult, spec.output_model]
-    run.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [
-            inspect.Parameter("arguments", inspect.Parameter.KEYWORD_ONLY, annotation=dict),
-            inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context),
-        ],
-        return_annotation=returns,
-    )
-    run.__annotations__ = {"arguments": dict, "ctx": Context, "return": returns}
-    run.__name__ = spec.name
-    tool = Tool.from_function(
-        run,
-        name=spec.name,
-        title=spec.title,
-        description=spec.description,
-        annotations=annotations_of(spec),
-        structured_output=True,
-    )
-    tool.parameters = spec.input_model.model_json_schema()
-    tool.fn_metadata.arg_model = _RawArguments
-    return tool
+
+# Paybill has no resources or prompts. It keeps advertising both, as it always has (clients
+# probe them): empty lists, and a not-found error for any name a client asks for anyway.
+async def _no_resources(
+    ctx: RequestContext, params: PaginatedRequestParams | None
+) -> ListResourcesResult:
+    return ListResourcesResult(resources=[])
 
 
-def http_principal(ctx: Context) -> str | None:
+async def _no_templates(
+    ctx: RequestContext, params: PaginatedRequestParams | None
+) -> ListResourceTemplatesResult:
+    return ListResourceTemplatesResult(resource_templates=[])
+
+
+async def _unknown_resource(
+    ctx: RequestContext, params: ReadResourceRequestParams
+) -> ReadResourceResult:
+    uri = str(params.uri)
+    raise MCPError(code=INVALID_PARAMS, message=f"Unknown resource: {uri}", data={"uri": uri})
+
+
+async def _no_prompts(
+    ctx: RequestContext, params: PaginatedRequestParams | None
+) -> ListPromptsResult:
+    return ListPromptsResult(prompts=[])
+
+
+async def _unknown_prompt(ctx: RequestContext, params: GetPromptRequestParams) -> GetPromptResult:
+    raise MCPError(code=INVALID_PARAMS, message=f"Unknown prompt: {params.name}")
+
+
+def http_principal(ctx: RequestContext) -> str | None:
     """The principal that the HTTP bearer middleware authenticated for this request."""
     token = get_access_token()
     return token.client_id if token is not None else None
 
 
-def build_mcp_server(pipeline: Pipeline, principal_of: PrincipalOf, instructions: str) -> MCPServer:
+def build_mcp_server(
+    pipeline: Pipeline, principal_of: PrincipalOf, instructions: str
+) -> ToolServer:
     """An MCP server whose tools all run through one guard pipeline."""
-    tools = [build_tool(spec, pipeline, principal_of) for spec in pipeline.registry.values()]
-    return MCPServer(name="paybill", version=__version__, instructions=instructions, tools=tools)
+    tools = _Tools(pipeline, principal_of)
+    return Server(
+        "paybill",
+        version=__version__,
+        instructions=instructions,
+        # Mcp-Param-* header checks look the schema up here instead of listing every tool.
+        get_tool_input_schema=tools.schemas.get,
+        on_list_tools=tools.list_tools,
+        on_call_tool=tools.call_tool,
+        on_list_resources=_no_resources,
+        on_list_resource_templates=_no_templates,
+        on_read_resource=_unknown_resource,
+        on_list_prompts=_no_prompts,
+        on_get_prompt=_unknown_prompt,
+        # Served (and so advertised) as by MCPServer; nothing is ever published on it, since
+        # the tool list never changes at run time.
+        on_subscriptions_listen=ListenHandler(InMemorySubscriptionBus()),
+    )

@@ -7,7 +7,6 @@ from typing import Literal
 
 import anyio
 import uvicorn
-from mcp.server import MCPServer
 from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
@@ -16,6 +15,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from paybill.server.core.errors import Unauthenticated
 from paybill.server.domain.principals import authenticate
+from paybill.server.mcp.adapter import ToolServer
+from paybill.server.mcp.transports import sse_app, streamable_http_app
 from paybill.server.store.database import Database
 
 HttpTransport = Literal["streamable-http", "sse"]
@@ -85,18 +86,18 @@ def transport_security(host: str, port: int) -> TransportSecuritySettings:
 
 
 def http_app(
-    server: MCPServer, db: Database, transport: HttpTransport, host: str, port: int
+    server: ToolServer, db: Database, transport: HttpTransport, host: str, port: int
 ) -> ASGIApp:
     security = transport_security(host, port)
     if transport == "sse":
-        inner = server.sse_app(transport_security=security, host=host)
+        inner = sse_app(server, security)
     else:
-        inner = server.streamable_http_app(transport_security=security, host=host)
+        inner = streamable_http_app(server, security, host)
     return BearerAuth(inner, db)
 
 
 def serve_http(
-    server: MCPServer, db: Database, transport: HttpTransport, host: str, port: int
+    server: ToolServer, db: Database, transport: HttpTransport, host: str, port: int
 ) -> None:
     app = http_app(server, db, transport, host, port)
     uvicorn.run(app, host=host, port=port, log_level="warning")
