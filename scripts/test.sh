@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Install everything into .venv and run every check: ruff lint, ruff format, the test suite.
+# Install everything into .venv and run every check: ruff lint, ruff format, the import
+# contracts (lint-imports, pyproject.toml [tool.importlinter]), mypy on server/ and tools/
+# (scripts/typecheck.sh), the test suite.
 # Extra arguments go to pytest (e.g. `bash scripts/test.sh -k lifecycle`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,4 +16,6 @@ terraform version | head -n 1
 bash scripts/ensure-postgres.sh
 ruff check .
 ruff format --check .
+lint-imports
+bash scripts/typecheck.sh
 pytest -n "${PYTEST_WORKERS:-2}" --dist loadgroup "$@"

@@ -52,6 +52,16 @@ def agent_command(
         chosen = load(scenario)
     except ScenarioError as exc:
         raise click.ClickException(str(exc)) from None
+    # Imported here: only this command needs the anthropic SDK (the `evals` extra); checked
+    # before the API key, which is no use without it.
+    try:
+        from paybill.evals.agent.runner import DEFAULT_MODEL, AgentConfig, run_scenario
+    except ModuleNotFoundError as exc:
+        if exc.name != "anthropic":
+            raise
+        raise click.ClickException(
+            "the agent runner needs the anthropic SDK: pip install 'paybill[evals]'"
+        ) from None
     if base_url is None and not os.environ.get("ANTHROPIC_API_KEY"):
         raise click.ClickException("set ANTHROPIC_API_KEY (or --base-url for a stand-in)")
     limits = chosen.limits.model_copy(
@@ -62,15 +72,6 @@ def agent_command(
         }
     )
     chosen = chosen.model_copy(update={"limits": limits})
-    # Imported here: only this command needs the anthropic SDK (the `evals` extra).
-    try:
-        from paybill.evals.agent.runner import DEFAULT_MODEL, AgentConfig, run_scenario
-    except ModuleNotFoundError as exc:
-        if exc.name != "anthropic":
-            raise
-        raise click.ClickException(
-            "the agent runner needs the anthropic SDK: pip install 'paybill[evals]'"
-        ) from None
 
     config = AgentConfig(model=model or DEFAULT_MODEL, base_url=base_url)
     target = transcript_path or Path(f"{chosen.id}.agent.jsonl")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from contextlib import nullcontext
+from typing import Literal
 
 import click
 
@@ -32,7 +33,13 @@ from paybill.server.workflows.engine.worker import embedded_worker
     help="stdio only: the principal every call runs as (default: PAYBILL_PRINCIPAL).",
 )
 @click.pass_obj
-def serve(obj: CliContext, transport: str, host: str, port: int, principal: str | None) -> None:
+def serve(
+    obj: CliContext,
+    transport: Literal["stdio", "sse", "streamable-http"],  # the Choice above
+    host: str,
+    port: int,
+    principal: str | None,
+) -> None:
     """Serve Paybill's tools to MCP clients.
 
     stdio runs as one principal; HTTP transports authenticate each request with
@@ -62,4 +69,4 @@ def serve(obj: CliContext, transport: str, host: str, port: int, principal: str 
         raise InvalidInput("--principal is for stdio; HTTP callers authenticate with API keys.")
     click.echo(f"Paybill MCP server on http://{host}:{port} ({transport})", err=True)
     with worker:
-        serve_http(build_server(services, http_principal), services.db, transport, host, port)  # type: ignore[arg-type]
+        serve_http(build_server(services, http_principal), services.db, transport, host, port)

@@ -120,6 +120,5 @@ class InternalError(PaybillError):
         )
 
 
-ERROR_CODES: tuple[str, ...] = tuple(
-    dict.fromkeys(cls.code for cls in (PaybillError, *PaybillError.__subclasses__()))
-)
+_ERROR_CLASSES: list[type[PaybillError]] = [PaybillError, *PaybillError.__subclasses__()]
+ERROR_CODES: tuple[str, ...] = tuple(dict.fromkeys(cls.code for cls in _ERROR_CLASSES))

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from statemachine.exceptions import TransitionNotAllowed
 from statemachine.io import create_machine_class_from_definition
+from statemachine.io.class_factory import StateDefinition
 
 from paybill.server.core.errors import Conflict, InvalidInput, InvalidTransition
 from paybill.server.core.policy_files import read_policy_yaml
@@ -73,7 +74,7 @@ def load_definition(directory: Path | None = None) -> LifecycleDefinition:
 
 
 def _compile(definition: LifecycleDefinition) -> type[Any]:
-    states: dict[str, dict[str, Any]] = {
+    states: dict[str, StateDefinition] = {
         name: {"initial": name == definition.initial, "final": name in definition.final}
         for name in definition.states
     }

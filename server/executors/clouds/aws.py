@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import boto3
@@ -40,6 +40,13 @@ from paybill.server.executors.clouds.aws_documents import (
 from paybill.server.executors.clouds.vending import TENANT_TAG
 from paybill.server.executors.provisioner import TenantFacts
 
+if TYPE_CHECKING:  # the service stubs are dev-only (boto3-stubs): never imported at run time
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_organizations import OrganizationsClient
+    from mypy_boto3_organizations.type_defs import AccountTypeDef, TagTypeDef
+    from mypy_boto3_sts import STSClient
+    from mypy_boto3_sts.type_defs import CredentialsTypeDef
+
 # Organizations, IAM and STS are global services whose endpoints live in us-east-1.
 GLOBAL_REGION = "us-east-1"
 # The role AWS creates in every account made by CreateAccount (we name it explicitly).
@@ -54,13 +61,16 @@ HINTS = {
 }
 
 
-def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+def _tag_list(tags: dict[str, str]) -> list[TagTypeDef]:
     return [{"Key": key, "Value": value} for key, value in tags.items()]
 
 
-def _document(value: str | dict[str, Any]) -> dict[str, Any]:
+def _document(value: str | Mapping[str, Any]) -> dict[str, Any]:
     # IAM returns policy documents URL-encoded; boto3 usually decodes them, not always.
-    return json.loads(unquote(value)) if isinstance(value, str) else value
+    if isinstance(value, str):
+        document: dict[str, Any] = json.loads(unquote(value))
+        return document
+    return dict(value)
 
 
 @contextmanager
@@ -114,10 +124,13 @@ class AwsAccountVendor:
         )
         self.sleep = sleep
 
-    def _client(self, session: boto3.session.Session, service: str) -> Any:
-        return session.client(
-            service, region_name=GLOBAL_REGION, endpoint_url=self.endpoint_url, config=self.config
-        )
+    def _options(self) -> dict[str, Any]:
+        """Keyword arguments of every client (the stubs type each service's client)."""
+        return {
+            "region_name": GLOBAL_REGION,
+            "endpoint_url": self.endpoint_url,
+            "config": self.config,
+        }
 
     def vend(self, tenant: TenantFacts) -> dict[str, Any]:
         """Create or find the tenant's member account and role; return their facts.
@@ -137,13 +150,14 @@ class AwsAccountVendor:
         changes: list[str] = []
         session = boto3.session.Session()  # the standard credential chain
         with _aws_step("reading the caller identity", tenant.slug):
-            caller = self._client(session, "sts").get_caller_identity()
+            caller = session.client("sts", **self._options()).get_caller_identity()
         partition, management = caller["Arn"].split(":")[1], caller["Account"]
-        org = self._client(session, "organizations")
+        org = session.client("organizations", **self._options())
         account_id = self._account(org, tenant, names, tags, changes)
         member = self._member_session(session, partition, account_id, tenant.slug)
         trust = trust_policy(partition, management, tenant.id)
-        role_arn = self._role(self._client(member, "iam"), tenant, names, tags, trust, changes)
+        iam = member.client("iam", **self._options())
+        role_arn = self._role(iam, tenant, names, tags, trust, changes)
         return {
             "cloud": CloudTarget.AWS.value,
             "account_id": account_id,
@@ -157,7 +171,7 @@ class AwsAccountVendor:
 
     def _account(
         self,
-        org: Any,
+        org: OrganizationsClient,
         tenant: TenantFacts,
         names: AwsNames,
         tags: dict[str, str],
@@ -194,7 +208,7 @@ class AwsAccountVendor:
                 changes.append("tagged account")
         return account_id
 
-    def _wait(self, org: Any, request_id: str, slug: str) -> str:
+    def _wait(self, org: OrganizationsClient, request_id: str, slug: str) -> str:
         deadline = time.monotonic() + self.timeout_seconds
         while True:
             with _aws_step("waiting for the member account", slug):
@@ -222,7 +236,7 @@ class AwsAccountVendor:
         self, session: boto3.session.Session, partition: str, account_id: str, slug: str
     ) -> boto3.session.Session:
         role = f"arn:{partition}:iam::{account_id}:role/{self.access_role}"
-        sts = self._client(session, "sts")
+        sts = session.client("sts", **self._options())
         with _aws_step("assuming the member account's access role", slug):
             credentials = self._assume(sts, role)
         return boto3.session.Session(
@@ -231,22 +245,23 @@ class AwsAccountVendor:
             aws_session_token=credentials["SessionToken"],
         )
 
-    def _assume(self, sts: Any, role: str) -> dict[str, Any]:
+    def _assume(self, sts: STSClient, role: str) -> CredentialsTypeDef:
+        def assume() -> CredentialsTypeDef:
+            return sts.assume_role(RoleArn=role, RoleSessionName="paybill-vending")["Credentials"]
+
         # A new account's access role can take a little while to become assumable.
         for _attempt in range(ASSUME_ATTEMPTS - 1):
             try:
-                return dict(
-                    sts.assume_role(RoleArn=role, RoleSessionName="paybill-vending")["Credentials"]
-                )
+                return assume()
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") != "AccessDenied":
                     raise
             self.sleep(self.poll_seconds)
-        return dict(sts.assume_role(RoleArn=role, RoleSessionName="paybill-vending")["Credentials"])
+        return assume()
 
     def _role(
         self,
-        iam: Any,
+        iam: IAMClient,
         tenant: TenantFacts,
         names: AwsNames,
         tags: dict[str, str],
@@ -280,7 +295,7 @@ class AwsAccountVendor:
         return str(role["Arn"])
 
     @staticmethod
-    def _scope(iam: Any, role_name: str, wanted: dict[str, Any], changes: list[str]) -> None:
+    def _scope(iam: IAMClient, role_name: str, wanted: dict[str, Any], changes: list[str]) -> None:
         try:
             current = iam.get_role_policy(RoleName=role_name, PolicyName=SCOPE_POLICY)
             if _document(current["PolicyDocument"]) == wanted:
@@ -293,16 +308,16 @@ class AwsAccountVendor:
         changes.append("put scope policy")
 
 
-def _find_account(org: Any, email: str) -> dict[str, Any] | None:
+def _find_account(org: OrganizationsClient, email: str) -> AccountTypeDef | None:
     # Emails are unique across AWS, so the email identifies the tenant's account.
     for page in org.get_paginator("list_accounts").paginate():
         for account in page["Accounts"]:
             if account["Email"].lower() == email.lower():
-                return dict(account)
+                return account
     return None
 
 
-def _pending_request(org: Any, account_name: str) -> str | None:
+def _pending_request(org: OrganizationsClient, account_name: str) -> str | None:
     # A run that crashed or timed out while AWS was creating the account left a request.
     pages = org.get_paginator("list_create_account_status").paginate(States=["IN_PROGRESS"])
     for page in pages:
@@ -312,7 +327,7 @@ def _pending_request(org: Any, account_name: str) -> str | None:
     return None
 
 
-def _tags(items: list[dict[str, str]]) -> dict[str, str]:
+def _tags(items: Iterable[TagTypeDef]) -> dict[str, str]:
     return {item["Key"]: item["Value"] for item in items}
 
 

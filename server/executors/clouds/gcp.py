@@ -184,7 +184,9 @@ class GcpProjectVendor:
                     tenant=tenant.slug,
                     gcp_error="HTTP 409 Conflict",
                 ) from None
-            return operation.result(timeout=self.timeout_seconds, polling=self.polling)
+            # The operation's result is untyped in google-api-core: it is the new Project.
+            created: Project = operation.result(timeout=self.timeout_seconds, polling=self.polling)
+            return created
 
 
 def _get(client: ProjectsClient, project_id: str) -> Project | None:

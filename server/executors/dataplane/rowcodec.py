@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column, Table
+from sqlalchemy import Column, RowMapping, Table
 from sqlalchemy.sql import sqltypes
 
 from paybill.server.executors.dataplane.schema import HIDDEN_COLUMNS
@@ -96,7 +96,7 @@ def _text(value: Any) -> str:
     return value
 
 
-def encode_row(table: Table, row: Mapping[str, Any]) -> dict[str, Any]:
+def encode_row(table: Table, row: RowMapping | Mapping[str, Any]) -> dict[str, Any]:
     """A database row as a JSON object of every exported column."""
     return {c.name: encode_value(c, row[c.name]) for c in exported_columns(table)}
 

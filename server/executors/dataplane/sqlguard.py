@@ -205,7 +205,7 @@ def _reject(rule: str, message: str, **details: Any) -> SqlRejected:
     )
 
 
-def _parse(sql: str) -> exp.Expression:
+def _parse(sql: str) -> exp.Expr:
     if "\x00" in sql:
         raise _reject("nul_byte", "the statement contains a NUL byte.")
     if len(sql) > MAX_SQL_CHARS:
@@ -224,12 +224,12 @@ def _parse(sql: str) -> exp.Expression:
     return statements[0]
 
 
-def _type_name(data_type: exp.Expression) -> str:
+def _type_name(data_type: exp.Expr) -> str:
     kind = data_type.this
     return str(kind.value if isinstance(kind, Enum) else kind).upper()
 
 
-def _check_nodes(root: exp.Expression, allow_write: bool) -> Literal["read", "write"]:
+def _check_nodes(root: exp.Expr, allow_write: bool) -> Literal["read", "write"]:
     if isinstance(root, exp.Query):
         kind: Literal["read", "write"] = "read"
     elif isinstance(root, _WRITE_ROOTS):
@@ -262,7 +262,7 @@ def _check_nodes(root: exp.Expression, allow_write: bool) -> Literal["read", "wr
     return kind
 
 
-def _check_tables(root: exp.Expression, schema: VisibleSchema) -> frozenset[str]:
+def _check_tables(root: exp.Expr, schema: VisibleSchema) -> frozenset[str]:
     ctes = {cte.alias_or_name for cte in root.find_all(exp.CTE)}
     used: set[str] = set()
     for table in root.find_all(exp.Table):
@@ -284,7 +284,7 @@ def _check_tables(root: exp.Expression, schema: VisibleSchema) -> frozenset[str]
     return frozenset(used)
 
 
-def _check_write_columns(root: exp.Expression, schema: VisibleSchema) -> None:
+def _check_write_columns(root: exp.Expr, schema: VisibleSchema) -> None:
     target = root.this if isinstance(root.this, exp.Table) else root.find(exp.Table)
     visible = schema.columns(target.name) if target is not None else {}
     for column in root.find_all(exp.Column):
@@ -292,13 +292,13 @@ def _check_write_columns(root: exp.Expression, schema: VisibleSchema) -> None:
             raise _reject("unknown_column", f"column {column.name!r} cannot be used here.")
 
 
-def _tenant_predicate(table_alias: str) -> exp.Expression:
+def _tenant_predicate(table_alias: str) -> exp.Expr:
     return exp.column("tenant_id", table=table_alias, quoted=True).eq(
         exp.Placeholder(this=TENANT_PARAM)
     )
 
 
-def _inject_tenant(root: exp.Expression) -> None:
+def _inject_tenant(root: exp.Expr) -> None:
     if isinstance(root, _WRITE_ROOTS):
         target = root.this if isinstance(root.this, exp.Table) else root.find(exp.Table)
         alias = target.alias_or_name if target is not None else ""
@@ -322,7 +322,7 @@ def _inject_tenant(root: exp.Expression) -> None:
                 select.where(_tenant_predicate(name), copy=False)
 
 
-def _cap_limit(root: exp.Expression, max_rows: int) -> int:
+def _cap_limit(root: exp.Expr, max_rows: int) -> int:
     limit = root.args.get("limit")
     requested = None
     if limit is not None:
@@ -337,7 +337,7 @@ def _cap_limit(root: exp.Expression, max_rows: int) -> int:
 _STRINGS = (exp.Literal, exp.RawString, exp.National, exp.ByteString)
 
 
-def _bind_literals(root: exp.Expression, params: dict[str, Any]) -> None:
+def _bind_literals(root: exp.Expr, params: dict[str, Any]) -> None:
     """Every string literal ($$...$$, E'...', N'...' too) becomes a bound parameter."""
     for index, node in enumerate(list(root.find_all(*_STRINGS))):
         if isinstance(node, exp.Literal) and not node.is_string:
@@ -370,11 +370,13 @@ def guard_sql(
     if extra := sorted(set(params) - placeholders):
         raise _reject("parameter", f"unused parameter(s) {extra}.")
     if kind == "read":
+        # qualify types its schema as dict[str, object]; dict is invariant, so a copy typed so.
+        tables_schema: dict[str, object] = dict(schema.tables)
         try:
             root = qualify(
                 root,
                 dialect="postgres",
-                schema=schema.tables,
+                schema=tables_schema,
                 validate_qualify_columns=True,
                 quote_identifiers=True,
             )

@@ -122,13 +122,13 @@ def build_select(
     for name in group_by:
         column_type(schema, table, name)
         picked.append(source.c[name])
-    for fn, name in aggregates:
-        if name is None and fn != "count":
+    for fn, of in aggregates:
+        if of is None and fn != "count":
             raise InvalidInput(f"{fn} needs a column.")
-        if name is not None:
-            column_type(schema, table, name)
-        target = source.c[name] if name is not None else None
-        label = f"{fn}_{name or 'all'}"
+        if of is not None:
+            column_type(schema, table, of)
+        target = source.c[of] if of is not None else None
+        label = f"{fn}_{of or 'all'}"
         picked.append((func.count() if target is None else getattr(func, fn)(target)).label(label))
     if not aggregates:
         names = columns or list(visible)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import BigInteger, Column, DateTime, Integer, String, Text
 
@@ -12,7 +13,7 @@ from paybill.server.executors.dataplane.schema import HIDDEN_COLUMNS, TENANT_TAB
 PII_ROLES = frozenset({Role.PLATFORM_ADMIN, Role.TENANT_ADMIN})
 
 
-def type_name(column: Column) -> str:
+def type_name(column: Column[Any]) -> str:
     kind = column.type
     if isinstance(kind, BigInteger):
         return "bigint"

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, Result, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -155,16 +155,17 @@ class Worker:
     def _renew(self, session: Session, run_id: str, tenant_id: str | None) -> None:
         """Extend this worker's lease; Raises: LeaseLost when another owns the run now."""
         until = self._now() + self.lease
-        renewed = session.execute(
-            update(WorkflowRun)
-            .where(WorkflowRun.id == run_id, WorkflowRun.locked_by == self.owner)
-            .values(locked_until=until)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        renewed = _rowcount(
+            session.execute(
+                update(WorkflowRun)
+                .where(WorkflowRun.id == run_id, WorkflowRun.locked_by == self.owner)
+                .values(locked_until=until)
+                .execution_options(synchronize_session=False)
+            )
+        )
         if tenant_id is not None:
-            renewed = (
-                renewed
-                and session.execute(
+            renewed = renewed and _rowcount(
+                session.execute(
                     update(TenantRunLock)
                     .where(
                         TenantRunLock.tenant_id == tenant_id,
@@ -173,7 +174,7 @@ class Worker:
                     )
                     .values(expires_at=until)
                     .execution_options(synchronize_session=False)
-                ).rowcount
+                )
             )
         if not renewed:
             raise LeaseLost(run_id)
@@ -405,3 +406,11 @@ def embedded_worker(services: Services, poll_seconds: float = 1.0) -> Iterator[W
     finally:
         stop.set()
         thread.join(timeout=30)
+
+
+def _rowcount(result: Result[Any]) -> int:
+    """The rows an UPDATE matched: Session.execute is typed as returning a Result, but for
+    DML it is a CursorResult, which alone has ``rowcount``."""
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"expected the CursorResult of an UPDATE, got {type(result).__name__}")
+    return result.rowcount

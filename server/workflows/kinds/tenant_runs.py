@@ -125,7 +125,9 @@ def schedule_deletion(context: StepContext) -> dict[str, Any]:
             input={"export": str(export_path(context)), "overall_sha256": digest},
             not_before=when,
         )
-    return {"deletion_run": existing.id, "not_before": existing.not_before.isoformat()}
+    # A retried deletion run (retry_workflow) has no not_before: it runs when claimed.
+    not_before = existing.not_before.isoformat() if existing.not_before else None
+    return {"deletion_run": existing.id, "not_before": not_before}
 
 
 def check_export(context: StepContext) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,18 @@ def test_the_real_api_needs_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
     result = CliRunner().invoke(cli, ["eval", "agent", "onboard_and_upgrade"])
     assert result.exit_code != 0
     assert "ANTHROPIC_API_KEY" in result.output
+
+
+def test_without_the_anthropic_sdk_the_error_names_the_evals_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delitem(sys.modules, "paybill.evals.agent.runner", raising=False)
+    monkeypatch.setitem(sys.modules, "anthropic", None)  # `import anthropic` fails as if absent
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)  # the SDK is reported first
+    result = CliRunner().invoke(cli, ["eval", "agent", "onboard_and_upgrade"])
+    assert result.exit_code == 1
+    assert "pip install 'paybill[evals]'" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_an_unknown_scenario_names_the_packaged_ones() -> None:
