@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import AliasChoices, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from paybill.server.guards.spec import ToolInput, ToolOutput
 from paybill.server.store import (
     Approval,
     AuditEvent,
     Plan,
+    Subscription,
     Tenant,
     TenantRunLock,
     WorkflowRun,
@@ -54,14 +55,17 @@ class SubscriptionOut(RecordOut):
     status: str
     current_period_start: datetime
     current_period_end: datetime
-    # The row's column is scheduled_plan_id; the first name is the one clients see.
-    scheduled_plan: str | None = Field(
-        validation_alias=AliasChoices("scheduled_plan", "scheduled_plan_id")
-    )
+    scheduled_plan: str | None
     trial_end: datetime | None = None
     past_due_since: datetime | None = Field(
         default=None, description="Start of the grace period before suspension."
     )
+
+    @classmethod
+    def of(cls, sub: Subscription) -> SubscriptionOut:
+        # Read the row, then name the scheduled plan as clients know it (the column ends _id).
+        fields = {name: getattr(sub, name, None) for name in cls.model_fields}
+        return cls.model_validate({**fields, "scheduled_plan": sub.scheduled_plan_id})
 
 
 class TenantOut(RecordOut):
@@ -90,7 +94,7 @@ class TenantOut(RecordOut):
             region=tenant.region,
             state=tenant.state,
             allowed_actions=allowed_actions,
-            subscription=None if sub is None else SubscriptionOut.model_validate(sub),
+            subscription=None if sub is None else SubscriptionOut.of(sub),
             created_at=tenant.created_at,
         )
 
