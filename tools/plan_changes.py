@@ -17,7 +17,6 @@ from paybill.server.guards import billing
 from paybill.server.guards.approval import isolation_move
 from paybill.server.guards.call import Call
 from paybill.server.guards.spec import MutatingInput, Scope, ToolOutput, ToolSpec
-from paybill.server.store import Plan, Tenant
 from paybill.server.workflows.engine.runs import enqueue
 from paybill.server.workflows.kinds import migration
 from paybill.server.workflows.kinds.billing_runs import SCHEDULED_DOWNGRADE
@@ -84,11 +83,6 @@ class ChangePlanOutput(ToolOutput):
     )
 
 
-def _migrates(call: Call, args: ChangePlanInput, tenant: Tenant, new: Plan) -> bool:
-    postgres = call.services.engines.postgres
-    return moves_data(tenant, new, requested=args.migrate_isolation, postgres=postgres)
-
-
 def change_plan(call: Call, args: ChangePlanInput) -> ChangePlanOutput:
     tenant, session = call.target(), call.session
     sub, old = tenant.subscription, tenant.plan
@@ -107,7 +101,8 @@ def change_plan(call: Call, args: ChangePlanInput) -> ChangePlanOutput:
     require_fits(session, tenant, new, rows, pii_rows=pii)
     now = call.now
     moving = None
-    if _migrates(call, args, tenant, new):
+    postgres = call.services.engines.postgres
+    if moves_data(tenant, new, requested=args.migrate_isolation, postgres=postgres):
         moving = IsolationMigrationOut(
             source=tenant.isolation.value,
             target=new.isolation.value,
