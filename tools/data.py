@@ -7,14 +7,21 @@ from typing import Any, Literal
 from pydantic import Field
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, ProgrammingError
 
-from paybill.server.core.errors import Denied, SqlRejected
+from paybill.server.core.errors import SqlRejected
 from paybill.server.executors.dataplane.access import tenant_transaction
 from paybill.server.executors.dataplane.metering import meter
-from paybill.server.executors.dataplane.sqlguard import TENANT_PARAM, guard_sql
+from paybill.server.executors.dataplane.sqlguard import TENANT_PARAM
 from paybill.server.executors.dataplane.structured import build_select
+from paybill.server.guards.approval import sql_writes
 from paybill.server.guards.call import Call
-from paybill.server.guards.spec import MutatingInput, Scope, ToolInput, ToolOutput, ToolSpec
-from paybill.tools.data_access import may_write, open_for, schema_of
+from paybill.server.guards.spec import (
+    DataAccess,
+    MutatingInput,
+    Scope,
+    ToolInput,
+    ToolOutput,
+    ToolSpec,
+)
 from paybill.tools.data_models import (
     IDENT,
     ColumnOut,
@@ -41,7 +48,7 @@ class DescribeSchemaOutput(ToolOutput):
 
 
 def describe_schema(call: Call, args: DescribeSchemaInput) -> DescribeSchemaOutput:
-    schema = schema_of(call)
+    schema = call.visible_schema()
     return DescribeSchemaOutput(
         tables=[
             TableOut(name=t, columns=[ColumnOut(name=c, type=k) for c, k in cols.items()])
@@ -72,10 +79,10 @@ class QueryTableInput(ToolInput):
 
 
 def query_table(call: Call, args: QueryTableInput) -> DataResult:
-    route = open_for(call, write=False)
+    route, schema = call.route(), call.visible_schema()
     limit = min(args.limit, call.services.settings.max_result_rows)
     query = build_select(
-        schema_of(call),
+        schema,
         route.tenant_id,
         table=args.table,
         columns=args.columns,
@@ -92,7 +99,7 @@ def query_table(call: Call, args: QueryTableInput) -> DataResult:
         result = conn.execute(query)
         names, rows = list(result.keys()), [tuple(r) for r in result]
     meter(call.session, call.target(), call.now, rows_read=min(len(rows), limit))
-    known = {} if args.aggregates else schema_of(call).columns(args.table)
+    known = {} if args.aggregates else schema.columns(args.table)
     return data_result(names, rows, limit, known)
 
 
@@ -113,29 +120,12 @@ class RunSqlOutput(ToolOutput):
     rows_affected: int | None
 
 
-def _guard(call: Call, args: RunSqlInput) -> Any:
-    settings = call.services.settings
-    return guard_sql(
-        args.sql,
-        args.params,
-        schema=schema_of(call),
-        dialect="postgres" if call.services.engines.postgres else "sqlite",
-        allow_write=may_write(call),
-        max_rows=settings.max_result_rows,
-    )
-
-
-def _sql_writes(call: Call, args: RunSqlInput) -> bool:
-    return _guard(call, args).kind == "write"
-
-
 def run_sql(call: Call, args: RunSqlInput) -> RunSqlOutput:
-    guarded = _guard(call, args)
+    """Execute the statement the sql guard validated (writes only once approved)."""
+    guarded = call.statement()
     if call.dry_run:
         return RunSqlOutput(kind=guarded.kind, result=None, rows_affected=None)
-    if guarded.kind == "write" and call.approval is None:
-        raise Denied("Data-modifying SQL runs only through an approval.")
-    route = open_for(call, write=guarded.kind == "write")
+    route = call.route()
     params = {**guarded.params, TENANT_PARAM: route.tenant_id}
     settings = call.services.settings
     try:
@@ -191,6 +181,7 @@ TOOLS = [
         output_model=DataResult,
         handler=query_table,
         feature="data.read",
+        data_access=DataAccess("read", dry_run="read"),
     ),
     _spec(
         name="run_sql",
@@ -201,6 +192,8 @@ TOOLS = [
         output_model=RunSqlOutput,
         handler=run_sql,
         feature="data.sql",
-        approval_when=_sql_writes,
+        approval_when=sql_writes,
+        # A dry run only says what the statement is; it touches no rows.
+        data_access=DataAccess("statement", dry_run=None),
     ),
 ]

@@ -8,13 +8,15 @@ from typing import Literal
 from pydantic import Field
 
 from paybill.server.core.errors import InvalidInput
-from paybill.server.domain.billing import prorate, require_fits, require_good_standing
+from paybill.server.domain.billing import prorate, require_fits
+from paybill.server.domain.plan_changes import moves_data
 from paybill.server.domain.tenants import get_plan
 from paybill.server.executors.dataplane.metering import pii_rows, row_counts
 from paybill.server.executors.dataplane.naming import TenantRoute
+from paybill.server.guards import billing
+from paybill.server.guards.approval import isolation_move
 from paybill.server.guards.call import Call
 from paybill.server.guards.spec import MutatingInput, Scope, ToolOutput, ToolSpec
-from paybill.server.store import Plan, Tenant
 from paybill.server.workflows.engine.runs import enqueue
 from paybill.server.workflows.kinds import migration
 from paybill.server.workflows.kinds.billing_runs import SCHEDULED_DOWNGRADE
@@ -81,48 +83,6 @@ class ChangePlanOutput(ToolOutput):
     )
 
 
-def _migrates(call: Call, args: ChangePlanInput, tenant: Tenant, new: Plan) -> bool:
-    """Whether this call moves the tenant's data: a plan change across isolation models (an
-    upgrade now, a downgrade at the period end).
-
-    Raises:
-        InvalidInput: a move was asked for on the SQLite store (pooled tenants only).
-    """
-    if new.isolation is tenant.isolation:
-        return False
-    if args.migrate_isolation is False:
-        return False
-    if not call.services.engines.postgres:
-        if args.migrate_isolation:
-            raise InvalidInput(
-                f"Plan {new.id} uses {new.isolation.value} isolation, which needs PostgreSQL; "
-                "this server runs on the embedded SQLite store, which keeps every tenant "
-                "pooled. Change the plan with migrate_isolation=false (the data stays pooled).",
-                plan=new.id,
-                isolation=new.isolation.value,
-            )
-        return False
-    return True
-
-
-def _needs_approval(call: Call, args: ChangePlanInput) -> bool:
-    """An isolation migration waits for an approval. Billing admission is checked first, so
-    no approval is ever asked for a change that would be refused anyway.
-
-    Raises:
-        NotFound: no such plan.
-        InvalidInput: a move was asked for on the SQLite store.
-        BillingBlocked: the subscription is not in good standing for an upgrade.
-    """
-    tenant = call.target()
-    new = get_plan(call.session, args.plan)
-    if new.id == tenant.plan_id or not _migrates(call, args, tenant, new):
-        return False
-    if new.tier > tenant.plan.tier:
-        require_good_standing(tenant, "upgrade")
-    return True
-
-
 def change_plan(call: Call, args: ChangePlanInput) -> ChangePlanOutput:
     tenant, session = call.target(), call.session
     sub, old = tenant.subscription, tenant.plan
@@ -132,8 +92,6 @@ def change_plan(call: Call, args: ChangePlanInput) -> ChangePlanOutput:
     if new.id == old.id:
         raise InvalidInput(f"Tenant {tenant.slug!r} is already on plan {new.id}.", plan=new.id)
     upgrade = new.tier > old.tier
-    if upgrade:
-        require_good_standing(tenant, "upgrade")
     route = TenantRoute(tenant.id, tenant.isolation)
     timeout = call.services.settings.statement_timeout_ms
     counts = row_counts(call.services.engines, route, timeout)
@@ -143,7 +101,8 @@ def change_plan(call: Call, args: ChangePlanInput) -> ChangePlanOutput:
     require_fits(session, tenant, new, rows, pii_rows=pii)
     now = call.now
     moving = None
-    if _migrates(call, args, tenant, new):
+    postgres = call.services.engines.postgres
+    if moves_data(tenant, new, requested=args.migrate_isolation, postgres=postgres):
         moving = IsolationMigrationOut(
             source=tenant.isolation.value,
             target=new.isolation.value,
@@ -225,6 +184,7 @@ TOOLS = [
         scope=Scope.TENANT,
         tenant_of=tenant_by_slug,
         lifecycle_action="update",
-        approval_when=_needs_approval,
+        approval_when=isolation_move,
+        billing_gate=billing.upgrade,
     ),
 ]

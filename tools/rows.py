@@ -5,15 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import Field
-from sqlalchemy import func, select
 
 from paybill.server.core.errors import InvalidInput
 from paybill.server.executors.dataplane.access import tenant_transaction
-from paybill.server.executors.dataplane.metering import meter, require_row_room, row_counts
-from paybill.server.executors.dataplane.structured import coerce, condition, table_for
+from paybill.server.executors.dataplane.metering import (
+    count_matching,
+    meter,
+    require_row_room,
+    row_counts,
+)
+from paybill.server.executors.dataplane.structured import coerce, table_for, tenant_rows
+from paybill.server.guards.approval import bulk_change
 from paybill.server.guards.call import Call
-from paybill.server.guards.spec import MutatingInput, Scope, ToolOutput, ToolSpec
-from paybill.tools.data_access import open_for, schema_of
+from paybill.server.guards.spec import DataAccess, MutatingInput, Scope, ToolOutput, ToolSpec
 from paybill.tools.data_models import IDENT, FilterIn, Scalar
 from paybill.tools.models import SLUG_FIELD
 from paybill.tools.resolve import tenant_by_slug
@@ -35,7 +39,7 @@ class ChangeRowsOutput(ToolOutput):
 
 
 def _values(call: Call, table: str, row: dict[str, Any]) -> dict[str, Any]:
-    schema = schema_of(call)
+    schema = call.visible_schema()
     table_for(schema, table)
     values = {}
     for column, value in row.items():
@@ -58,13 +62,13 @@ def _values(call: Call, table: str, row: dict[str, Any]) -> dict[str, Any]:
 
 def insert_rows(call: Call, args: InsertRowsInput) -> ChangeRowsOutput:
     rows = [_values(call, args.table, row) for row in args.rows]
-    route = open_for(call, write=True)
+    route = call.route()
     settings = call.services.settings
     current = sum(row_counts(call.services.engines, route, settings.statement_timeout_ms).values())
     require_row_room(call.target(), current, len(rows))
     if call.dry_run:
         return ChangeRowsOutput(table=args.table, rows_affected=len(rows), dry_run=True)
-    table = table_for(schema_of(call), args.table)
+    table = table_for(call.visible_schema(), args.table)
     with tenant_transaction(
         call.services.engines, route, read_only=False, timeout_ms=settings.statement_timeout_ms
     ) as conn:
@@ -91,36 +95,11 @@ class DeleteRowsInput(MutatingInput):
     filters: list[FilterIn] = Field(default_factory=list, max_length=20)
 
 
-def _where(call: Call, args: UpdateRowsInput | DeleteRowsInput) -> list[Any]:
-    schema = schema_of(call)
-    table = table_for(schema, args.table)
-    tenant_id = call.target().id
-    return [table.c.tenant_id == tenant_id] + [
-        condition(schema, table, f.column, f.op, f.value) for f in args.filters
-    ]
-
-
-def _matching(call: Call, args: UpdateRowsInput | DeleteRowsInput) -> int:
-    table = table_for(schema_of(call), args.table)
-    route = open_for(call, write=False)
-    timeout = call.services.settings.statement_timeout_ms
-    with tenant_transaction(call.services.engines, route, read_only=True, timeout_ms=timeout) as c:
-        return c.execute(
-            select(func.count()).select_from(table).where(*_where(call, args))
-        ).scalar_one()
-
-
-def _bulk(call: Call, args: UpdateRowsInput | DeleteRowsInput) -> bool:
-    """No filter, or more matching rows than the bulk threshold: a human approves first."""
-    if not args.filters:
-        return True
-    return _matching(call, args) > call.services.settings.bulk_threshold
-
-
 def _change(call: Call, args: UpdateRowsInput | DeleteRowsInput) -> ChangeRowsOutput:
-    schema = schema_of(call)
+    schema = call.visible_schema()
     table = table_for(schema, args.table)
-    where = _where(call, args)
+    filters = [(f.column, f.op, f.value) for f in args.filters]
+    where = tenant_rows(schema, table, call.target().id, filters)
     if isinstance(args, UpdateRowsInput):
         values = {}
         for column, value in args.values.items():
@@ -130,10 +109,10 @@ def _change(call: Call, args: UpdateRowsInput | DeleteRowsInput) -> ChangeRowsOu
         statement: Any = table.update().where(*where).values(**values)
     else:
         statement = table.delete().where(*where)
+    route, timeout = call.route(), call.services.settings.statement_timeout_ms
     if call.dry_run:
-        return ChangeRowsOutput(table=args.table, rows_affected=_matching(call, args), dry_run=True)
-    route = open_for(call, write=True)
-    timeout = call.services.settings.statement_timeout_ms
+        matching = count_matching(call.services.engines, route, table, where, timeout)
+        return ChangeRowsOutput(table=args.table, rows_affected=matching, dry_run=True)
     with tenant_transaction(call.services.engines, route, read_only=False, timeout_ms=timeout) as c:
         affected = c.execute(statement).rowcount
     meter(call.session, call.target(), call.now, rows_written=affected)
@@ -153,6 +132,7 @@ TOOLS = [
         input_model=InsertRowsInput,
         output_model=ChangeRowsOutput,
         handler=insert_rows,
+        data_access=DataAccess("write", dry_run="write"),
     ),
     _spec(
         name="update_rows",
@@ -162,7 +142,9 @@ TOOLS = [
         input_model=UpdateRowsInput,
         output_model=ChangeRowsOutput,
         handler=_change,
-        approval_when=_bulk,
+        approval_when=bulk_change,
+        # A dry run counts the rows it would change: a read.
+        data_access=DataAccess("write", dry_run="read"),
     ),
     _spec(
         name="delete_rows",
@@ -172,6 +154,8 @@ TOOLS = [
         input_model=DeleteRowsInput,
         output_model=ChangeRowsOutput,
         handler=_change,
-        approval_when=_bulk,
+        approval_when=bulk_change,
+        # A dry run counts the rows it would change: a read.
+        data_access=DataAccess("write", dry_run="read"),
     ),
 ]

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from paybill.server.core.errors import Conflict, InvalidInput, InvalidTransition, NotFound
+from paybill.server.core.errors import InvalidInput, NotFound
 from paybill.server.core.vocabulary import RunStatus
-from paybill.server.domain.billing import require_good_standing
+from paybill.server.guards import billing
 from paybill.server.guards.call import Call
 from paybill.server.guards.spec import (
     MutatingInput,
@@ -29,20 +28,6 @@ from paybill.tools.tenants import tenant_out
 
 RUN_ID = Field(pattern=r"^[0-9a-f-]{36}$", description="Run id.")
 FINISHED = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.COMPENSATED)
-# What retrying a failed run of each kind does to the tenant first (None: nothing).
-RETRY_ACTIONS: dict[str, str | None] = {
-    "provision": "retry_provision",
-    "plan_change": "retry_update",
-    "offboard": None,
-    "delete_tenant": None,
-    "scheduled_downgrade": "retry_update",
-    # Only a migration left ``failed`` (not rolled back) can be retried: it finishes the move.
-    "isolation_migration": "retry_update",
-}
-# Runs retried without a lifecycle action, and the state the tenant must still be in.
-RETRY_STATES = {"offboard": "offboarding", "delete_tenant": "archived"}
-# Provisioning and upgrades need a subscription in good standing, retried or not.
-BILLED_KINDS = ("provision", "plan_change", "isolation_migration")
 
 
 class GetWorkflowInput(ToolInput):
@@ -102,51 +87,21 @@ class RetryWorkflowOutput(ToolOutput):
     dry_run: bool
 
 
-def _latest_run_id(session: Session, tenant: Tenant) -> str | None:
-    return session.scalar(
-        select(WorkflowRun.id)
-        .where(WorkflowRun.tenant_id == tenant.id)
-        .order_by(WorkflowRun.created_at.desc(), WorkflowRun.id.desc())
-        .limit(1)
-    )
-
-
 def retry_workflow(call: Call, args: RetryWorkflowInput) -> RetryWorkflowOutput:
-    """Run a failed run again, as a new run; converged steps change nothing the second time."""
+    """Run the failed run the retry guard admitted again, as a new run; converged steps
+    change nothing the second time."""
     tenant, session = call.target(), call.session
-    run = _run(call, args.workflow_id)
-    if run.status is not RunStatus.FAILED:
-        raise InvalidInput(
-            f"Only failed runs can be retried; run {run.id} is {run.status.value}.",
-            workflow_id=run.id,
-            status=run.status.value,
-        )
-    latest = _latest_run_id(session, tenant)
-    if latest != run.id:
-        raise Conflict(
-            f"Run {run.id} is not the tenant's latest run; retry {latest} instead.",
-            latest_workflow_id=latest,
-        )
-    lifecycle = call.services.lifecycle
-    action = RETRY_ACTIONS.get(run.kind, "")
-    legal = (action is None and tenant.state == RETRY_STATES.get(run.kind)) or (
-        action and action in lifecycle.allowed_actions(tenant.state)
-    )
-    if not legal:
-        raise InvalidTransition(
-            tenant=tenant.slug,
-            state=tenant.state,
-            action=f"retry {run.kind}",
-            allowed=lifecycle.allowed_actions(tenant.state),
-        )
-    if run.kind in BILLED_KINDS:
-        require_good_standing(tenant, f"retry the {run.kind} run of")
+    if call.retry is None:
+        raise RuntimeError("retry_workflow runs only behind the retry guard")
+    run, action = call.retry.run, call.retry.action
     if call.dry_run:
         return RetryWorkflowOutput(
             tenant=tenant_out(call, tenant), retried=RunOut.of(run), workflow=None, dry_run=True
         )
     if action:
-        lifecycle.apply(session, tenant, action, actor=call.caller.name, reason=f"retry {run.id}")
+        call.services.lifecycle.apply(
+            session, tenant, action, actor=call.caller.name, reason=f"retry {run.id}"
+        )
     new = enqueue(
         session,
         tenant,
@@ -222,6 +177,8 @@ TOOLS = [
         handler=retry_workflow,
         scope=Scope.TENANT,
         tenant_of=_tenant_of_run,
+        retries_run=True,
+        billing_gate=billing.billed_retry,
     ),
     ToolSpec(
         name="break_workflow_lock",

@@ -1,1 +1,3 @@
-"""The guard pipeline every tool call passes: authn, ACL, limits, workflow gate, audit."""
+"""The guard pipeline every tool call passes (``pipeline.CHAIN``), one module per guard:
+authenticate, limits, validate, tenant, authz, idempotency, lifecycle, approval, sql, retry,
+quota, billing. ``spec.ToolSpec`` says which guards apply to a tool; handlers only act."""

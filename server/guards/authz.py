@@ -1,10 +1,18 @@
-"""Casbin ACL (RBAC, tenants as domains) and plan entitlements."""
+"""Authorisation: the Casbin ACL (RBAC, tenants as domains) and plan entitlements.
+
+The ACL is consulted once per call (``Acl.grants``); everything else that depends on the
+caller's grants, such as whether it may write tenant data, reads ``Call.grants``.
+"""
 
 from __future__ import annotations
 
 from paybill.server.core.errors import Denied
 from paybill.server.guards.call import Call
 from paybill.server.guards.spec import Scope
+
+# Writing tenant data by any route (run_sql's UPDATE/DELETE too) needs the grant of this tool.
+WRITE_TOOL = "insert_rows"
+WRITE_FEATURE = "data.write"
 
 
 def domain_of(call: Call) -> str:
@@ -34,7 +42,8 @@ def check_acl(call: Call) -> None:
     caller, tool = call.caller, call.spec.name
     domain = domain_of(call)
     call.services.acl.refresh(call.session)
-    if not call.services.acl.allowed(caller.name, domain, tool):
+    call.grants = call.services.acl.grants(caller.name, domain)
+    if tool not in call.grants:
         raise refusal(call, "platform-wide" if domain == "*" else "for this tenant")
     call.decided_by = f"acl:{caller.role.value}:{tool}"
 
@@ -51,3 +60,19 @@ def check_entitlement(call: Call) -> None:
             plan=tenant.plan_id,
             feature=feature,
         )
+
+
+def authorise(call: Call) -> None:
+    """Raises: Denied (the ACL or an entitlement)."""
+    check_acl(call)
+    check_entitlement(call)
+
+
+def may_write_data(call: Call) -> bool:
+    """Whether the caller is a writer of the call's tenant: the grant of insert_rows (read
+    from this call's grants, which tenant-scoped tools compute in the tenant's domain), and
+    the data.write feature for tenant callers."""
+    tenant = call.target()
+    if WRITE_TOOL not in call.grants:
+        return False
+    return call.caller.tenant_id is None or WRITE_FEATURE in tenant.plan.features

@@ -1,4 +1,4 @@
-"""Bounded execution: argument size (the call rate is a ``core.ratelimit.RateLimiter``)."""
+"""Bounded execution: argument size, and calls per minute per principal."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from paybill.server.core.errors import InvalidInput
+from paybill.server.guards.call import Call
 
 
 def check_argument_size(raw: dict[str, Any], limit_bytes: int) -> None:
@@ -17,3 +18,9 @@ def check_argument_size(raw: dict[str, Any], limit_bytes: int) -> None:
             size=size,
             limit=limit_bytes,
         )
+
+
+def check_limits(call: Call) -> None:
+    """Raises: InvalidInput (arguments too large), QuotaExceeded (the principal's rate)."""
+    check_argument_size(call.raw_arguments, call.services.settings.max_argument_bytes)
+    call.services.rate_limiter.take(call.caller.name)

@@ -1,11 +1,9 @@
-"""The one path every tool call takes.
+"""The one path every tool call takes: the guards of ``CHAIN`` in order, then the handler.
 
-    authenticate -> limits (size, rate) -> validate -> resolve tenant -> ACL + entitlements
-    -> idempotency replay -> workflow gate (lifecycle, approval) -> handler -> audit
-
-Each guard passes the call on or raises a ``PaybillError``; only the handler acts. The call
-runs in one transaction: its effects and its audit event commit together. A refused or failed
-call is rolled back and audited in a transaction of its own, so denials are on record too.
+Each guard passes the call on, answers it (an idempotent replay) or raises a
+``PaybillError``; only the handler acts. The call runs in one transaction: its effects and its
+audit event commit together. A refused or failed call is rolled back and audited in a
+transaction of its own, so denials are on record too.
 """
 
 from __future__ import annotations
@@ -16,73 +14,65 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from paybill.server.core.errors import (
-    ApprovalRequired,
-    Conflict,
-    InternalError,
-    InvalidInput,
-    PaybillError,
-    Unauthenticated,
-)
-from paybill.server.core.vocabulary import Decision, Role
-from paybill.server.domain import audit, idempotency
-from paybill.server.domain.principals import get_principal
-from paybill.server.guards.authz import check_acl, check_entitlement
-from paybill.server.guards.call import Call, Caller
-from paybill.server.guards.limits import check_argument_size
+from paybill.server.core.errors import ApprovalRequired, Conflict, InternalError, PaybillError
+from paybill.server.core.vocabulary import Decision
+from paybill.server.domain import audit
+from paybill.server.guards.approval import check_approval
+from paybill.server.guards.authenticate import authenticate
+from paybill.server.guards.authz import authorise
+from paybill.server.guards.billing import check_billing
+from paybill.server.guards.call import ANONYMOUS, Call, Guard, Outcome
+from paybill.server.guards.idempotency import remember, replay
+from paybill.server.guards.lifecycle import check_action, check_data_state
+from paybill.server.guards.limits import check_limits
+from paybill.server.guards.quota import check_quota
+from paybill.server.guards.retry import check_retry
 from paybill.server.guards.spec import ToolSpec
-from paybill.server.guards.workflow import check_workflow
+from paybill.server.guards.sql import check_sql
+from paybill.server.guards.tenant import resolve_tenant
+from paybill.server.guards.validate import validate
 from paybill.server.store import Approval
 from paybill.server.workflows.engine.services import Services
 
+__all__ = ["CHAIN", "Outcome", "Pipeline", "Stage", "run_approved"]
+
 log = logging.getLogger("paybill.pipeline")
-ANONYMOUS = Caller(id="", name="<anonymous>", role=Role.TENANT_AGENT, tenant_id=None)
+EXECUTE = "execute"
 
 
 @dataclass(frozen=True)
-class Outcome:
-    payload: dict[str, Any]
-    is_error: bool
+class Stage:
+    """One guard and the stage its refusals are audited under (rule ``{stage}:{code}``)."""
+
+    name: str
+    guard: Guard
 
 
-def load_caller(session: Session, name: str | None) -> Caller:
-    """Raises: Unauthenticated when ``name`` is not an active principal."""
-    if not name:
-        raise Unauthenticated("No principal: the server was started without one.")
-    try:
-        principal = get_principal(session, name)
-    except PaybillError:
-        raise Unauthenticated(f"Principal {name!r} is unknown or disabled.") from None
-    return Caller(principal.id, principal.name, principal.role, principal.tenant_id)
-
-
-def validate(spec: ToolSpec, raw: dict[str, Any]) -> Any:
-    """Raises: InvalidInput naming each bad field (never echoing the values)."""
-    try:
-        return spec.input_model.model_validate(raw)
-    except ValidationError as exc:
-        problems = [
-            {"field": ".".join(str(p) for p in e["loc"]) or "(arguments)", "problem": e["msg"]}
-            for e in exc.errors(include_url=False, include_input=False)
-        ]
-        listed = "; ".join(f"{p['field']}: {p['problem']}" for p in problems[:5])
-        raise InvalidInput(
-            f"Invalid arguments for {spec.name}: {listed}. Nothing was changed.",
-            problems=problems,
-        ) from None
-
-
-def authorise(call: Call) -> None:
-    """Tenant resolution, ACL and entitlements (also used for approved executions)."""
-    if call.spec.tenant_of is not None:
-        call.tenant = call.spec.tenant_of(call, call.arguments)
-        call.tenant_id = call.tenant.id if call.tenant is not None else None
-    check_acl(call)
-    check_entitlement(call)
+# Stage names are part of the audit record. The guards of the last stage checked inside the
+# handlers until they became guards: their refusals keep the stage (and the "allowed"
+# decision of a call that passed the gates) they were always recorded under. The approval
+# predicates may run the sql guard, the data gate and the quota earlier, in "workflow".
+CHAIN: tuple[Stage, ...] = (
+    Stage("authenticate", authenticate),
+    Stage("limits", check_limits),  # argument size, calls per minute per principal
+    Stage("validate", validate),
+    Stage("authorise", resolve_tenant),
+    Stage("authorise", authorise),  # Casbin ACL, plan entitlements
+    Stage("idempotency", replay),  # may answer with the first result
+    Stage("workflow", check_action),  # the tool's lifecycle action
+    Stage("workflow", check_approval),
+    Stage(EXECUTE, check_sql),
+    Stage(EXECUTE, check_retry),
+    Stage(EXECUTE, check_data_state),  # lifecycle states that serve reads or writes
+    Stage(EXECUTE, check_quota),  # per tenant, the plan's queries per minute
+    Stage(EXECUTE, check_billing),  # after the retry guard: it names the billed run
+)
+# An approved call runs again as its requester inside decide_approval's transaction; the
+# deciding call was the one rate-limited, and idempotency belongs to it.
+APPROVED_CHAIN = tuple(stage for stage in CHAIN if stage.name not in ("limits", "idempotency"))
 
 
 class Pipeline:
@@ -90,36 +80,24 @@ class Pipeline:
         self.services = services
         self.registry: dict[str, ToolSpec] = {spec.name: spec for spec in specs}
 
-    def call(
-        self,
-        tool: str,
-        principal: str | None,
-        raw: dict[str, Any],
-    ) -> Outcome:
+    def call(self, tool: str, principal: str | None, raw: dict[str, Any]) -> Outcome:
         spec = self.registry[tool]
         session = Session(self.services.db.engine, expire_on_commit=False)
-        call = Call(self.services, session, spec, ANONYMOUS, raw, registry=self.registry)
-        stage = "authenticate"
+        call = Call(
+            self.services, session, spec, ANONYMOUS, raw, self.registry, principal=principal
+        )
+        stage = CHAIN[0].name
         try:
-            call.caller = load_caller(session, principal)
-            stage = "limits"
-            check_argument_size(raw, self.services.settings.max_argument_bytes)
-            self.services.rate_limiter.take(call.caller.name)
-            stage = "validate"
-            call.arguments = validate(spec, raw)
-            stage = "authorise"
-            authorise(call)
-            stage = "idempotency"
-            replayed = self._replay(call)
-            if replayed is not None:
-                self._audit(call, Decision.ALLOWED, "idempotent replay", "replayed")
-                session.commit()
-                return replayed
-            stage = "workflow"
-            check_workflow(call)
-            stage = "execute"
+            for step in CHAIN:
+                stage = step.name
+                answer = step.guard(call)
+                if answer is not None:
+                    self._audit(call, Decision.ALLOWED, answer.rule, answer.audited_as)
+                    session.commit()
+                    return answer.outcome
+            stage = EXECUTE
             payload = spec.handler(call, call.arguments).model_dump(mode="json")
-            self._remember(call, payload, is_error=False)
+            remember(call, payload, is_error=False)
             self._audit(call, Decision.ALLOWED, call.decided_by, "ok")
             session.commit()
         except PaybillError as error:
@@ -132,41 +110,16 @@ class Pipeline:
             session.close()
         return Outcome(payload, is_error=False)
 
-    def _replay(self, call: Call) -> Outcome | None:
-        key = getattr(call.arguments, "idempotency_key", None)
-        if key is None or call.dry_run:
-            return None
-        idempotency.lock(call.session, call.caller.id, call.spec.name, key)
-        stored = idempotency.replay(
-            call.session, call.caller.id, call.spec.name, key, _normalised(call)
-        )
-        if stored is None:
-            return None
-        return Outcome(stored["payload"], is_error=stored["is_error"])
-
-    def _remember(self, call: Call, payload: dict[str, Any], *, is_error: bool) -> None:
-        key = getattr(call.arguments, "idempotency_key", None)
-        if key is None or call.dry_run:
-            return
-        idempotency.remember(
-            call.session,
-            call.caller.id,
-            call.spec.name,
-            key,
-            _normalised(call),
-            {"payload": payload, "is_error": is_error},
-        )
-
     def _refused(self, call: Call, stage: str, error: PaybillError) -> Outcome:
         payload = error.to_payload()
-        decision = Decision.ALLOWED if stage == "execute" else Decision.DENIED
+        decision = Decision.ALLOWED if stage == EXECUTE else Decision.DENIED
         rule = f"{stage}:{error.code}"
         session = call.session
         try:
             # A pending approval is not a result to replay: once decided, a retry with the
             # same key must see the new state. A failed provisioning run is.
             if error.keeps_changes and not isinstance(error, ApprovalRequired):
-                self._remember(call, payload, is_error=True)
+                remember(call, payload, is_error=True)
             elif not error.keeps_changes:
                 session.rollback()
             self._audit(call, decision, rule, error.code, error=error)
@@ -226,33 +179,28 @@ def _internal(tool: str) -> InternalError:
     return InternalError(reference)
 
 
-def _normalised(call: Call) -> dict[str, Any]:
-    """The validated arguments, so explicit defaults (dry_run=false) match omitted ones."""
-    return call.arguments.model_dump(mode="json")
-
-
 def run_approved(call: Call, approval: Approval) -> dict[str, Any]:
     """Execute an approved call as its requester, through the same guards, in ``call``'s
     transaction; the caller (decide_approval) has already checked the approval's hash."""
     spec = call.registry[approval.tool]
-    requester = load_caller(call.session, approval.requested_by)
     nested = Call(
         call.services,
         call.session,
         spec,
-        requester,
+        ANONYMOUS,
         approval.arguments,
-        registry=call.registry,
+        call.registry,
+        principal=approval.requested_by,
         approval=approval,
     )
-    nested.arguments = validate(spec, approval.arguments)
-    authorise(nested)
-    check_workflow(nested)
+    for step in APPROVED_CHAIN:
+        if step.guard(nested) is not None:
+            raise RuntimeError(f"{step.name} answered an approved call of {spec.name}")
     payload = spec.handler(nested, nested.arguments).model_dump(mode="json")
     audit.append(
         call.session,
         audit.AuditEntry(
-            principal=requester.name,
+            principal=nested.caller.name,
             tool=spec.name,
             arguments=approval.arguments,
             decision=Decision.ALLOWED,

@@ -1,11 +1,15 @@
-"""How a tool declares itself to the pipeline: models, scope, and what the guards enforce."""
+"""How a tool declares itself to the pipeline: models, scope, and which guards apply to it.
+
+A handler only acts: every check of state, quota, billing standing or approval is a guard in
+the pipeline, switched on by the declarative fields of the tool's ``ToolSpec``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -75,6 +79,27 @@ class ToolOutput(BaseModel):
 
 Handler = Callable[["Call", Any], ToolOutput]
 TenantResolver = Callable[["Call", Any], "Tenant | None"]
+# True means "ask first": approval depending on the call itself (raw DML, bulk deletes). The
+# predicates live with the approval guard (``guards.approval``), never in a tool module.
+ApprovalPredicate = Callable[["Call"], bool]
+# What the call does that needs a subscription in good standing ("upgrade"), worded for the
+# refusal, or None when this call needs no admission (``guards.billing`` has the gates).
+BillingGate = Callable[["Call"], "str | None"]
+
+DataMode = Literal["read", "write"]
+
+
+@dataclass(frozen=True)
+class DataAccess:
+    """What a call does to the tenant's rows. The lifecycle guard refuses it in a state that
+    does not serve that (a suspended tenant serves nothing, an archived one only reads) and
+    the quota guard counts it against the plan's queries per minute."""
+
+    # "statement": read or write, as the call's SQL statement does (the sql guard validates
+    # the statement first and says which).
+    mode: Literal["read", "write", "statement"]
+    # What the call's dry run does: None when it touches no rows (no gate, no quota).
+    dry_run: DataMode | None
 
 
 @dataclass(frozen=True)
@@ -105,14 +130,28 @@ class ToolSpec:
     handler: Handler
     scope: Scope
     tenant_of: TenantResolver | None = None
-    lifecycle_action: str | None = None  # the workflow gate refuses it in the wrong state
-    requires_approval: bool = False  # the gate turns the call into a pending approval
+    lifecycle_action: str | None = None  # the lifecycle guard refuses it in the wrong state
+    requires_approval: bool = False  # the approval guard turns the call into a pending approval
     feature: str | None = None  # plan entitlement a tenant-scoped caller needs
     executes_approved: bool = False  # runs actions that others marked destructive
-    # Approval depending on the call itself (raw DML, bulk deletes): True means "ask first".
-    approval_when: Callable[[Call, Any], bool] | None = None
+    approval_when: ApprovalPredicate | None = None
+    data_access: DataAccess | None = None  # tenant rows: lifecycle data states and the quota
+    billing_gate: BillingGate | None = None  # admission by subscription status
+    retries_run: bool = False  # the retry guard admits only a tenant's latest failed run
     poll: Poller | None = None
     wait_seconds: Callable[[Any], float] | None = None  # how long the caller asked to wait
+
+    def __post_init__(self) -> None:
+        # The data guards gate the call's tenant, so the tool must name one.
+        if self.data_access is not None and (
+            self.scope is not Scope.TENANT or self.tenant_of is None
+        ):
+            raise ValueError(f"{self.name}: data_access needs a tenant-scoped tool")
+
+    @property
+    def runs_sql(self) -> bool:
+        """The sql guard validates ``arguments.sql`` before anything runs."""
+        return self.data_access is not None and self.data_access.mode == "statement"
 
     @property
     def destructive(self) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, Table, func, or_, select
 from sqlalchemy.orm import Session
 
 from paybill.server.core.errors import QuotaExceeded
@@ -40,6 +40,18 @@ def row_counts(engines: Engines, route: TenantRoute, timeout_ms: int) -> dict[st
             ).scalar_one()
             for name, table in TENANT_TABLES.items()
         }
+
+
+def count_matching(
+    engines: Engines,
+    route: TenantRoute,
+    table: Table,
+    where: list[ColumnElement[bool]],
+    timeout_ms: int,
+) -> int:
+    """How many rows of ``table`` match ``where`` (``structured.tenant_rows``)."""
+    with tenant_transaction(engines, route, read_only=True, timeout_ms=timeout_ms) as conn:
+        return conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
 
 
 def pii_rows(engines: Engines, route: TenantRoute, timeout_ms: int) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -101,6 +102,18 @@ def condition(
         "gte": col.__ge__,
     }
     return operators[op](typed)
+
+
+def tenant_rows(
+    schema: VisibleSchema, table: Table, tenant_id: str, filters: Iterable[tuple[str, Op, Any]]
+) -> list[ColumnElement[bool]]:
+    """The WHERE clauses of ``tenant_id``'s rows in ``table`` matching typed filters.
+
+    Raises: InvalidInput for a filter the caller may not use.
+    """
+    return [table.c.tenant_id == tenant_id] + [
+        condition(schema, table, column, op, value) for column, op, value in filters
+    ]
 
 
 def build_select(

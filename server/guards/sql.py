@@ -1,0 +1,35 @@
+"""The sql guard: a caller's SQL statement validated and rewritten (tenant filter, row cap)
+by the sqlglot guard, once per call; the handler executes ``Call.sql``."""
+
+from __future__ import annotations
+
+from paybill.server.executors.dataplane.sqlguard import GuardedSql, guard_sql
+from paybill.server.guards.authz import may_write_data
+from paybill.server.guards.call import Call
+
+
+def statement(call: Call) -> GuardedSql:
+    """The call's validated statement. The approval guard may ask first (does it write?);
+    the statement is guarded only once either way.
+
+    Raises:
+        SqlRejected: the statement breaks a rule (``details.rule`` says which), or writes
+            while the caller is no writer of the tenant.
+    """
+    if call.sql is None:
+        args = call.arguments
+        call.sql = guard_sql(
+            args.sql,
+            args.params,
+            schema=call.visible_schema(),
+            dialect="postgres" if call.services.engines.postgres else "sqlite",
+            allow_write=may_write_data(call),
+            max_rows=call.services.settings.max_result_rows,
+        )
+    return call.sql
+
+
+def check_sql(call: Call) -> None:
+    """Raises: SqlRejected."""
+    if call.spec.runs_sql:
+        statement(call)

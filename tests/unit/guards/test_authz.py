@@ -1,0 +1,194 @@
+"""Authz guard: the Casbin ACL (tenants as domains), plan entitlements, and writer status
+read from the same single ACL consultation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy.orm import Session
+
+from paybill.server.core.errors import Denied
+from paybill.server.core.vocabulary import Role
+from paybill.server.domain.acl import Acl
+from paybill.server.domain.principals import add_principal
+from paybill.server.domain.tenants import create_tenant
+from paybill.server.guards.authenticate import load_caller
+from paybill.server.guards.authz import authorise, check_acl, check_entitlement, may_write_data
+from paybill.server.guards.sql import check_sql
+from paybill.server.store import Tenant
+from paybill.server.store.database import Database, make_engine
+from tests.support.guard_calls import (
+    ACME_ADMIN,
+    ACME_BOT,
+    ADMIN,
+    LIFECYCLE,
+    make_call,
+    plan,
+    services,
+    shipped,
+    tenant,
+)
+
+PRINCIPALS = {
+    "admin": (Role.PLATFORM_ADMIN, None),
+    "ops": (Role.OPERATOR, None),
+    "boss": (Role.APPROVER, None),
+    "acme-admin": (Role.TENANT_ADMIN, "acme"),
+    "acme-bot": (Role.TENANT_AGENT, "acme"),
+}
+
+
+@pytest.fixture
+def bound(store: Database) -> Iterator[tuple[Session, Acl]]:
+    """Tenants acme and globex, a principal per role, and the ACL over their bindings."""
+    with Session(store.engine, expire_on_commit=False) as session:
+        for slug in ("acme", "globex"):
+            create_tenant(session, LIFECYCLE, slug=slug, name=slug, plan_id="free", actor="t")
+        for name, (role, slug) in PRINCIPALS.items():
+            add_principal(session, name, role, slug)
+        session.commit()
+        # As in the server: the ACL reads bindings on an engine of its own, which must not
+        # queue behind the call's SQLite write lock.
+        reader = make_engine(str(store.engine.url), write_lock=False)
+        yield session, Acl(reader)
+        reader.dispose()
+
+
+def _call(session: Session, acl: Acl, principal: str, tool: str, target: str | None):
+    found = session.query(Tenant).filter_by(slug=target).one() if target else None
+    return make_call(
+        shipped(tool),
+        caller=load_caller(session, principal),
+        target=found,
+        session=session,
+        services_=services(acl=acl),
+        validated=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("principal", "tool", "tenant_slug", "expected"),
+    [
+        ("ops", "get_tenant", "acme", None),
+        ("ops", "decide_approval", "acme", "for this tenant"),
+        ("ops", "insert_rows", "acme", "for this tenant"),
+        ("boss", "decide_approval", "globex", None),
+        ("admin", "create_tenant", None, None),
+        ("acme-admin", "create_tenant", None, "platform-wide"),
+        ("acme-admin", "insert_rows", "acme", None),
+        ("acme-admin", "insert_rows", "globex", "for this tenant"),
+        ("acme-bot", "get_tenant", "acme", None),
+        ("acme-bot", "get_tenant", "globex", "for this tenant"),
+        ("acme-bot", "suspend_tenant", "acme", "for this tenant"),
+        ("acme-bot", "insert_rows", "acme", "for this tenant"),
+    ],
+)
+def test_acl(bound, principal: str, tool: str, tenant_slug: str | None, expected) -> None:
+    session, acl = bound
+    call = _call(session, acl, principal, tool, tenant_slug)
+    if expected is None:
+        check_acl(call)
+        assert tool in call.grants
+        assert call.decided_by == f"acl:{call.caller.role.value}:{tool}"
+        return
+    with pytest.raises(Denied) as refused:
+        check_acl(call)
+    assert refused.value.message.startswith(
+        f"Role {call.caller.role.value} may not call {tool} {expected}."
+    )
+    assert refused.value.details == {"role": call.caller.role.value, "tool": tool}
+
+
+def test_grants_answer_what_casbin_enforces(bound) -> None:
+    """Acl.grants is every tool Acl.allowed (one Casbin enforcement) allows, and no other."""
+    session, acl = bound
+    domains = [t.id for t in session.query(Tenant)] + ["*", "no-such-tenant"]
+    tools = {rule[1] for rule in acl.permissions} | {"no_such_tool"}
+    for principal in PRINCIPALS:
+        for domain in domains:
+            granted = acl.grants(principal, domain)
+            assert granted == {t for t in tools if acl.allowed(principal, domain, t)}, (
+                principal,
+                domain,
+            )
+
+
+class CountingAcl:
+    """Records how often the guards consult the ACL."""
+
+    def __init__(self, acl: Acl) -> None:
+        self.acl, self.consulted = acl, []
+
+    def refresh(self, session: Session) -> None:
+        self.acl.refresh(session)
+
+    def grants(self, principal: str, domain: str) -> frozenset[str]:
+        self.consulted.append(("grants", principal, domain))
+        return self.acl.grants(principal, domain)
+
+    def allowed(self, principal: str, domain: str, tool: str) -> bool:
+        self.consulted.append(("allowed", principal, domain, tool))
+        return self.acl.allowed(principal, domain, tool)
+
+
+@pytest.mark.parametrize(
+    ("principal", "sql", "expected_kind"),
+    [
+        ("admin", "DELETE FROM customers", "write"),
+        ("ops", "SELECT name FROM customers", "read"),
+    ],
+)
+def test_writer_status_comes_from_the_one_acl_consultation(
+    bound, principal: str, sql: str, expected_kind: str
+) -> None:
+    session, acl = bound
+    counting = CountingAcl(acl)
+    call = _call(session, acl, principal, "run_sql", "acme")
+    call.services = services(acl=counting)
+    call.arguments = call.spec.input_model.model_validate({"tenant": "acme", "sql": sql})
+    authorise(call)
+    check_sql(call)
+    assert call.statement().kind == expected_kind
+    assert counting.consulted == [("grants", principal, call.target().id)]
+
+
+@pytest.mark.parametrize(
+    ("situation", "caller", "features", "expected"),
+    [
+        ("tenant caller, plan has the feature", ACME_BOT, ("data.read", "data.sql"), None),
+        ("tenant caller, plan lacks it", ACME_BOT, ("data.read",), "DENIED"),
+        ("platform caller, plan lacks it", ADMIN, ("data.read",), None),
+    ],
+)
+def test_entitlements(situation, caller, features, expected) -> None:
+    call = make_call(
+        shipped("run_sql"),
+        caller=caller,
+        target=tenant(on=plan(features=features)),
+        arguments={"tenant": "acme", "sql": "SELECT 1"},
+    )
+    if expected is None:
+        check_entitlement(call)
+        return
+    with pytest.raises(Denied) as refused:
+        check_entitlement(call)
+    assert refused.value.details == {"plan": "free", "feature": "data.sql"}, situation
+    assert "upgrade the plan" in refused.value.message
+
+
+@pytest.mark.parametrize(
+    ("situation", "caller", "grants", "features", "expected"),
+    [
+        ("platform writer", ADMIN, {"insert_rows"}, (), True),
+        ("platform reader", ADMIN, {"query_table"}, ("data.write",), False),
+        ("tenant writer on a writing plan", ACME_ADMIN, {"insert_rows"}, ("data.write",), True),
+        ("tenant writer, plan without data.write", ACME_ADMIN, {"insert_rows"}, (), False),
+        ("tenant reader", ACME_BOT, {"run_sql"}, ("data.write",), False),
+    ],
+)
+def test_writer_status(situation, caller, grants, features, expected) -> None:
+    call = make_call(
+        caller=caller, target=tenant(on=plan(features=features)), grants=frozenset(grants)
+    )
+    assert may_write_data(call) is expected, situation

@@ -1,0 +1,88 @@
+"""SQL guard: run_sql's statement validated once, writes only for writers of the tenant."""
+
+from __future__ import annotations
+
+import pytest
+
+from paybill.server.core.errors import SqlRejected
+from paybill.server.executors.dataplane.sqlguard import TENANT_PARAM
+from paybill.server.guards.sql import check_sql, statement
+from tests.support.guard_calls import (
+    ACME_ADMIN,
+    ACME_BOT,
+    ADMIN,
+    FREE,
+    PRO,
+    make_call,
+    plan,
+    shipped,
+    tenant,
+)
+
+WRITER = frozenset({"run_sql", "insert_rows"})
+READER = frozenset({"run_sql"})
+SQL_ONLY = plan("pro", tier=1, features=("data.read", "data.sql"))
+
+
+@pytest.mark.parametrize(
+    ("situation", "caller", "grants", "plan", "sql", "expected"),
+    [
+        ("select", ACME_BOT, READER, PRO, "SELECT name FROM customers", "read"),
+        (
+            "update by a platform writer",
+            ADMIN,
+            WRITER,
+            FREE,
+            "UPDATE customers SET name = 'x'",
+            "write",
+        ),
+        ("update by a tenant writer", ACME_ADMIN, WRITER, PRO, "DELETE FROM customers", "write"),
+        ("update by a reader", ACME_BOT, READER, PRO, "DELETE FROM customers", "write_not_allowed"),
+        (
+            "tenant writer whose plan lacks data.write",
+            ACME_ADMIN,
+            WRITER,
+            SQL_ONLY,
+            "DELETE FROM customers",
+            "write_not_allowed",
+        ),
+        ("two statements", ADMIN, WRITER, FREE, "SELECT 1; SELECT 2", "statement_count"),
+        ("hidden table", ADMIN, WRITER, FREE, "SELECT * FROM casbin_rules", "unknown_table"),
+        ("ddl", ADMIN, WRITER, FREE, "DROP TABLE customers", "statement_type"),
+    ],
+)
+def test_statements(situation, caller, grants, plan, sql, expected) -> None:
+    call = make_call(
+        shipped("run_sql"),
+        caller=caller,
+        target=tenant(on=plan),
+        arguments={"tenant": "acme", "sql": sql},
+        grants=grants,
+    )
+    if expected in ("read", "write"):
+        check_sql(call)
+        assert call.statement().kind == expected, situation
+        assert TENANT_PARAM in call.statement().sql  # scoped to the tenant
+        return
+    with pytest.raises(SqlRejected) as refused:
+        check_sql(call)
+    assert refused.value.details["rule"] == expected, situation
+    assert call.sql is None
+
+
+def test_the_statement_is_guarded_once() -> None:
+    call = make_call(
+        shipped("run_sql"),
+        target=tenant(),
+        arguments={"tenant": "acme", "sql": "SELECT name FROM customers"},
+        grants=WRITER,
+    )
+    first = statement(call)
+    check_sql(call)
+    assert call.statement() is first
+
+
+def test_tools_without_sql_are_not_guarded() -> None:
+    call = make_call(shipped("query_table"), arguments={"tenant": "acme", "table": "customers"})
+    check_sql(call)
+    assert call.sql is None
