@@ -16,7 +16,8 @@ def _key(call: Call) -> str | None:
 
 def _normalised(call: Call) -> dict[str, Any]:
     """The validated arguments, so explicit defaults (dry_run=false) match omitted ones."""
-    return call.arguments.model_dump(mode="json")
+    normalised: dict[str, Any] = call.arguments.model_dump(mode="json")
+    return normalised
 
 
 def replay(call: Call) -> Answer | None:
