@@ -69,7 +69,11 @@ def _child(argv: list[str], env: dict[str, str], fds: list[int]) -> None:
 
 def serve_forever(path: str) -> None:
     """Accept spawn requests on the Unix socket ``path`` until the parent process exits."""
-    import paybill.server.cli.main  # noqa: F401  (the expensive import, done once)
+    # The expensive imports, done once. The command line imports its subcommands lazily, so
+    # `serve` (the MCP SDK, the tools, sqlglot, Casbin) is imported here explicitly: without
+    # it every forked server would import it again.
+    import paybill.server.cli.main
+    import paybill.server.cli.serve  # noqa: F401
 
     parent = os.getppid()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,96 +49,114 @@ class _Run:
     store: Any
     engines: Engines
     captured: dict[str, Any] = field(default_factory=dict)
-    state: snapshot.Snapshot | None = None
+    state: snapshot.Picture | None = None
 
-    async def snapshot(self) -> snapshot.Snapshot:
-        if self.state is None:
-            self.state = await asyncio.to_thread(self._settled_snapshot)
+    async def picture(self, since: snapshot.Picture | None = None) -> snapshot.Picture:
+        """The settled store, taken again only after a call (or ``since`` an earlier one)."""
+        if self.state is None or since is not None:
+            self.state = await asyncio.to_thread(self._settled_picture, since)
         return self.state
 
-    def _settled_snapshot(self) -> snapshot.Snapshot:
+    def _settled_picture(self, since: snapshot.Picture | None) -> snapshot.Picture:
         # Background workers finish what earlier steps started before the picture is
         # taken, so only the refused call itself can differ between two pictures.
         snapshot.settle(self.store)
-        return snapshot.take(self.store, self.engines)
+        return snapshot.take(self.store, self.engines, since)
+
+
+class Replayer:
+    """Replays transcripts, each against a store of its own, sharing one sandbox factory
+    (the initialised template stores) and one server launcher (the preloader) between
+    replays. Use it as a context manager, or call ``close``."""
+
+    def __init__(self, pg_admin_url: str | None = None, *, preload: bool = True) -> None:
+        self.factory = SandboxFactory(pg_admin_url)
+        try:
+            self.launcher = Launcher(self.factory.root, preload=preload)
+        except BaseException:
+            self.factory.close()
+            raise
+        # Alembic's migration context is not thread-safe: one seed at a time per process.
+        self._seeding = threading.Lock()
+
+    def __enter__(self) -> Replayer:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        try:
+            self.launcher.close()
+        finally:
+            self.factory.close()
+
+    def _seed(self, sandbox: Sandbox, transcript: Transcript) -> dict[str, str]:
+        with self._seeding:
+            return seed_store(sandbox.database_url, sandbox.data_dir, transcript.header).keys
+
+    async def replay(self, transcript: Transcript, transport: str = "stdio") -> TranscriptResult:
+        """Replay ``transcript`` on ``transport`` against a freshly seeded store."""
+        header = transcript.header
+        sandbox = self.factory.create(header.backend)
+        try:
+            try:
+                keys = await asyncio.to_thread(self._seed, sandbox, transcript)
+            except SeedError as exc:
+                return _unseeded(transcript, transport, str(exc))
+            env = _server_env(sandbox, transcript)
+            log = sandbox.data_dir.parent / "server.log"
+            store = make_engine(sandbox.database_url, write_lock=False)
+            engines = Engines(sandbox.database_url, TenantCredentials(sandbox.data_dir))
+            try:
+                async with connect(self.launcher, transport, env, keys, log) as connections:
+                    run = _Run(transcript, connections, store, engines)
+                    results = [await _step(run, i, keys) for i in range(len(transcript.steps))]
+            finally:
+                engines.dispose()
+                store.dispose()
+        finally:
+            self.factory.destroy(sandbox)
+        failed = [r for r in results if not r.ok]
+        first = failed[0] if failed else None
+        return TranscriptResult(
+            scenario=header.scenario,
+            file=transcript.path.name if transcript.path else "<transcript>",
+            transport=transport,
+            steps=len(results),
+            passed=len(results) - len(failed),
+            failed=len(failed),
+            first_difference=(
+                f"step {first.index} (line {first.line}, {first.tool}): {first.difference}"
+                if first
+                else None
+            ),
+            results=results,
+        )
 
 
 async def replay_all(paths: list[Path], options: ReplayOptions) -> Report:
-    """Replay every transcript in ``paths`` in order, each against a store of its own."""
+    """Replay every transcript in ``paths``, ``options.jobs`` at once, each against a store
+    of its own; the report lists them in the order given."""
     transcripts = [load(p) for p in paths]
-    factory = SandboxFactory(options.pg_admin_url)
-    launcher = Launcher(factory.root, preload=options.preload)
     limit = asyncio.Semaphore(max(1, options.jobs))
-    seeding = asyncio.Lock()  # alembic's migration context is not thread-safe
+    with Replayer(options.pg_admin_url, preload=options.preload) as replayer:
 
-    async def bounded(transcript: Transcript) -> TranscriptResult:
-        async with limit:
-            return await replay_one(transcript, factory, launcher, options, seeding)
+        async def bounded(transcript: Transcript) -> TranscriptResult:
+            async with limit:
+                return await replayer.replay(transcript, options.transport)
 
-    try:
         results = list(await asyncio.gather(*(bounded(t) for t in transcripts)))
-    finally:
-        launcher.close()
-        factory.close()
     return Report(transport=options.transport, transcripts=results).totalled()
 
 
-async def replay_one(
-    transcript: Transcript,
-    factory: SandboxFactory,
-    launcher: Launcher,
-    options: ReplayOptions,
-    seeding: asyncio.Lock,
-) -> TranscriptResult:
-    header = transcript.header
-    sandbox = factory.create(header.backend)
-    try:
-        try:
-            async with seeding:
-                seeded = await asyncio.to_thread(
-                    seed_store, sandbox.database_url, sandbox.data_dir, header
-                )
-            keys = seeded.keys
-        except SeedError as exc:
-            return _unseeded(transcript, options, str(exc))
-        env = _server_env(sandbox, transcript)
-        log = sandbox.data_dir.parent / "server.log"
-        store = make_engine(sandbox.database_url, write_lock=False)
-        engines = Engines(sandbox.database_url, TenantCredentials(sandbox.data_dir))
-        try:
-            async with connect(launcher, options.transport, env, keys, log) as connections:
-                run = _Run(transcript, connections, store, engines)
-                results = [await _step(run, i, keys) for i in range(len(transcript.steps))]
-        finally:
-            engines.dispose()
-            store.dispose()
-    finally:
-        factory.destroy(sandbox)
-    failed = [r for r in results if not r.ok]
-    first = failed[0] if failed else None
-    return TranscriptResult(
-        scenario=header.scenario,
-        file=transcript.path.name if transcript.path else "<transcript>",
-        transport=options.transport,
-        steps=len(results),
-        passed=len(results) - len(failed),
-        failed=len(failed),
-        first_difference=(
-            f"step {first.index} (line {first.line}, {first.tool}): {first.difference}"
-            if first
-            else None
-        ),
-        results=results,
-    )
-
-
-def _unseeded(transcript: Transcript, options: ReplayOptions, reason: str) -> TranscriptResult:
+def _unseeded(transcript: Transcript, transport: str, reason: str) -> TranscriptResult:
     """Every step fails when the seed cannot be applied: nothing was replayed."""
     count = len(transcript.steps)
     return TranscriptResult(
         scenario=transcript.header.scenario,
         file=transcript.path.name if transcript.path else "<transcript>",
-        transport=options.transport,
+        transport=transport,
         steps=count,
         passed=0,
         failed=count,
@@ -179,7 +198,7 @@ async def _step(run: _Run, index: int, keys: dict[str, str]) -> StepResult:
     except MissingCapture as missing:
         result.difference = f"${{{missing.args[0]}}} was not captured by an earlier step"
         return result
-    before = await run.snapshot() if step.expect.is_error else None
+    before = await run.picture() if step.expect.is_error else None
     try:
         outcome = await run.connections.call(principal, step.tool, arguments)
     except Exception as exc:  # a protocol failure is this step's failure, not the run's
@@ -194,7 +213,7 @@ async def _step(run: _Run, index: int, keys: dict[str, str]) -> StepResult:
     if result.difference is None:
         result.difference = _capture(run, step, payload)
     if result.difference is None and before is not None:
-        result.difference = await _unchanged(run, before, result.code)
+        result.difference = await _unchanged(run, before, step.tool, result.code)
     result.ok = result.difference is None
     return result
 
@@ -244,9 +263,23 @@ def _capture(run: _Run, step: Step, payload: dict[str, Any]) -> str | None:
     return None
 
 
-async def _unchanged(run: _Run, before: snapshot.Snapshot, code: str | None) -> str | None:
+async def _unchanged(
+    run: _Run, before: snapshot.Picture, tool: str, code: str | None
+) -> str | None:
+    after = await run.picture(since=before)
+    return refusal_difference(before, after, tool, code)
+
+
+def refusal_difference(
+    before: snapshot.Picture, after: snapshot.Picture, tool: str, code: str | None
+) -> str | None:
+    """What is wrong with the store after ``tool`` was refused with ``code``, or None: a
+    refusal appends its one audit event and changes nothing else, but what its code may
+    keep (MAY_CHANGE; UNCHECKED keeps a failed run and is not compared)."""
+    unaudited = snapshot.unaudited(after, tool, code)
+    if unaudited is not None:
+        return f"refusal not audited as expected: {unaudited}"
     if code == UNCHECKED:
         return None
-    after = await run.snapshot()
     changed = snapshot.changes(before, after, MAY_CHANGE.get(code or "", frozenset()))
     return f"store changed by a refused call: {changed}" if changed else None

@@ -1,5 +1,6 @@
-"""`paybill eval replay` over the real MCP client: the shipped transcripts, determinism, and
-a wrong expectation reported at its step and field."""
+"""`paybill eval replay` over the real MCP client: the shipped transcripts (one test each, so
+the workers share them out), determinism across transports, and a wrong expectation
+reported at its step and field."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from paybill.evals import snapshot
-from paybill.evals.replay import ReplayOptions, replay_all
-from paybill.evals.report import Report
+import pytest
+
+from paybill.evals.replay import TRANSPORTS, Replayer
+from paybill.evals.report import TranscriptResult
 from paybill.evals.transcript import load
 from tests.support import REPO
 
@@ -25,27 +28,28 @@ PG_ADMIN_URL = os.environ.get(
 PAYBILL = str(Path(sys.executable).parent / "paybill")
 
 
-def _replay(paths: list[Path], transport: str) -> Report:
-    options = ReplayOptions(transport=transport, pg_admin_url=PG_ADMIN_URL, jobs=3)
-    return asyncio.run(replay_all(paths, options))
+@pytest.fixture(scope="session")
+def replayer() -> Iterator[Replayer]:
+    """One sandbox factory and server preloader per test worker, shared by the replays."""
+    with Replayer(PG_ADMIN_URL) as shared:
+        yield shared
 
 
-def _comparable(report: Report) -> dict[str, Any]:
-    """The report without the transport's name, which is all two transports may differ in."""
-    data = report.model_dump(mode="json")
+def _comparable(result: TranscriptResult) -> dict[str, Any]:
+    """The result without the transport's name, which is all two transports may differ in."""
+    data = result.model_dump(mode="json")
     data.pop("transport")
-    for transcript in data["transcripts"]:
-        transcript.pop("transport")
     return data
 
 
-def _failures(report: Report) -> list[str]:
+def _failures(result: TranscriptResult) -> list[str]:
+    if not result.results:
+        return [f"{result.scenario}: {result.first_difference}"]
     return [
-        f"{t.scenario} step {r.index} ({r.tool} as {r.principal}): {r.difference}"
-        for t in report.transcripts
-        for r in t.results
+        f"{result.scenario} step {r.index} ({r.tool} as {r.principal}): {r.difference}"
+        for r in result.results
         if not r.ok
-    ] + [f"{t.scenario}: {t.first_difference}" for t in report.transcripts if not t.results]
+    ]
 
 
 def test_shipped_transcripts_cover_the_issue() -> None:
@@ -58,17 +62,20 @@ def test_shipped_transcripts_cover_the_issue() -> None:
     assert {t.header.backend for t in transcripts} == {"sqlite", "postgresql"}
 
 
-def test_shipped_transcripts_are_green_on_stdio_and_http_with_identical_reports() -> None:
-    """stdio, then streamable HTTP, then stdio again: every transcript green each time, and
-    the three reports identical but for the transport's name (determinism across runs and
-    transports)."""
-    reports = []
-    for transport in ("stdio", "streamable-http", "stdio"):
-        report = _replay(SHIPPED, transport)
-        assert report.ok, f"{transport}:\n" + "\n".join(_failures(report))
-        reports.append(_comparable(report))
-    assert reports[0]["steps"] == sum(len(load(p).steps) for p in SHIPPED)
-    assert reports[0] == reports[1] == reports[2]
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_shipped_transcript_is_green_on_stdio_and_http_with_identical_reports(
+    replayer: Replayer, path: Path
+) -> None:
+    """Each transcript on stdio and on streamable HTTP, each against a fresh store: green
+    both times, every step replayed, and the two results identical but for the transport's
+    name (determinism across runs and transports)."""
+    transcript = load(path)
+    results = {t: asyncio.run(replayer.replay(transcript, t)) for t in TRANSPORTS}
+    for transport, result in results.items():
+        assert result.ok, f"{transport}:\n" + "\n".join(_failures(result))
+        assert result.steps == len(result.results) == len(transcript.steps)
+    stdio, http = (_comparable(results[t]) for t in TRANSPORTS)
+    assert stdio == http
 
 
 def test_a_wrong_expectation_fails_naming_the_step_and_field(tmp_path: Path) -> None:
@@ -94,13 +101,3 @@ def test_a_wrong_expectation_fails_naming_the_step_and_field(tmp_path: Path) -> 
     failed = transcript["results"][1]
     assert failed["ok"] is False and failed["line"] == 3
     assert failed["difference"] == 'match to_state: expected "archived", got "suspended"'
-
-
-def test_a_store_change_names_the_section() -> None:
-    before = {"tenants": [["t1", "acme", "active"]], "tenant_rows": {"acme": {"c": "1:ab"}}}
-    rows = {**before, "tenant_rows": {"acme": {"c": "2:cd"}}}
-    assert snapshot.changes(before, before, frozenset()) is None
-    assert snapshot.changes(before, rows, frozenset()).startswith("tenant_rows.acme changed")
-    state = {**before, "tenants": [["t1", "acme", "suspended"]]}
-    assert snapshot.changes(before, state, frozenset()).startswith("tenants changed")
-    assert snapshot.changes(before, state, frozenset({"tenants"})) is None
