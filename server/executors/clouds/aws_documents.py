@@ -1,6 +1,6 @@
 """What AWS vending creates for a tenant, as plain data: names, tags and IAM policy documents.
 
-Kept apart from ``aws_vending`` (which talks to AWS) so the documents can be read and
+Kept apart from ``clouds.aws`` (which talks to AWS) so the documents can be read and
 reviewed without the SDK around them.
 """
 
