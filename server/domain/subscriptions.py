@@ -11,7 +11,8 @@ period or trial end). ``trialing`` is only ever entered at creation: a paid subs
 goes back to a trial, as in Stripe.
 
 The billing system is the source of truth; these moves are what its webhook handler reports
-through ``set_billing_state`` and what the billing tick (``workflows.engine.billing_tick``) applies by policy.
+through ``set_billing_state`` and what the billing tick (``workflows.engine.billing_tick``)
+applies by policy.
 """
 
 from __future__ import annotations
