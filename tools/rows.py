@@ -60,8 +60,13 @@ def _values(call: Call, table: str, row: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def checked_rows(call: Call, args: InsertRowsInput) -> list[dict[str, Any]]:
+    """The rows' values checked and coerced against the table's columns."""
+    return [_values(call, args.table, row) for row in args.rows]
+
+
 def insert_rows(call: Call, args: InsertRowsInput) -> ChangeRowsOutput:
-    rows = [_values(call, args.table, row) for row in args.rows]
+    rows: list[dict[str, Any]] = call.prepared
     route = call.route()
     settings = call.services.settings
     current = sum(row_counts(call.services.engines, route, settings.statement_timeout_ms).values())
@@ -132,6 +137,7 @@ TOOLS = [
         input_model=InsertRowsInput,
         output_model=ChangeRowsOutput,
         handler=insert_rows,
+        prepare=checked_rows,
         data_access=DataAccess("write", dry_run="write"),
     ),
     _spec(

@@ -92,18 +92,3 @@ class Acl:
         """One Casbin enforcement: may ``principal`` call ``tool`` in ``domain``?"""
         with self._lock:
             return bool(self._enforcer.enforce(subject(principal), domain, tool, "call"))
-
-    def grants(self, principal: str, domain: str) -> frozenset[str]:
-        """Every tool ``principal`` may call in ``domain``, in one look: what ``allowed``
-        answers tool by tool (the model's matcher: roles bound in the domain or platform-wide,
-        with the roles they inherit), without a denied enforcement per tool not granted."""
-        sub = subject(principal)
-        with self._lock:
-            roles = {sub}
-            for scope in (domain, PLATFORM_DOMAIN):
-                roles.update(self._enforcer.get_implicit_roles_for_user(sub, scope))
-            return frozenset(
-                rule[1]
-                for rule in self._enforcer.get_policy()
-                if rule[0] in roles and rule[2] == "call"
-            )

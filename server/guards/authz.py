@@ -1,7 +1,8 @@
 """Authorisation: the Casbin ACL (RBAC, tenants as domains) and plan entitlements.
 
-The ACL is consulted once per call (``Acl.grants``); everything else that depends on the
-caller's grants, such as whether it may write tenant data, reads ``Call.grants``.
+Every decision is one Casbin enforcement (``Acl.allowed``), so a customised
+``acl_model.conf`` (matchers, effects) is honoured as written. What a call learnt is kept in
+``Call.grants``: the call's own tool, and insert_rows once writer status was asked.
 """
 
 from __future__ import annotations
@@ -42,9 +43,9 @@ def check_acl(call: Call) -> None:
     caller, tool = call.caller, call.spec.name
     domain = domain_of(call)
     call.services.acl.refresh(call.session)
-    call.grants = call.services.acl.grants(caller.name, domain)
-    if tool not in call.grants:
+    if not call.services.acl.allowed(caller.name, domain, tool):
         raise refusal(call, "platform-wide" if domain == "*" else "for this tenant")
+    call.grants = call.grants | {tool}
     call.decided_by = f"acl:{caller.role.value}:{tool}"
 
 
@@ -69,10 +70,12 @@ def authorise(call: Call) -> None:
 
 
 def may_write_data(call: Call) -> bool:
-    """Whether the caller is a writer of the call's tenant: the grant of insert_rows (read
-    from this call's grants, which tenant-scoped tools compute in the tenant's domain), and
-    the data.write feature for tenant callers."""
+    """Whether the caller is a writer of the call's tenant: the grant of insert_rows in the
+    tenant's domain (one more enforcement unless the call is insert_rows itself), and the
+    data.write feature for tenant callers."""
     tenant = call.target()
     if WRITE_TOOL not in call.grants:
-        return False
+        if not call.services.acl.allowed(call.caller.name, tenant.id, WRITE_TOOL):
+            return False
+        call.grants = call.grants | {WRITE_TOOL}
     return call.caller.tenant_id is None or WRITE_FEATURE in tenant.plan.features

@@ -74,6 +74,7 @@ class Call:
     grants: frozenset[str] = field(default_factory=frozenset)
     sql: GuardedSql | None = None  # the statement the sql guard validated (and rewrote)
     retry: RetryTarget | None = None  # the failed run the retry guard admitted
+    prepared: Any = None  # what the tool's own ``prepare`` check built (validated rows...)
 
     def target(self) -> Tenant:
         """The resolved tenant; only tenant-scoped specs (which always resolve one) use it."""

@@ -21,6 +21,7 @@ from paybill.server.core.errors import ApprovalRequired, Conflict, InternalError
 from paybill.server.core.vocabulary import Decision
 from paybill.server.domain import audit
 from paybill.server.guards.approval import check_approval
+from paybill.server.guards.arguments import check_arguments
 from paybill.server.guards.authenticate import authenticate
 from paybill.server.guards.authz import authorise
 from paybill.server.guards.billing import check_billing
@@ -66,6 +67,7 @@ CHAIN: tuple[Stage, ...] = (
     Stage("workflow", check_approval),
     Stage(EXECUTE, check_sql),
     Stage(EXECUTE, check_retry),
+    Stage(EXECUTE, check_arguments),  # against the tenant's schema, before the data gates
     Stage(EXECUTE, check_data_state),  # lifecycle states that serve reads or writes
     Stage(EXECUTE, check_quota),  # per tenant, the plan's queries per minute
     Stage(EXECUTE, check_billing),  # after the retry guard: it names the billed run

@@ -3,6 +3,7 @@ by the sqlglot guard, once per call; the handler executes ``Call.sql``."""
 
 from __future__ import annotations
 
+from paybill.server.core.errors import Denied
 from paybill.server.executors.dataplane.sqlguard import GuardedSql, guard_sql
 from paybill.server.guards.authz import may_write_data
 from paybill.server.guards.call import Call
@@ -30,6 +31,9 @@ def statement(call: Call) -> GuardedSql:
 
 
 def check_sql(call: Call) -> None:
-    """Raises: SqlRejected."""
-    if call.spec.runs_sql:
-        statement(call)
+    """Raises: SqlRejected; Denied for a write that no approval covers (the approval guard
+    asks for one first; this holds even for a tool that forgot to declare it)."""
+    if not call.spec.runs_sql:
+        return
+    if statement(call).kind == "write" and call.approval is None and not call.dry_run:
+        raise Denied("Data-modifying SQL runs only through an approval.")

@@ -110,11 +110,22 @@ class Rows:
         return self._objects.get(key)
 
 
+class GrantedAcl:
+    """An ACL that grants exactly ``tools``, in any domain."""
+
+    def __init__(self, tools: set[str]) -> None:
+        self.tools = tools
+
+    def allowed(self, principal: str, domain: str, tool: str) -> bool:
+        return tool in self.tools
+
+
 def services(**overrides: Any) -> SimpleNamespace:
     """The collaborators guards use, with generous limits unless a test narrows them."""
     fields: dict[str, Any] = {
         "settings": Settings(database_url="sqlite://", data_dir=Path("/nonexistent")),
         "lifecycle": LIFECYCLE,
+        "acl": GrantedAcl(set()),  # grants nothing beyond what a test puts in Call.grants
         "rate_limiter": RateLimiter(1000),
         "tenant_rate": RateLimiter(1000),
         "engines": SimpleNamespace(postgres=False),

@@ -276,3 +276,14 @@ def test_offboarded_tenant_is_read_only(served: Served) -> None:
         "admin", "insert_rows", tenant="acme", table="customers", rows=[{"name": "late"}]
     )
     assert refused["code"] == "INVALID_TRANSITION"
+
+
+def test_bad_values_are_invalid_input_whatever_the_tenants_state(served: Served) -> None:
+    """Arguments are checked against the schema before the data gates: a suspended tenant
+    still gets INVALID_INPUT for an unknown column, and a good insert gets the state."""
+    served.ok("ops", "suspend_tenant", tenant="acme", reason="maintenance")
+    bad = {"tenant": "acme", "table": "customers", "rows": [{"no_such_column": "x"}]}
+
+    assert served.error("acme-admin", "insert_rows", **bad)["code"] == "INVALID_INPUT"
+    good = {"tenant": "acme", "table": "customers", "rows": [{"name": "Ada"}]}
+    assert served.error("acme-admin", "insert_rows", **good)["code"] == "INVALID_TRANSITION"

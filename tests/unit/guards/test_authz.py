@@ -3,7 +3,10 @@ read from the same single ACL consultation."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
+from importlib.resources import files
+from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
@@ -23,6 +26,7 @@ from tests.support.guard_calls import (
     ACME_BOT,
     ADMIN,
     LIFECYCLE,
+    GrantedAcl,
     make_call,
     plan,
     services,
@@ -100,18 +104,29 @@ def test_acl(bound, principal: str, tool: str, tenant_slug: str | None, expected
     assert refused.value.details == {"role": call.caller.role.value, "tool": tool}
 
 
-def test_grants_answer_what_casbin_enforces(bound) -> None:
-    """Acl.grants is every tool Acl.allowed (one Casbin enforcement) allows, and no other."""
-    session, acl = bound
-    domains = [t.id for t in session.query(Tenant)] + ["*", "no-such-tenant"]
-    tools = {rule[1] for rule in acl.permissions} | {"no_such_tool"}
-    for principal in PRINCIPALS:
-        for domain in domains:
-            granted = acl.grants(principal, domain)
-            assert granted == {t for t in tools if acl.allowed(principal, domain, t)}, (
-                principal,
-                domain,
-            )
+def test_a_customised_acl_model_is_enforced_as_written(store: Database, tmp_path: Path) -> None:
+    """The guard asks Casbin itself, so a stricter matcher in PAYBILL_POLICIES_DIR holds: here
+    one that refuses every platform-wide ("*") request, which the packaged model allows."""
+    policies = tmp_path / "policies"
+    shutil.copytree(files("paybill.policies"), policies)
+    model = (policies / "acl_model.conf").read_text()
+    matcher = next(line for line in model.splitlines() if line.startswith("m ="))
+    (policies / "acl_model.conf").write_text(model.replace(matcher, f'{matcher} && r.dom != "*"'))
+    with Session(store.engine, expire_on_commit=False) as session:
+        add_principal(session, "admin", Role.PLATFORM_ADMIN, None)
+        session.commit()
+        reader = make_engine(str(store.engine.url), write_lock=False)
+        try:
+            packaged, strict = Acl(reader), Acl(reader, policies)
+            for acl, refused in ((packaged, False), (strict, True)):
+                call = _call(session, acl, "admin", "create_tenant", None)
+                if not refused:
+                    check_acl(call)
+                    continue
+                with pytest.raises(Denied, match="may not call create_tenant platform-wide"):
+                    check_acl(call)
+        finally:
+            reader.dispose()
 
 
 class CountingAcl:
@@ -122,10 +137,6 @@ class CountingAcl:
 
     def refresh(self, session: Session) -> None:
         self.acl.refresh(session)
-
-    def grants(self, principal: str, domain: str) -> frozenset[str]:
-        self.consulted.append(("grants", principal, domain))
-        return self.acl.grants(principal, domain)
 
     def allowed(self, principal: str, domain: str, tool: str) -> bool:
         self.consulted.append(("allowed", principal, domain, tool))
@@ -139,18 +150,24 @@ class CountingAcl:
         ("ops", "SELECT name FROM customers", "read"),
     ],
 )
-def test_writer_status_comes_from_the_one_acl_consultation(
+def test_writer_status_is_one_more_enforcement_in_the_tenants_domain(
     bound, principal: str, sql: str, expected_kind: str
 ) -> None:
     session, acl = bound
     counting = CountingAcl(acl)
     call = _call(session, acl, principal, "run_sql", "acme")
     call.services = services(acl=counting)
-    call.arguments = call.spec.input_model.model_validate({"tenant": "acme", "sql": sql})
+    # A dry run: the statement is guarded and classified, and nothing needs an approval.
+    arguments = {"tenant": "acme", "sql": sql, "dry_run": True}
+    call.arguments = call.spec.input_model.model_validate(arguments)
     authorise(call)
     check_sql(call)
     assert call.statement().kind == expected_kind
-    assert counting.consulted == [("grants", principal, call.target().id)]
+    tenant_id = call.target().id
+    assert counting.consulted == [
+        ("allowed", principal, tenant_id, "run_sql"),
+        ("allowed", principal, tenant_id, "insert_rows"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -189,6 +206,8 @@ def test_entitlements(situation, caller, features, expected) -> None:
 )
 def test_writer_status(situation, caller, grants, features, expected) -> None:
     call = make_call(
-        caller=caller, target=tenant(on=plan(features=features)), grants=frozenset(grants)
+        caller=caller,
+        target=tenant(on=plan(features=features)),
+        services_=services(acl=GrantedAcl(grants)),
     )
     assert may_write_data(call) is expected, situation

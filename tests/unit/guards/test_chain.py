@@ -19,6 +19,7 @@ ORDER = [
     ("workflow", "check_approval"),
     ("execute", "check_sql"),
     ("execute", "check_retry"),
+    ("execute", "check_arguments"),
     ("execute", "check_data_state"),
     ("execute", "check_quota"),
     ("execute", "check_billing"),

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import Any
+
 import pytest
 
-from paybill.server.core.errors import SqlRejected
+from paybill.server.core.errors import Denied, SqlRejected
 from paybill.server.executors.dataplane.sqlguard import TENANT_PARAM
 from paybill.server.guards.sql import check_sql, statement
 from tests.support.guard_calls import (
@@ -22,6 +25,7 @@ from tests.support.guard_calls import (
 WRITER = frozenset({"run_sql", "insert_rows"})
 READER = frozenset({"run_sql"})
 SQL_ONLY = plan("pro", tier=1, features=("data.read", "data.sql"))
+APPROVED: Any = SimpleNamespace(id="appr-1")  # stands for the Approval row being executed
 
 
 @pytest.mark.parametrize(
@@ -60,6 +64,8 @@ def test_statements(situation, caller, grants, plan, sql, expected) -> None:
         grants=grants,
     )
     if expected in ("read", "write"):
+        if expected == "write":
+            call.approval = APPROVED  # writes run only as an approved call
         check_sql(call)
         assert call.statement().kind == expected, situation
         assert TENANT_PARAM in call.statement().sql  # scoped to the tenant
@@ -86,3 +92,30 @@ def test_tools_without_sql_are_not_guarded() -> None:
     call = make_call(shipped("query_table"), arguments={"tenant": "acme", "table": "customers"})
     check_sql(call)
     assert call.sql is None
+
+
+@pytest.mark.parametrize(
+    ("situation", "approval", "dry_run", "refused"),
+    [
+        ("a write nobody approved", None, False, True),
+        ("its dry run (says what it would do)", None, True, False),
+        ("the approved execution", "approved", False, False),
+    ],
+)
+def test_a_write_runs_only_as_an_approved_call(situation, approval, dry_run, refused) -> None:
+    """A backstop behind the approval guard: a spec that ran SQL without asking for an
+    approval would still not write."""
+    call = make_call(
+        shipped("run_sql"),
+        caller=ADMIN,
+        target=tenant(on=FREE),
+        arguments={"tenant": "acme", "sql": "DELETE FROM customers", "dry_run": dry_run},
+        grants=WRITER,
+    )
+    call.approval = APPROVED if approval else None
+    if not refused:
+        check_sql(call)
+        assert call.statement().kind == "write", situation
+        return
+    with pytest.raises(Denied, match="only through an approval"):
+        check_sql(call)
