@@ -47,16 +47,20 @@ class LazyGroup(click.Group):
         return sorted({*super().list_commands(ctx), *LAZY_COMMANDS, *_plugins()})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        # Paybill's own commands first: a plugin cannot replace `init` or `serve`.
+        builtin = super().get_command(ctx, cmd_name)
+        if builtin is not None:
+            return builtin
         target = LAZY_COMMANDS.get(cmd_name)
         if target is not None:
             module, attribute = target.split(":")
             command: click.Command = getattr(importlib.import_module(module), attribute)
             return command
         plugin = _plugins().get(cmd_name)
-        if plugin is not None:
-            loaded: click.Command = plugin.load()
-            return loaded
-        return super().get_command(ctx, cmd_name)
+        if plugin is None:
+            return None
+        loaded: click.Command = plugin.load()
+        return loaded
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,4 +1,4 @@
-"""MCP Inspector 0.15.0's CLI over HTTP. It cannot send headers (tests/server/test_inspector.py
+"""MCP Inspector 0.15.0's CLI over HTTP. It cannot send headers (tests/e2e/test_inspector.py
 shows the 401 it gets), so here it reaches the server through the test's header-adding proxy:
 what is exercised is the Inspector's HTTP transports against Paybill's, authenticated."""
 
