@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from paybill.evals.replay import TRANSPORTS, Replayer
+from paybill.evals.replay import TRANSPORTS, Replayer, ReplayOptions, replay_all
 from paybill.evals.report import TranscriptResult
 from paybill.evals.transcript import load
 from tests.support import REPO
@@ -26,6 +26,8 @@ PG_ADMIN_URL = os.environ.get(
     "PAYBILL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 PAYBILL = str(Path(sys.executable).parent / "paybill")
+# Small transcripts on both backends, replayed together by the concurrency test.
+CONCURRENT = ("onboard_pooled", "onboard_bridge", "suspend_resume", "data_writes")
 
 
 @pytest.fixture(scope="session")
@@ -66,16 +68,26 @@ def test_shipped_transcripts_cover_the_issue() -> None:
 def test_shipped_transcript_is_green_on_stdio_and_http_with_identical_reports(
     replayer: Replayer, path: Path
 ) -> None:
-    """Each transcript on stdio and on streamable HTTP, each against a fresh store: green
-    both times, every step replayed, and the two results identical but for the transport's
-    name (determinism across runs and transports)."""
+    """Each transcript on stdio, on streamable HTTP, then on stdio again, each against a fresh
+    store: green every time, every step replayed, and the three results identical but for
+    the transport's name (determinism across runs on one transport and across transports)."""
     transcript = load(path)
-    results = {t: asyncio.run(replayer.replay(transcript, t)) for t in TRANSPORTS}
-    for transport, result in results.items():
-        assert result.ok, f"{transport}:\n" + "\n".join(_failures(result))
+    runs = [asyncio.run(replayer.replay(transcript, t)) for t in (*TRANSPORTS, TRANSPORTS[0])]
+    for result in runs:
+        assert result.ok, f"{result.transport}:\n" + "\n".join(_failures(result))
         assert result.steps == len(result.results) == len(transcript.steps)
-    stdio, http = (_comparable(results[t]) for t in TRANSPORTS)
-    assert stdio == http
+    first, *others = (_comparable(result) for result in runs)
+    assert all(other == first for other in others)
+
+
+def test_transcripts_replayed_at_once_share_one_launcher_and_stay_green() -> None:
+    """``paybill eval replay --jobs``: several transcripts at once (one sandbox factory and
+    preloader between them, each against a store of its own), every step counted."""
+    paths = [p for p in SHIPPED if p.stem in CONCURRENT]
+    report = asyncio.run(replay_all(paths, ReplayOptions(pg_admin_url=PG_ADMIN_URL, jobs=3)))
+    assert [t.file for t in report.transcripts] == [p.name for p in paths]
+    assert report.ok, "\n".join(f for t in report.transcripts for f in _failures(t))
+    assert report.steps == sum(len(load(p).steps) for p in paths) == report.passed
 
 
 def test_a_wrong_expectation_fails_naming_the_step_and_field(tmp_path: Path) -> None:
