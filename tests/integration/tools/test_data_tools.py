@@ -96,7 +96,8 @@ def test_prompt_injection_in_a_row_comes_back_as_data_only(served: Served) -> No
     assert [e["tool"] for e in log] == ["query_table", "query_table", "insert_rows"]
 
 
-def test_hidden_columns_stay_hidden(served: Served) -> None:
+def test_hidden_columns_stay_hidden(shared_served: Served) -> None:
+    served = shared_served
     schema = served.ok("acme-bot", "describe_schema", tenant="acme")
     columns = {t["name"]: [c["name"] for c in t["columns"]] for t in schema["tables"]}
     assert "email" not in columns["customers"] and "tenant_id" not in columns["customers"]
@@ -123,7 +124,8 @@ def test_run_sql_needs_the_sql_entitlement_and_is_scoped(served: Served) -> None
 
 
 @pytest.mark.parametrize("case", load("accepted"), ids=lambda c: c.id)
-def test_accepted_golden_statements_run(served: Served, case: Any) -> None:
+def test_accepted_golden_statements_run(shared_served: Served, case: Any) -> None:
+    served = shared_served
     outcome = served.call("admin", "run_sql", tenant="acme", sql=case.sql, params=case.params)
     if outcome.is_error:
         # SQLite lacks some PostgreSQL functions: the database refuses, nothing internal.
