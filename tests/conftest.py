@@ -28,8 +28,14 @@ PG_ADMIN_URL = os.environ.get(
 BACKENDS = os.environ.get("PAYBILL_TEST_BACKENDS", "sqlite,postgresql").split(",")
 
 # Shared fixtures live in plugin modules, never in test modules: a served store with a
-# principal per role, the offline Terraform, moto_server and the GCP stand-in.
-pytest_plugins = ["tests.support.served", "tests.support.terraform", "tests.support.clouds"]
+# principal per role, the offline Terraform, moto_server and the GCP stand-in. pytester runs
+# pytest on small generated modules (tests of those fixtures).
+pytest_plugins = [
+    "pytester",
+    "tests.support.served",
+    "tests.support.terraform",
+    "tests.support.clouds",
+]
 
 
 class PostgresDatabases:
