@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -210,21 +211,23 @@ class Shared:
 
     settings: Settings
     keys: dict[str, str]
-    prepared: Any  # what the module's ``prepare`` returned
+    prepared: Any  # what ``prepare`` returned
+
+
+Prepare = Callable[[Served], Any]
 
 
 class SharedStores:
     """Populated stores shared by the tests of one module that change nothing in them, one
-    per backend, made on first use and dropped with the module (a PostgreSQL one with its
-    tenants' roles and silo databases). ``prepare`` runs once on each new store, before any
-    test sees it (what it returns is ``Shared.prepared``)."""
+    per backend and ``prepare``, made on first use and dropped with the module (a PostgreSQL
+    one with its tenants' roles and silo databases). ``prepare`` runs once on each new
+    store, before any test sees it (what it returns is ``Shared.prepared``); the default is
+    the one given to the constructor."""
 
-    def __init__(
-        self, request: pytest.FixtureRequest, prepare: Callable[[Served], Any] | None = None
-    ) -> None:
+    def __init__(self, request: pytest.FixtureRequest, prepare: Prepare | None = None) -> None:
         self._request = request
         self._prepare = prepare
-        self._made: dict[str, Shared] = {}
+        self._made: dict[tuple[str, Prepare | None], Shared] = {}
         self._databases: list[str] = []
 
     def __enter__(self) -> SharedStores:
@@ -236,33 +239,54 @@ class SharedStores:
             for name in self._databases:
                 pg.drop_with_tenants(name)
 
-    def get(self, backend: str) -> Shared:
-        if backend not in self._made:
-            request = self._request
-            template = request.getfixturevalue("template_store")(backend)
-            root = request.getfixturevalue("tmp_path_factory").mktemp("shared")
-            if backend == "sqlite":
-                shutil.copyfile(template, root / "store.db")
-                url = f"sqlite:///{root / 'store.db'}"
-            else:
-                pg = request.getfixturevalue("postgres")
-                name = pg.create(template=make_url(template).database)
-                self._databases.append(name)
-                url = pg.url(name)
-            settings = make_settings(url, root, rate_per_minute=10_000)
-            served = serve_populated(settings, request.getfixturevalue("populated"))
-            try:
-                prepared = self._prepare(served) if self._prepare else None
-            finally:
-                served.services.engines.dispose()
-                served.services.db.dispose()
-            self._made[backend] = Shared(settings, served.keys, prepared)
-        return self._made[backend]
+    def get(self, backend: str, prepare: Prepare | None = None) -> Shared:
+        prepare = prepare or self._prepare
+        if (backend, prepare) not in self._made:
+            self._made[backend, prepare] = self._make(backend, prepare)
+        return self._made[backend, prepare]
+
+    def _make(self, backend: str, prepare: Prepare | None) -> Shared:
+        request = self._request
+        template = request.getfixturevalue("template_store")(backend)
+        root = request.getfixturevalue("tmp_path_factory").mktemp("shared")
+        if backend == "sqlite":
+            shutil.copyfile(template, root / "store.db")
+            url = f"sqlite:///{root / 'store.db'}"
+        else:
+            pg = request.getfixturevalue("postgres")
+            name = pg.create(template=make_url(template).database)
+            self._databases.append(name)
+            url = pg.url(name)
+        settings = make_settings(url, root, rate_per_minute=10_000)
+        served = serve_populated(settings, request.getfixturevalue("populated"))
+        try:
+            prepared = prepare(served) if prepare else None
+        finally:
+            served.services.engines.dispose()
+            served.services.db.dispose()
+        return Shared(settings, served.keys, prepared)
+
+    @contextmanager
+    def serve(self, backend: str, prepare: Prepare | None = None) -> Iterator[Served]:
+        """A Served (services of its own) on the shared store, for a test that changes
+        nothing in it: the store's business state (paybill.evals.snapshot: everything but
+        new audit events, idempotency records and usage counters) is compared before and
+        after, and a change fails the test."""
+        shared = self.get(backend, prepare)
+        services = build_services(shared.settings)
+        try:
+            before = _picture(services)
+            yield Served(services, build_pipeline(services), dict(shared.keys))
+            changed = snapshot.changes(before, _picture(services, since=before), frozenset())
+        finally:
+            services.engines.dispose()
+            services.db.dispose()
+        assert changed is None, f"the test changed the module's shared store: {changed}"
 
 
 @pytest.fixture(scope="module")
 def shared_stores(request: pytest.FixtureRequest) -> Iterator[SharedStores]:
-    """This module's shared stores (override it in a module to pass a ``prepare``)."""
+    """This module's shared stores (override it in a module to pass a default ``prepare``)."""
     with SharedStores(request) as stores:
         yield stores
 
@@ -274,17 +298,6 @@ def _picture(services: Services, since: snapshot.Picture | None = None) -> snaps
 
 @pytest.fixture
 def shared_served(backend: str, shared_stores: SharedStores) -> Iterator[Served]:
-    """A Served (services of its own) on the module's shared populated store, for tests that
-    change nothing in it: the store's business state (paybill.evals.snapshot: everything
-    but new audit events, idempotency records and usage counters) is compared before and
-    after the test, and a test that changed it fails."""
-    shared = shared_stores.get(backend)
-    services = build_services(shared.settings)
-    try:
-        before = _picture(services)
-        yield Served(services, build_pipeline(services), dict(shared.keys))
-        changed = snapshot.changes(before, _picture(services, since=before), frozenset())
-    finally:
-        services.engines.dispose()
-        services.db.dispose()
-    assert changed is None, f"the test changed the module's shared store: {changed}"
+    """A Served on the module's shared populated store (see ``SharedStores.serve``)."""
+    with shared_stores.serve(backend) as served:
+        yield served
