@@ -93,6 +93,13 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 
+@pytest.fixture
+def served(shared_served: Served) -> Served:
+    """Every call here is refused: the tests share one populated store per backend (a test
+    that changes it fails)."""
+    return shared_served
+
+
 def _snapshot(served: Served) -> dict[str, list]:
     models = (Tenant, Subscription, LifecycleTransition, WorkflowRun, Approval, IdempotencyRecord)
     with served.services.db.session() as session:

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from paybill.server.app import build_pipeline, build_services
 from paybill.server.core.errors import Conflict
 from paybill.server.core.vocabulary import Role
 from paybill.server.domain.billing_policy import BILLING_ACTOR, load_billing_policy
@@ -23,7 +22,7 @@ from paybill.server.workflows.engine.runs import enqueue
 from paybill.server.workflows.engine.worker import embedded_worker
 from paybill.server.workflows.kinds.tenant_runs import PLAN_CHANGE
 from tests.support.faults import FailsOnce
-from tests.support.served import Served, make_settings, populate
+from tests.support.served import Populated, Served, make_settings, serve_populated
 
 DAY = timedelta(days=1)
 
@@ -42,13 +41,12 @@ class Clock:
 
 
 @pytest.fixture
-def clocked(store_url: str, tmp_path: Path) -> Iterator[tuple[Served, Clock]]:
+def clocked(store_url: str, tmp_path: Path, populated: Populated) -> Iterator[tuple[Served, Clock]]:
     clock = Clock()
     settings = make_settings(store_url, tmp_path, rate_per_minute=10_000)
-    services = build_services(settings, clock=clock)
-    keys = populate(services)
-    yield Served(services, build_pipeline(services), keys), clock
-    services.db.dispose()
+    served = serve_populated(settings, populated, clock)
+    yield served, clock
+    served.services.db.dispose()
 
 
 def _bill(served: Served, slug: str, status: str, **extra: Any) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from sqlalchemy import select
 
@@ -9,7 +11,7 @@ from paybill.server.core.vocabulary import Role
 from paybill.server.domain.acl import role_binding
 from paybill.server.store import Principal, Tenant, WorkflowRun
 from paybill.tools import all_tools
-from tests.support.served import Served
+from tests.support.served import Served, SharedStores
 
 # Written out by hand from the role design (ARCHITECTURE.md section 7), not derived from
 # policies/acl_policy.csv, so a policy edit that widens access fails here.
@@ -89,8 +91,8 @@ def _arguments(tool: str, slug: str, ids: dict[str, dict[str, str]]) -> dict:
     }[tool]
 
 
-@pytest.fixture
-def ids(served: Served) -> dict[str, dict[str, str]]:
+def _approvals_and_runs(served: Served) -> dict[str, dict[str, str]]:
+    """Each tenant's provisioning run and a pending offboarding approval of it."""
     runs, approvals = {}, {}
     with served.services.db.session() as session:
         for tenant in session.scalars(select(Tenant)):
@@ -105,6 +107,19 @@ def ids(served: Served) -> dict[str, dict[str, str]]:
     return {"run": runs, "approval": approvals}
 
 
+@pytest.fixture(scope="module")
+def shared_stores(request: pytest.FixtureRequest) -> Iterator[SharedStores]:
+    """The policy table's calls are dry runs, reads and refusals: its tests share one store
+    per backend, with the approvals they aim at made once."""
+    with SharedStores(request, prepare=_approvals_and_runs) as stores:
+        yield stores
+
+
+@pytest.fixture
+def ids(shared_stores: SharedStores, backend: str) -> dict:
+    return shared_stores.get(backend).prepared
+
+
 def test_table_covers_every_tool() -> None:
     names = {t.name for t in all_tools()}
     assert ALLOWED["admin"] == names
@@ -112,7 +127,8 @@ def test_table_covers_every_tool() -> None:
 
 
 @pytest.mark.parametrize("principal", sorted(ALLOWED))
-def test_policy_table(served: Served, ids: dict, principal: str) -> None:
+def test_policy_table(shared_served: Served, ids: dict, principal: str) -> None:
+    served = shared_served
     tenant_scoped = principal.startswith("acme-")
     mismatches = []
     for spec in all_tools():
@@ -126,13 +142,15 @@ def test_policy_table(served: Served, ids: dict, principal: str) -> None:
     assert mismatches == []
 
 
-def test_tenant_scoped_listing_only_shows_own_tenant(served: Served) -> None:
+def test_tenant_scoped_listing_only_shows_own_tenant(shared_served: Served) -> None:
+    served = shared_served
     listed = served.ok("acme-bot", "list_tenants")
     assert [t["slug"] for t in listed["tenants"]] == ["acme"]
     assert {t["slug"] for t in served.ok("ops", "list_tenants")["tenants"]} == {"acme", "globex"}
 
 
-def test_unknown_and_existing_foreign_tenants_look_the_same(served: Served) -> None:
+def test_unknown_and_existing_foreign_tenants_look_the_same(shared_served: Served) -> None:
+    served = shared_served
     for tool, key in (("get_tenant", "tenant"), ("query_table", "tenant")):
         extra = {"table": "customers"} if tool == "query_table" else {}
         foreign = served.error("acme-bot", tool, **{key: "globex"}, **extra)
@@ -153,7 +171,8 @@ def test_entitlement_follows_the_plan(served: Served) -> None:
     assert {e["tenant_id"] for e in events} == {acme_id}
 
 
-def test_unknown_principal_is_unauthenticated(served: Served) -> None:
+def test_unknown_principal_is_unauthenticated(shared_served: Served) -> None:
+    served = shared_served
     assert served.error("mallory", "list_plans")["code"] == "UNAUTHENTICATED"
     assert served.error(None, "list_plans")["code"] == "UNAUTHENTICATED"  # type: ignore[arg-type]
 

@@ -35,28 +35,29 @@ class Pair:
 
 
 @pytest.fixture
-def pairs(served: Served) -> Iterator[dict[Isolation, Pair]]:
-    made = {}
-    for isolation, plan in PLANS.items():
-        routes = []
-        for side in ("a", "b"):
-            slug = f"{isolation.value}-{side}"
-            tenant = served.ok("admin", "create_tenant", slug=slug, name=slug, plan=plan)["tenant"]
-            served.drain()
-            served.ok(
-                "admin",
-                "insert_rows",
-                tenant=slug,
-                table="customers",
-                rows=[{"name": f"customer of {slug}"}],
-            )
-            with served.services.db.session() as session:
-                add_principal(session, f"{slug}-admin", Role.TENANT_ADMIN, slug)
-            routes.append(TenantRoute(tenant["id"], isolation))
-        made[isolation] = Pair(
+def pairs(served: Served, isolation: Isolation) -> Iterator[dict[Isolation, Pair]]:
+    """Two tenants on the isolation under test, a customer and a tenant admin each."""
+    routes = []
+    for side in ("a", "b"):
+        slug = f"{isolation.value}-{side}"
+        plan = PLANS[isolation]
+        tenant = served.ok("admin", "create_tenant", slug=slug, name=slug, plan=plan)["tenant"]
+        served.drain()
+        served.ok(
+            "admin",
+            "insert_rows",
+            tenant=slug,
+            table="customers",
+            rows=[{"name": f"customer of {slug}"}],
+        )
+        with served.services.db.session() as session:
+            add_principal(session, f"{slug}-admin", Role.TENANT_ADMIN, slug)
+        routes.append(TenantRoute(tenant["id"], isolation))
+    yield {
+        isolation: Pair(
             isolation, routes[0], routes[1], f"{isolation.value}-a", f"{isolation.value}-b"
         )
-    yield made
+    }
 
 
 def _raw(served: Served, route: TenantRoute, sql: str, **params: str) -> list[tuple]:
