@@ -17,7 +17,7 @@ from paybill.evals import snapshot
 from paybill.evals.matcher import MissingCapture, extract, first_difference, substitute
 from paybill.evals.report import Report, StepResult, TranscriptResult
 from paybill.evals.sandbox import Sandbox, SandboxFactory
-from paybill.evals.seed import SeedError, seed_store
+from paybill.evals.seed import SeedError, seed_key, seed_store
 from paybill.evals.servers import Connections, Launcher, connect
 from paybill.evals.transcript import Step, Transcript, load
 from paybill.server.executors.dataplane.credentials import TenantCredentials
@@ -78,6 +78,8 @@ class Replayer:
             raise
         # Alembic's migration context is not thread-safe: one seed at a time per process.
         self._seeding = threading.Lock()
+        # Seeded SQLite stores by seed (see _sandbox), copied for each replay.
+        self._seeded: dict[str, tuple[Sandbox, dict[str, str]]] = {}
 
     def __enter__(self) -> Replayer:
         return self
@@ -95,15 +97,49 @@ class Replayer:
         with self._seeding:
             return seed_store(sandbox.database_url, sandbox.data_dir, transcript.header).keys
 
+    def _seeded_copy(self, transcript: Transcript) -> tuple[Sandbox, dict[str, str]]:
+        """A SQLite store seeded for ``transcript``: a copy of the first store seeded with
+        the same seed. What a seed makes depends only on the backend, the seed and the
+        principals (``seed_key``), so transcripts sharing them start from identical copies
+        instead of repeating the same onboarding."""
+        key = seed_key(transcript.header)
+        with self._seeding:
+            if key not in self._seeded:
+                pristine = self.factory.create("sqlite")
+                try:
+                    header = transcript.header
+                    keys = seed_store(pristine.database_url, pristine.data_dir, header).keys
+                except BaseException:
+                    self.factory.destroy(pristine)
+                    raise
+                self._seeded[key] = pristine, keys
+            pristine, keys = self._seeded[key]
+        return self.factory.copy(pristine), dict(keys)
+
+    async def _sandbox(self, transcript: Transcript) -> tuple[Sandbox, dict[str, str]]:
+        """A freshly seeded store for ``transcript`` and the seeded principals' keys.
+
+        Raises:
+            SeedError: the seed could not be applied.
+        """
+        if transcript.header.backend == "sqlite":
+            return await asyncio.to_thread(self._seeded_copy, transcript)
+        # PostgreSQL stores are seeded each time: copies would share the tenants' roles.
+        sandbox = self.factory.create(transcript.header.backend)
+        try:
+            return sandbox, await asyncio.to_thread(self._seed, sandbox, transcript)
+        except BaseException:
+            self.factory.destroy(sandbox)
+            raise
+
     async def replay(self, transcript: Transcript, transport: str = "stdio") -> TranscriptResult:
         """Replay ``transcript`` on ``transport`` against a freshly seeded store."""
         header = transcript.header
-        sandbox = self.factory.create(header.backend)
         try:
-            try:
-                keys = await asyncio.to_thread(self._seed, sandbox, transcript)
-            except SeedError as exc:
-                return _unseeded(transcript, transport, str(exc))
+            sandbox, keys = await self._sandbox(transcript)
+        except SeedError as exc:
+            return _unseeded(transcript, transport, str(exc))
+        try:
             env = _server_env(sandbox, transcript)
             log = sandbox.data_dir.parent / "server.log"
             store = make_engine(sandbox.database_url, write_lock=False)

@@ -4,6 +4,7 @@ objects (login roles, silo databases).
 
 Each backend's store is initialised once per factory and copied for every transcript
 (a file copy, or ``CREATE DATABASE ... TEMPLATE``): migrations run once, not per transcript.
+A seeded SQLite sandbox can be copied too (``copy``): replay seeds each distinct seed once.
 """
 
 from __future__ import annotations
@@ -52,6 +53,20 @@ class SandboxFactory:
         name = self._new_pg_name()
         self._execute(f"CREATE DATABASE {name} TEMPLATE {self._postgres()}")
         return Sandbox(self._pg_url(name), data_dir, pg_name=name)
+
+    def copy(self, source: Sandbox) -> Sandbox:
+        """A new SQLite sandbox holding a copy of ``source`` (its store files and data
+        directory); ``source`` must not be in use."""
+        if source.pg_name is not None:
+            raise ValueError("only SQLite sandboxes are copied")
+        workdir = Path(tempfile.mkdtemp(dir=self.root))
+        # The store file, its tenants file (and any write-ahead log beside them).
+        for path in source.data_dir.parent.iterdir():
+            if path.is_file() and path.name.startswith("store"):
+                shutil.copyfile(path, workdir / path.name)
+        if source.data_dir.exists():
+            shutil.copytree(source.data_dir, workdir / "data")
+        return Sandbox(f"sqlite:///{workdir / 'store.db'}", workdir / "data")
 
     def destroy(self, sandbox: Sandbox) -> None:
         if sandbox.pg_name is not None:

@@ -8,6 +8,7 @@ function follows.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,6 +54,18 @@ def principals_of(header: Header) -> list[SeedPrincipal]:
             )
         )
     return listed
+
+
+def seed_key(header: Header) -> str:
+    """Everything ``seed_store`` reads from ``header``: equal keys seed equal stores."""
+    return json.dumps(
+        {
+            "backend": header.backend,
+            "seed": header.seed.model_dump(mode="json"),
+            "principals": [p.model_dump(mode="json") for p in principals_of(header)],
+        },
+        sort_keys=True,
+    )
 
 
 def seed_store(database_url: str, data_dir: Path, header: Header) -> Seeded:

@@ -44,6 +44,9 @@ class PostgresDatabases:
     def __init__(self, admin_url: str) -> None:
         self.admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
         self.base_url = make_url(admin_url)
+        # Tenants of populated templates (tests.support.served): their login roles outlive
+        # the stores copied from the template and are dropped with the template itself.
+        self.kept_tenants: set[str] = set()
 
     def create(self, template: str | None = None) -> str:
         name = f"paybill_test_{uuid.uuid4().hex[:12]}"
@@ -59,13 +62,26 @@ class PostgresDatabases:
     def url(self, name: str) -> str:
         return self.base_url.set(database=name).render_as_string(hide_password=False)
 
+    def replace(self, name: str, template: str) -> None:
+        """Make database ``name`` a new copy of ``template``."""
+        self.drop(name)
+        with self.admin.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE {name} TEMPLATE {template}"))
+            conn.execute(text(f"ALTER DATABASE {name} SET synchronous_commit = off"))
+
+    def exists(self, name: str) -> bool:
+        with self.admin.connect() as conn:
+            found = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+            return found.first() is not None
+
     def drop(self, name: str) -> None:
         with self.admin.connect() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
     def drop_with_tenants(self, name: str) -> None:
         """Drop a test store and the cluster-wide objects of its tenants (roles, silo
-        databases), which dropping the store's database alone would leave behind."""
+        databases), which dropping the store's database alone would leave behind; the roles
+        of kept tenants stay."""
         engine = create_engine(self.url(name))
         try:
             with engine.connect() as conn:
@@ -76,7 +92,8 @@ class PostgresDatabases:
         with self.admin.connect() as conn:
             for route in (TenantRoute(i, Isolation.SILO) for i in ids):
                 conn.execute(text(f"DROP DATABASE IF EXISTS {route.database} WITH (FORCE)"))
-                conn.execute(text(f"DROP ROLE IF EXISTS {route.role}"))
+                if route.tenant_id not in self.kept_tenants:
+                    conn.execute(text(f"DROP ROLE IF EXISTS {route.role}"))
 
 
 @pytest.fixture(scope="session")

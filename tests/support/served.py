@@ -1,17 +1,13 @@
 """A served store with two tenants and a principal for every role.
 
 Populating a store (two tenants onboarded through the pipeline and the worker) costs more
-than most tests that use it:
-
-- On SQLite everything a populated store is lives in its two files and its data directory,
-  so each kind of populated store is built once per session (per test worker) and copied
-  for every test (``populated``).
-- A PostgreSQL store is populated per test: its tenants' login roles and silo databases
-  are cluster-wide objects named after the tenant ids, which copies of one store would
-  share (and drop) with each other.
-- Tests that change nothing in the store share one populated store per module and backend
-  (``shared_served``); each test gets services of its own, and one that changes the
-  store's business state fails.
+than most tests that use it, so each kind of populated store (settings and clock) is built
+once per session and test worker and copied into each test's store (``PopulatedStores``):
+on SQLite its two files and data directory; on PostgreSQL its database (``CREATE DATABASE
+... TEMPLATE``) and data directory, with the care its tenants' cluster-wide login roles
+need (see ``PopulatedStores``). Tests that change nothing in the store share one populated
+store per module and backend (``shared_served``); each gets services of its own, and one
+that changes the store's business state fails.
 """
 
 from __future__ import annotations
@@ -26,14 +22,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from paybill.evals import snapshot
 from paybill.server.app import build_pipeline, build_services
 from paybill.server.core.settings import Settings
-from paybill.server.core.vocabulary import Role
+from paybill.server.core.vocabulary import Isolation, Role
 from paybill.server.domain.principals import add_principal
+from paybill.server.executors.dataplane import objects
+from paybill.server.executors.dataplane.credentials import TenantCredentials
+from paybill.server.executors.dataplane.engines import Engines
+from paybill.server.executors.dataplane.naming import TenantRoute
 from paybill.server.guards.pipeline import Outcome, Pipeline
+from paybill.server.store import Tenant
 from paybill.server.workflows.engine.services import Services
 from paybill.server.workflows.engine.worker import Worker
 
@@ -84,6 +86,13 @@ class Served:
         return outcome.payload["error"]
 
 
+def close(services: Services) -> None:
+    """Close every connection pool of ``services`` (store, ACL reader, tenant data)."""
+    services.engines.dispose()
+    services.reader.dispose()
+    services.db.dispose()
+
+
 def make_settings(store_url: str, tmp_path: Path, **overrides: Any) -> Settings:
     return Settings(database_url=store_url, data_dir=tmp_path / "data", **overrides)
 
@@ -118,58 +127,166 @@ def populate(services: Services) -> dict[str, str]:
     return keys
 
 
-# Restores a populated store into the SQLite paths of ``settings`` (made with ``clock``, or
-# real time) and returns the principals' keys; None on PostgreSQL (populate it yourself).
-Populated = Callable[[Settings, Callable[[], datetime] | None], dict[str, str] | None]
+Now = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class _Template:
+    """A populated store to copy: its database (a file or a PostgreSQL database), its data
+    directory, the principals' keys and its tenants."""
+
+    root: Path
+    database: str
+    keys: dict[str, str]
+    tenants: list[TenantRoute]
+
+
+class PopulatedStores:
+    """Stores as ``populate`` leaves them, one per kind of settings and clock, made once per
+    session (per test worker) and copied into a test's store (``restore``).
+
+    SQLite: the store file, its tenants file and the data directory are copied.
+
+    PostgreSQL: the template's tenants have login roles, cluster-wide objects named after
+    the tenant ids, which every copy shares. That is safe because (1) one test at a time
+    runs in a worker and each worker has templates of its own: a copy is only made when no
+    other copy of that template exists, otherwise the store is populated afresh (its own
+    tenant ids); (2) the template holds no privileges of those roles, so a test may drop a
+    role (deleting the tenant) while the template exists; each copy gets its tenants'
+    grants back (``objects.unarchive``) or, when a test dropped a role, the tenant's
+    objects provisioned again (``objects.provision``: the role with the same password);
+    (3) dropping a copy drops its silo databases but keeps the template's roles
+    (``PostgresDatabases.kept_tenants``)."""
+
+    def __init__(self, request: pytest.FixtureRequest) -> None:
+        self._request = request
+        self._made: dict[tuple[str, str], _Template] = {}
+        self._copies: dict[str, str] = {}  # PostgreSQL template -> its last copy
+
+    def restore(self, settings: Settings, clock: Now | None = None) -> dict[str, str] | None:
+        """Make the store at ``settings`` (an initialised one) a copy of the populated one
+        for its settings and ``clock``; the principals' keys, or None when the store must be
+        populated afresh (another copy of the PostgreSQL template is in use)."""
+        url = make_url(settings.database_url)
+        backend = url.get_backend_name()
+        start = clock() if clock is not None else None
+        kind = settings.model_dump_json(exclude={"database_url", "data_dir"}) + str(start)
+        if backend == "postgresql":
+            pg = self._request.getfixturevalue("postgres")
+            made = self._made.get((backend, kind))
+            last = self._copies.get(made.database) if made else None
+            if last is not None and pg.exists(last):
+                return None
+        template = self._template(backend, kind, settings, start)
+        if backend == "sqlite":
+            target = Path(str(url.database))
+            # The store file and its tenants file (and any write-ahead log left beside them).
+            for source in template.root.iterdir():
+                if source.is_file():
+                    name = source.name.replace("store", target.stem, 1)
+                    shutil.copyfile(source, target.with_name(name))
+            shutil.copytree(template.root / "data", settings.data_dir, dirs_exist_ok=True)
+            return dict(template.keys)
+        pg.replace(str(url.database), template.database)
+        self._copies[template.database] = str(url.database)
+        shutil.copytree(template.root / "data", settings.data_dir, dirs_exist_ok=True)
+        engines = Engines(settings.database_url, TenantCredentials(settings.data_dir))
+        try:
+            for route in template.tenants:
+                with engines.shared.connect() as conn:
+                    role = conn.execute(
+                        text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": route.role}
+                    ).first()
+                if role is None:
+                    objects.provision(engines, route)
+                else:
+                    objects.unarchive(engines, route)
+        finally:
+            engines.dispose()
+        return dict(template.keys)
+
+    def _template(
+        self, backend: str, kind: str, settings: Settings, start: datetime | None
+    ) -> _Template:
+        if (backend, kind) in self._made:
+            return self._made[backend, kind]
+        request = self._request
+        initialised = request.getfixturevalue("template_store")(backend)
+        root = request.getfixturevalue("tmp_path_factory").mktemp("populated")
+        if backend == "sqlite":
+            shutil.copyfile(initialised, root / "store.db")
+            database = str(root / "store.db")
+            url = f"sqlite:///{database}"
+        else:
+            pg = request.getfixturevalue("postgres")
+            database = pg.create(template=make_url(initialised).database)
+            request.addfinalizer(lambda: self._drop(pg, database))
+            url = pg.url(database)
+        update = {"database_url": url, "data_dir": root / "data"}
+        services = build_services(
+            settings.model_copy(update=update),
+            **({"clock": lambda: start} if start is not None else {}),
+        )
+        try:
+            keys = populate(services)
+            with services.db.session() as session:
+                tenants = [
+                    TenantRoute(t.id, t.isolation)
+                    for t in session.scalars(select(Tenant).order_by(Tenant.slug))
+                ]
+        finally:
+            close(services)
+        if backend == "postgresql":
+            self._strip(url, tenants)
+            request.getfixturevalue("postgres").kept_tenants.update(r.tenant_id for r in tenants)
+        self._made[backend, kind] = _Template(root, database, keys, tenants)
+        return self._made[backend, kind]
+
+    @staticmethod
+    def _strip(url: str, tenants: list[TenantRoute]) -> None:
+        """Revoke the tenants' privileges in the template: no object in it may depend on
+        their roles (a test dropping a role would fail while the template exists)."""
+        if any(t.isolation is not Isolation.POOLED for t in tenants):
+            raise AssertionError("populated templates hold pooled tenants only")
+        engine = create_engine(url)
+        try:
+            with engine.begin() as conn:
+                for route in tenants:
+                    for what in ("ALL TABLES IN SCHEMA", "ALL SEQUENCES IN SCHEMA", "SCHEMA"):
+                        conn.execute(
+                            text(f'REVOKE ALL ON {what} "{route.schema}" FROM {route.role}')
+                        )
+                left = conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_shdepend d JOIN pg_roles r ON r.oid = d.refobjid "
+                        "WHERE d.dbid = (SELECT oid FROM pg_database "
+                        "WHERE datname = current_database()) AND r.rolname = ANY(:roles)"
+                    ),
+                    {"roles": [t.role for t in tenants]},
+                ).scalar()
+            assert left == 0, f"the template still depends on its tenants' roles ({left})"
+        finally:
+            engine.dispose()
+
+    def _drop(self, pg: Any, database: str) -> None:
+        for template in self._made.values():
+            if template.database == database:
+                pg.kept_tenants.difference_update(r.tenant_id for r in template.tenants)
+        pg.drop_with_tenants(database)
 
 
 @pytest.fixture(scope="session")
-def populated(template_store: Any, tmp_path_factory: pytest.TempPathFactory) -> Populated:
-    """SQLite stores as ``populate`` leaves them, one per kind of settings and clock, made
-    once per session (per test worker) and copied into each test's own paths."""
-    made: dict[str, tuple[Path, dict[str, str]]] = {}
-
-    def restore(
-        settings: Settings, clock: Callable[[], datetime] | None = None
-    ) -> dict[str, str] | None:
-        url = make_url(settings.database_url)
-        if url.get_backend_name() != "sqlite" or not url.database:
-            return None
-        start = clock() if clock is not None else None
-        kind = settings.model_dump_json(exclude={"database_url", "data_dir"}) + str(start)
-        if kind not in made:
-            root = tmp_path_factory.mktemp("populated")
-            shutil.copyfile(template_store("sqlite"), root / "store.db")
-            update = {"database_url": f"sqlite:///{root / 'store.db'}", "data_dir": root / "data"}
-            services = build_services(
-                settings.model_copy(update=update),
-                **({"clock": lambda: start} if start is not None else {}),
-            )
-            try:
-                keys = populate(services)
-            finally:
-                services.engines.dispose()
-                services.db.dispose()
-            made[kind] = root, keys
-        root, keys = made[kind]
-        target = Path(url.database)
-        # The store file and its tenants file (and any write-ahead log left beside them).
-        for source in root.iterdir():
-            if source.is_file():
-                name = source.name.replace("store", target.stem, 1)
-                shutil.copyfile(source, target.with_name(name))
-        shutil.copytree(root / "data", settings.data_dir, dirs_exist_ok=True)
-        return dict(keys)
-
-    return restore
+def populated(request: pytest.FixtureRequest) -> PopulatedStores:
+    return PopulatedStores(request)
 
 
 def serve_populated(
-    settings: Settings, populated: Populated, clock: Callable[[], datetime] | None = None
+    settings: Settings, populated: PopulatedStores | None, clock: Now | None = None
 ) -> Served:
-    """A Served on a populated store at ``settings``: a copy of the session's (SQLite) or
-    populated now (PostgreSQL). Dispose of ``services.db`` when done."""
-    keys = populated(settings, clock)
+    """A Served on a populated store at ``settings``: a copy of the session's populated
+    store, or (``populated`` None, or no copy possible) populated now. Dispose of
+    ``services.db`` when done."""
+    keys = populated.restore(settings, clock) if populated is not None else None
     services = build_services(settings, clock=clock) if clock else build_services(settings)
     if keys is None:
         keys = populate(services)
@@ -177,7 +294,7 @@ def serve_populated(
 
 
 @pytest.fixture
-def served(settings: Settings, populated: Populated) -> Iterator[Served]:
+def served(settings: Settings, populated: PopulatedStores) -> Iterator[Served]:
     result = serve_populated(settings, populated)
     yield result
     result.services.db.dispose()
@@ -197,7 +314,9 @@ class Clock:
 
 
 @pytest.fixture
-def clocked(store_url: str, tmp_path: Path, populated: Populated) -> Iterator[tuple[Served, Clock]]:
+def clocked(
+    store_url: str, tmp_path: Path, populated: PopulatedStores
+) -> Iterator[tuple[Served, Clock]]:
     clock = Clock()
     settings = make_settings(store_url, tmp_path, rate_per_minute=10_000, worker_lease_seconds=30)
     result = serve_populated(settings, populated, clock)
@@ -258,12 +377,14 @@ class SharedStores:
             self._databases.append(name)
             url = pg.url(name)
         settings = make_settings(url, root, rate_per_minute=10_000)
-        served = serve_populated(settings, request.getfixturevalue("populated"))
+        # A PostgreSQL copy of the session's populated store would share its tenants' roles
+        # with the tests' copies for the whole module: this one gets tenants of its own.
+        populated = request.getfixturevalue("populated") if backend == "sqlite" else None
+        served = serve_populated(settings, populated)
         try:
             prepared = prepare(served) if prepare else None
         finally:
-            served.services.engines.dispose()
-            served.services.db.dispose()
+            close(served.services)
         return Shared(settings, served.keys, prepared)
 
     @contextmanager
@@ -279,8 +400,7 @@ class SharedStores:
             yield Served(services, build_pipeline(services), dict(shared.keys))
             changed = snapshot.changes(before, _picture(services, since=before), frozenset())
         finally:
-            services.engines.dispose()
-            services.db.dispose()
+            close(services)
         assert changed is None, f"the test changed the module's shared store: {changed}"
 
 

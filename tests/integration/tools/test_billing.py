@@ -22,7 +22,7 @@ from paybill.server.workflows.engine.runs import enqueue
 from paybill.server.workflows.engine.worker import embedded_worker
 from paybill.server.workflows.kinds.tenant_runs import PLAN_CHANGE
 from tests.support.faults import FailsOnce
-from tests.support.served import Populated, Served, make_settings, serve_populated
+from tests.support.served import PopulatedStores, Served, make_settings, serve_populated
 
 DAY = timedelta(days=1)
 
@@ -41,7 +41,9 @@ class Clock:
 
 
 @pytest.fixture
-def clocked(store_url: str, tmp_path: Path, populated: Populated) -> Iterator[tuple[Served, Clock]]:
+def clocked(
+    store_url: str, tmp_path: Path, populated: PopulatedStores
+) -> Iterator[tuple[Served, Clock]]:
     clock = Clock()
     settings = make_settings(store_url, tmp_path, rate_per_minute=10_000)
     served = serve_populated(settings, populated, clock)
