@@ -12,7 +12,8 @@ python -m pip install -q --disable-pip-version-check --upgrade pip
 python -m pip install -q --disable-pip-version-check -e ".[dev]"
 TF_CLI_CONFIG_FILE=$(bash scripts/terraform-mirror.sh)
 export TF_CLI_CONFIG_FILE
-terraform version | head -n 1
+# sed, not head: head would exit after one line and terraform could die of SIGPIPE.
+terraform version | sed -n 1p
 bash scripts/ensure-postgres.sh
 ruff check .
 ruff format --check .
