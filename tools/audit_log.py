@@ -9,18 +9,26 @@ from paybill.server.core.errors import Denied
 from paybill.server.guards.call import Call
 from paybill.server.guards.spec import Scope, ToolInput, ToolOutput, ToolSpec
 from paybill.server.store import AuditEvent, Tenant
+from paybill.tools.data_models import RECORDED_NOTICE, TenantText
 from paybill.tools.models import AuditEventOut
+from paybill.tools.redaction import Redactor
 
 
 class GetAuditLogInput(ToolInput):
     tenant: str | None = Field(default=None, max_length=63, description="Only this tenant.")
     limit: int = Field(default=50, ge=1, le=200)
     before_id: int | None = Field(
-        default=None, ge=1, le=2**63 - 1, description="Page: events older than it."
+        # The audit id column is a 32-bit integer: a larger bound fails in the database.
+        default=None,
+        ge=1,
+        le=2**31 - 1,
+        description="Page: events older than it.",
     )
 
 
 class GetAuditLogOutput(ToolOutput):
+    content_trust: TenantText = "untrusted_tenant_data"
+    notice: str = RECORDED_NOTICE
     events: list[AuditEventOut]
     next_before_id: int | None
 
@@ -47,9 +55,11 @@ def get_audit_log(call: Call, args: GetAuditLogInput) -> GetAuditLogOutput:
     rows = list(call.session.scalars(query))
     page = rows[: args.limit]
     more = len(rows) > args.limit
-    return GetAuditLogOutput(
-        events=[AuditEventOut.of(e) for e in page], next_before_id=page[-1].id if more else None
-    )
+    redactor = Redactor(call.session, call.caller.role)
+    events = [
+        AuditEventOut.of(e, redactor.arguments(e.tool, e.arguments, e.tenant_id)) for e in page
+    ]
+    return GetAuditLogOutput(events=events, next_before_id=page[-1].id if more else None)
 
 
 TOOLS = [

@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field
+from pydantic import AfterValidator, ConfigDict, Field
 
+from paybill.server.core.vocabulary import check_display_name
 from paybill.server.guards.spec import ToolInput, ToolOutput
 from paybill.server.store import (
     Approval,
@@ -20,6 +21,8 @@ from paybill.server.store import (
 )
 
 SLUG_FIELD = Field(min_length=1, max_length=63, description="The tenant's slug (a DNS label).")
+# A name people read: no control, bidi, zero-width, private-use or separator characters.
+DisplayName = Annotated[str, AfterValidator(check_display_name)]
 
 
 class TenantRef(ToolInput):
@@ -154,8 +157,10 @@ class ApprovalOut(RecordOut):
     created_at: datetime
 
     @classmethod
-    def of(cls, approval: Approval) -> ApprovalOut:
-        return cls.model_validate(approval)
+    def of(cls, approval: Approval, arguments: dict[str, Any] | None = None) -> ApprovalOut:
+        """The approval, with ``arguments`` (redacted for the reader) in place of its own."""
+        out = cls.model_validate(approval)
+        return out if arguments is None else out.model_copy(update={"arguments": arguments})
 
 
 class AuditEventOut(RecordOut):
@@ -173,5 +178,7 @@ class AuditEventOut(RecordOut):
     hash: str
 
     @classmethod
-    def of(cls, event: AuditEvent) -> AuditEventOut:
-        return cls.model_validate(event)
+    def of(cls, event: AuditEvent, arguments: dict[str, Any] | None = None) -> AuditEventOut:
+        """The event, with ``arguments`` (redacted for the reader) in place of its own."""
+        out = cls.model_validate(event)
+        return out if arguments is None else out.model_copy(update={"arguments": arguments})

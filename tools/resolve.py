@@ -1,7 +1,10 @@
-"""Finding the tenant a call targets, without telling tenant-scoped callers what exists."""
+"""Finding the tenant a call targets, without telling callers what exists that they may not
+see: by slug (tenant-scoped callers get the ACL's refusal for any other tenant) and by record
+id (anyone gets NOT_FOUND for a record they may not see, as for one that does not exist)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select
@@ -33,3 +36,33 @@ def tenant_by_slug(call: Call, arguments: Any) -> Tenant:
             f"No tenant with slug {slug!r}; list_tenants shows the existing ones.", tenant=slug
         ),
     )
+
+
+def visible_record(
+    call: Call,
+    exists: bool,
+    tenant: Tenant | None,
+    missing: NotFound,
+    readers: Iterable[str],
+) -> Tenant | None:
+    """The tenant of a record looked up by id (None: a platform record), or ``missing``.
+
+    A caller who may not see the record gets ``missing`` exactly as for an id that does not
+    exist, so an id-taking tool is no oracle of other tenants' ids: a tenant-scoped caller
+    sees its own tenant's records only, and any caller only records in a domain where its
+    roles grant one of ``readers`` (the tools that show records of this kind). One who may
+    see it goes on to the ACL, which refuses a tool the role lacks with DENIED.
+
+    Raises: NotFound.
+    """
+    if not exists:
+        raise missing
+    own = call.caller.tenant_id
+    if own is not None and (tenant is None or tenant.id != own):
+        raise missing
+    domain = tenant.id if tenant is not None else "*"
+    acl = call.services.acl
+    acl.refresh(call.session)
+    if not any(acl.allowed(call.caller.name, domain, tool) for tool in readers):
+        raise missing
+    return tenant

@@ -17,7 +17,7 @@ from paybill.server.guards.spec import MutatingInput, Scope, ToolInput, ToolOutp
 from paybill.server.store import Plan, Tenant
 from paybill.server.workflows.engine.runs import enqueue
 from paybill.server.workflows.kinds.tenant_runs import PROVISION
-from paybill.tools.models import SLUG_FIELD, RunOut, TenantOut, TenantRef
+from paybill.tools.models import SLUG_FIELD, DisplayName, RunOut, TenantOut, TenantRef
 from paybill.tools.resolve import tenant_by_slug
 
 
@@ -27,7 +27,7 @@ def tenant_out(call: Call, tenant: Tenant) -> TenantOut:
 
 class CreateTenantInput(MutatingInput):
     slug: str = Field(pattern=SLUG_PATTERN, max_length=63, description="DNS label, unique.")
-    name: str = Field(min_length=1, max_length=200, description="Display name.")
+    name: DisplayName = Field(min_length=1, max_length=200, description="Display name.")
     plan: str = Field(min_length=1, max_length=32, description="Plan id, see list_plans.")
     cloud: CloudTarget = Field(default=CloudTarget.LOCAL, description="Where to provision.")
     region: str = Field(default="local", pattern=r"^[a-z0-9-]{1,64}$")

@@ -8,7 +8,8 @@ from pydantic import Field
 from sqlalchemy.orm import Session
 
 from paybill.server.core.errors import InvalidInput, NotFound
-from paybill.server.core.vocabulary import RunStatus
+from paybill.server.core.vocabulary import Role, RunStatus
+from paybill.server.domain.principals import role_of
 from paybill.server.guards import billing
 from paybill.server.guards.call import Call
 from paybill.server.guards.spec import (
@@ -23,7 +24,8 @@ from paybill.server.store import Tenant, WorkflowRun
 from paybill.server.workflows.engine.runs import break_lock, enqueue, lock_of
 from paybill.server.workflows.engine.services import Services
 from paybill.tools.models import RunLockOut, RunOut, TenantOut
-from paybill.tools.resolve import scoped
+from paybill.tools.resolve import visible_record
+from paybill.tools.run_view import run_for
 from paybill.tools.tenants import tenant_out
 
 RUN_ID = Field(pattern=r"^[0-9a-f-]{36}$", description="Run id.")
@@ -41,11 +43,16 @@ class GetWorkflowInput(ToolInput):
     )
 
 
+# Tools that show workflow runs: a caller granted none of them in a run's domain cannot
+# tell that run from one that does not exist.
+RUN_READERS = ("get_workflow", "retry_workflow", "break_workflow_lock")
+
+
 def _tenant_of_run(call: Call, args: Any) -> Tenant | None:
     run = call.session.get(WorkflowRun, args.workflow_id)
     tenant = call.session.get(Tenant, run.tenant_id) if run and run.tenant_id else None
     missing = NotFound(f"No workflow run {args.workflow_id!r}.", workflow_id=args.workflow_id)
-    return scoped(call, tenant, missing)
+    return visible_record(call, run is not None, tenant, missing, RUN_READERS)
 
 
 def _run(call: Call, run_id: str) -> WorkflowRun:
@@ -57,16 +64,18 @@ def _run(call: Call, run_id: str) -> WorkflowRun:
 
 def get_workflow(call: Call, args: GetWorkflowInput) -> RunOut:
     run = _run(call, args.workflow_id)
-    return RunOut.of(run, lock_of(call.session, run))
+    return run_for(call.caller.role, RunOut.of(run, lock_of(call.session, run)))
 
 
-def poll_run(services: Services, args: GetWorkflowInput) -> Poll:
-    """One look at the run, on the reader engine (never SQLite's write lock)."""
+def poll_run(services: Services, args: GetWorkflowInput, principal: str | None) -> Poll:
+    """One look at the run, on the reader engine (never SQLite's write lock), as the
+    principal's role may see it (an unknown principal sees the least)."""
     with Session(services.reader) as session:
         run = session.get(WorkflowRun, args.workflow_id)
         if run is None:
             raise RuntimeError("workflow run vanished")
-        out = RunOut.of(run, lock_of(session, run))
+        role = role_of(session, principal) or Role.TENANT_AGENT
+        out = run_for(role, RunOut.of(run, lock_of(session, run)))
     done = sum(1 for s in out.steps if s.status in ("succeeded", "skipped"))
     message = f"{out.kind}: {out.progress or out.status}"
     return Poll(

@@ -2,12 +2,43 @@
 
 from __future__ import annotations
 
+import unicodedata
 from enum import StrEnum
 
 # DNS label: lowercase ASCII letters, digits and inner hyphens. ASCII-only on purpose, so
 # look-alike unicode (Cyrillic a, fullwidth digits) can never name a second tenant.
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
 PRINCIPAL_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,99}$"
+
+# Unicode categories never allowed in a name people read (tenant display names): controls (C0,
+# DEL, C1 such as U+009B), format characters (bidi overrides such as U+202E, zero-width
+# characters), private use, surrogates, and line and paragraph separators. Each can make a
+# name display as something other than what it is.
+UNREADABLE_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Zl", "Zp"})
+
+
+def unreadable_characters(text: str) -> list[str]:
+    """The code points (``U+202E``) in ``text`` that a displayed name may not contain."""
+    return sorted(
+        {f"U+{ord(ch):04X}" for ch in text if unicodedata.category(ch) in UNREADABLE_CATEGORIES}
+    )
+
+
+def check_display_name(text: str) -> str:
+    """``text`` unchanged when it is fit to display as a name.
+
+    Raises:
+        ValueError: it contains characters of ``UNREADABLE_CATEGORIES``, or is blank.
+    """
+    found = unreadable_characters(text)
+    if found:
+        raise ValueError(
+            f"names may not contain control, format (bidi, zero-width), private-use or "
+            f"separator characters; found {', '.join(found)}"
+        )
+    if not text.strip():
+        raise ValueError("a name must contain visible characters")
+    return text
 
 
 class Isolation(StrEnum):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -11,13 +11,20 @@ from sqlalchemy.orm import Session
 from paybill.server.core.errors import ApprovalVoid, Conflict, Denied, InvalidInput, NotFound
 from paybill.server.core.hashing import canonical_hash
 from paybill.server.core.vocabulary import ApprovalStatus
-from paybill.server.store import Approval, Tenant
+from paybill.server.store import Approval, Principal, Tenant
 
 _NOT_PART_OF_PLAN = ("idempotency_key", "dry_run")
 
 
-def plan_hash(tool: str, arguments: dict[str, Any], tenant: Tenant | None) -> str:
-    """Hash of what would run: the call and the tenant as it is now (any change voids it)."""
+def _kept(arguments: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in arguments.items() if k not in _NOT_PART_OF_PLAN}
+
+
+def _arguments_digest(tool: str, arguments: dict[str, Any]) -> str:
+    return canonical_hash({"tool": tool, "arguments": _kept(arguments)})[:32]
+
+
+def _tenant_digest(tenant: Tenant | None) -> str:
     facts = None
     if tenant is not None:
         facts = {
@@ -26,8 +33,38 @@ def plan_hash(tool: str, arguments: dict[str, Any], tenant: Tenant | None) -> st
             "state": tenant.state,
             "plan": tenant.plan_id,
         }
-    kept = {k: v for k, v in arguments.items() if k not in _NOT_PART_OF_PLAN}
-    return canonical_hash({"tool": tool, "arguments": kept, "tenant": facts})
+    return canonical_hash({"tenant": facts})[:32]
+
+
+def plan_hash(tool: str, arguments: dict[str, Any], tenant: Tenant | None) -> str:
+    """Hash of what would run: the call and the tenant as it is now (any change voids it).
+
+    Two halves of 128 bits each (SHA-256, truncated): the call's, then the tenant's, so a
+    mismatch says which of them changed (``changed_part``).
+    """
+    return _arguments_digest(tool, arguments) + _tenant_digest(tenant)
+
+
+Changed = Literal["arguments", "tenant"]
+
+
+def changed_part(approval: Approval, tenant: Tenant | None) -> Changed | None:
+    """What no longer matches the approval's hash: its stored call (tool or arguments: the
+    record was altered after the request, as only tampering can), the tenant, or nothing."""
+    stored = approval.plan_hash
+    if stored[:32] != _arguments_digest(approval.tool, approval.arguments):
+        return "arguments"
+    if stored[32:] != _tenant_digest(tenant):
+        return "tenant"
+    return None
+
+
+def requester_disabled(session: Session, approval: Approval) -> bool:
+    """True when the principal the approved call would run as is disabled or gone."""
+    disabled = session.scalar(
+        select(Principal.disabled).where(Principal.name == approval.requested_by)
+    )
+    return disabled is None or disabled
 
 
 def request_approval(
@@ -52,7 +89,7 @@ def request_approval(
     )
     if existing is not None:
         return existing
-    kept = {k: v for k, v in arguments.items() if k not in _NOT_PART_OF_PLAN}
+    kept = _kept(arguments)
     approval = Approval(
         tenant_id=tenant.id if tenant else None,
         tool=tool,

@@ -62,7 +62,7 @@ def add_principal(
         NotFound: ``tenant_slug`` names no tenant.
         Conflict: the name is taken.
     """
-    if not re.match(PRINCIPAL_NAME_PATTERN, name):
+    if not re.fullmatch(PRINCIPAL_NAME_PATTERN, name):  # ``$`` alone allows a trailing "\n"
         raise InvalidInput(
             f"Principal name {name!r} is invalid: use 1-100 lowercase letters, digits, '.', '_' "
             "or '-', starting with a letter or digit.",
@@ -103,6 +103,14 @@ def get_principal(session: Session, name: str) -> Principal:
     if principal is None or principal.disabled:
         raise NotFound(f"No active principal named {name!r}.", name=name)
     return principal
+
+
+def role_of(session: Session, name: str | None) -> Role | None:
+    """The role of the active principal ``name``; None when there is none."""
+    if not name:
+        return None
+    principal = session.scalar(select(Principal).where(Principal.name == name))
+    return None if principal is None or principal.disabled else principal.role
 
 
 def authenticate(session: Session, plaintext: str) -> Principal:

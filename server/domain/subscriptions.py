@@ -20,14 +20,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from paybill.server.core.errors import InvalidInput, InvalidTransition
 from paybill.server.core.vocabulary import SubscriptionStatus
 from paybill.server.domain.billing_policy import BILLING_ACTOR
 from paybill.server.domain.lifecycle import Lifecycle
-from paybill.server.store import LifecycleTransition, Subscription, Tenant
+from paybill.server.domain.suspensions import suspension
+from paybill.server.store import Subscription, Tenant
 
 S = SubscriptionStatus
 ALLOWED_MOVES: dict[SubscriptionStatus, frozenset[SubscriptionStatus]] = {
@@ -54,15 +54,8 @@ def subscription_of(tenant: Tenant) -> Subscription:
 def suspended_for_non_payment(session: Session, tenant: Tenant) -> bool:
     """True when the tenant's latest lifecycle move was the billing policy suspending it; a
     tenant an operator suspended (security review, maintenance) is not resumed by a payment."""
-    if tenant.state != "suspended":
-        return False
-    latest = session.scalar(
-        select(LifecycleTransition)
-        .where(LifecycleTransition.tenant_id == tenant.id)
-        .order_by(LifecycleTransition.id.desc())
-        .limit(1)
-    )
-    return latest is not None and latest.action == "suspend" and latest.actor == BILLING_ACTOR
+    record = suspension(session, tenant)
+    return record is not None and record.actor == BILLING_ACTOR
 
 
 def _require_period(start: datetime, end: datetime) -> None:

@@ -9,7 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from paybill.server.core.errors import Conflict, InvalidInput, NotFound
-from paybill.server.core.vocabulary import SLUG_PATTERN, CloudTarget, SubscriptionStatus
+from paybill.server.core.vocabulary import (
+    SLUG_PATTERN,
+    CloudTarget,
+    SubscriptionStatus,
+    check_display_name,
+)
 from paybill.server.domain.lifecycle import Lifecycle
 from paybill.server.store import LifecycleTransition, Plan, Subscription, Tenant
 from paybill.server.store.base import utcnow
@@ -53,16 +58,21 @@ def create_tenant(
     for ``trial_days`` (the first period ends with the trial) when positive, else active.
 
     Raises:
-        InvalidInput: the slug is not a DNS label.
+        InvalidInput: the slug is not a DNS label, or the name is not fit to display.
         NotFound: unknown plan.
         Conflict: the slug is taken.
     """
-    if not re.match(SLUG_PATTERN, slug):
+    # fullmatch: ``$`` alone would let a trailing newline through.
+    if not re.fullmatch(SLUG_PATTERN, slug):
         raise InvalidInput(
             f"Slug {slug!r} is not a DNS label: use 1-63 lowercase ASCII letters, digits and "
             "inner hyphens.",
             slug=slug,
         )
+    try:
+        check_display_name(name)
+    except ValueError as exc:
+        raise InvalidInput(f"Tenant name {name!r} is refused: {exc}.", tenant=slug) from None
     plan = get_plan(session, plan_id)
     if session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
         raise Conflict(f"Tenant slug {slug!r} is already taken.", tenant=slug)

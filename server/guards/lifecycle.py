@@ -4,6 +4,7 @@ them (``policies/lifecycle.yaml`` for actions; the data states below for reads a
 from __future__ import annotations
 
 from paybill.server.core.errors import InvalidTransition
+from paybill.server.domain.suspensions import check_resume
 from paybill.server.guards.call import Call
 from paybill.server.guards.spec import DataMode
 
@@ -17,10 +18,13 @@ DATA_STATES: dict[DataMode, tuple[str, ...]] = {
 
 def check_action(call: Call) -> None:
     """Raises: InvalidTransition when the tool's lifecycle action is illegal in the tenant's
-    state (InvalidInput if the spec names no such action)."""
+    state (InvalidInput if the spec names no such action); Denied when the caller's role may
+    not lift the tenant's suspension (an operator's suspension is not billing's to lift)."""
     action, tenant = call.spec.lifecycle_action, call.tenant
     if action and tenant is not None:
         call.services.lifecycle.target_state(tenant, action)
+        if action == "resume":
+            check_resume(call.session, tenant, call.caller.role)
 
 
 def require_data_state(call: Call, mode: DataMode) -> None:

@@ -115,7 +115,8 @@ class Poll:
 # After a successful call, looks again (outside any transaction) at what the call is waiting
 # for (get_workflow's wait_seconds). The MCP layer polls it on the event loop, so a waiting
 # client holds no worker thread.
-Poller = Callable[["Services", Any], Poll]
+# It gets the calling principal's name: what a look shows may depend on the caller's role.
+Poller = Callable[["Services", Any, "str | None"], Poll]
 
 
 @dataclass(frozen=True)

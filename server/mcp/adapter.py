@@ -96,6 +96,7 @@ async def _wait(
     raw: dict[str, Any],
     outcome: Outcome,
     report: ReportProgress,
+    principal: str | None,
 ) -> Outcome:
     """Poll what the call waits for until it is done or the caller's wait is over, reporting
     each change as MCP progress. The call already passed every guard; sleeping happens on
@@ -110,7 +111,9 @@ async def _wait(
     last: tuple[float, float | None, str] | None = None
     try:
         while True:
-            poll = await anyio.to_thread.run_sync(spec.poll, pipeline.services, arguments)
+            poll = await anyio.to_thread.run_sync(
+                spec.poll, pipeline.services, arguments, principal
+            )
             if poll.progress != last:
                 await report(*poll.progress)
                 last = poll.progress
@@ -150,7 +153,7 @@ class _Tools:
             )
             if spec.poll is not None and not outcome.is_error:
                 outcome = await _wait(
-                    spec, self.pipeline, arguments, outcome, ctx.session.report_progress
+                    spec, self.pipeline, arguments, outcome, ctx.session.report_progress, principal
                 )
         except Exception:
             # The pipeline answers every failure itself; this is a bug around it. Its text

@@ -24,6 +24,12 @@ _PYTHON_TYPES: dict[str, Any] = {
     "timestamptz": TypeAdapter(datetime),
 }
 MAX_IN_VALUES = 500
+# The range of each integer type on PostgreSQL; SQLite would store more (and more than 64 bits
+# overflows its driver), so both backends refuse a value beyond the declared type.
+INTEGER_RANGES: dict[str, tuple[int, int]] = {
+    "integer": (-(2**31), 2**31 - 1),
+    "bigint": (-(2**63), 2**63 - 1),
+}
 
 
 def table_for(schema: VisibleSchema, name: str) -> Table:
@@ -61,6 +67,14 @@ def coerce(schema: VisibleSchema, table: str, column: str, value: Any) -> Any:
             column=column,
             expected=kind,
         ) from None
+    bounds = INTEGER_RANGES.get(kind)
+    if bounds is not None and not bounds[0] <= coerced <= bounds[1]:
+        raise InvalidInput(
+            f"{table}.{column} is {kind}: values run from {bounds[0]} to {bounds[1]}.",
+            table=table,
+            column=column,
+            expected=kind,
+        )
     if kind == "timestamptz" and coerced.tzinfo is None:
         raise InvalidInput(f"{table}.{column} needs a timestamp with a UTC offset.")
     length = getattr(TENANT_TABLES[table].c[column].type, "length", None)

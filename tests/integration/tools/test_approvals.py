@@ -5,10 +5,12 @@ from __future__ import annotations
 import threading
 
 import pytest
+from sqlalchemy import select, update
 
 from paybill.server.core.errors import ProvisioningFailed
 from paybill.server.core.vocabulary import Role
 from paybill.server.domain.principals import add_principal
+from paybill.server.store import Approval, AuditEvent, Principal
 from tests.support.served import Served
 
 OFFBOARD = {"tenant": "acme", "confirm_slug": "acme", "reason": "contract ended"}
@@ -158,3 +160,69 @@ def test_failed_offboarding_is_reported_not_hidden(served: Served) -> None:
     statuses = [s["status"] for s in run["steps"]]
     assert statuses == ["succeeded", "succeeded", "failed", "pending", "pending"]
     assert served.ok("ops", "get_tenant", tenant="acme")["state"] == "offboarding"
+
+
+def _approval(served: Served, approval_id: str) -> Approval:
+    with served.services.db.session() as session:
+        found = session.get(Approval, approval_id)
+        assert found is not None
+        return found
+
+
+def _last_refusal(served: Served) -> AuditEvent:
+    with served.services.db.session() as session:
+        return session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+
+
+def test_a_disabled_requester_voids_the_approval_with_a_clear_refusal(served: Served) -> None:
+    approval_id = served.error("ops", "offboard_tenant", **OFFBOARD)["details"]["approval_id"]
+    with served.services.db.session() as session:
+        session.execute(update(Principal).where(Principal.name == "ops").values(disabled=True))
+    void = served.error(
+        "boss", "decide_approval", approval_id=approval_id, decision="approve", reason="late"
+    )
+    assert void["code"] == "CONFLICT"  # not UNAUTHENTICATED: the approver is authenticated
+    assert "disabled" in (_last_refusal(served).detail or "")
+    assert void["details"] == {"approval_id": approval_id, "reason": "requester_disabled"}
+    assert "requester 'ops' is disabled" in void["message"]
+    assert "void" in void["message"] and "Nothing ran" in void["message"]
+    approval = _approval(served, approval_id)
+    assert (approval.status, approval.reason) == ("void", "the requester ops is disabled")
+    assert served.ok("admin", "get_tenant", tenant="acme")["state"] == "active"
+
+
+def test_tampered_arguments_void_the_approval_as_tampering(served: Served) -> None:
+    approval_id = served.error("ops", "offboard_tenant", **OFFBOARD)["details"]["approval_id"]
+    with served.services.db.session() as session:
+        session.execute(
+            update(Approval)
+            .where(Approval.id == approval_id)
+            .values(arguments={**OFFBOARD, "reason": "rewritten in the database"})
+        )
+    void = served.error(
+        "boss", "decide_approval", approval_id=approval_id, decision="approve", reason="looks ok"
+    )
+    assert void["code"] == "CONFLICT"
+    assert void["details"] == {"approval_id": approval_id, "reason": "arguments_tampered"}
+    assert "no longer match the hash" in void["message"]
+    assert "tampering" in void["message"]
+    assert "tenant changed" not in void["message"]
+    refusal = _last_refusal(served)
+    assert (refusal.tool, refusal.rule) == ("decide_approval", "execute:CONFLICT")
+    assert "tampering" in (refusal.detail or "")
+    approval = _approval(served, approval_id)
+    assert approval.status == "void"
+    assert approval.reason == "tampered: the stored arguments no longer match their hash"
+    assert served.ok("ops", "get_tenant", tenant="acme")["state"] == "active"
+
+
+def test_a_tampered_tool_is_tampering_too(served: Served) -> None:
+    approval_id = served.error("ops", "offboard_tenant", **OFFBOARD)["details"]["approval_id"]
+    with served.services.db.session() as session:
+        session.execute(
+            update(Approval).where(Approval.id == approval_id).values(tool="resume_tenant")
+        )
+    void = served.error(
+        "boss", "decide_approval", approval_id=approval_id, decision="approve", reason="looks ok"
+    )
+    assert void["details"]["reason"] == "arguments_tampered"

@@ -17,6 +17,15 @@ from paybill.server.store import (
 )
 from tests.support.served import Served
 
+INVOICE = {"customer_id": 1, "amount_cents": 100, "currency": "EUR", "status": "open"}
+
+
+def _id(value: int) -> dict[str, Any]:
+    return {"column": "id", "op": "eq", "value": value}
+
+
+BY_ID = [_id(1)]
+
 CASES: list[tuple[str, dict[str, Any], str]] = [
     ("get_tenant", {"tenant": "nosuch"}, "NOT_FOUND"),
     ("suspend_tenant", {"tenant": "nosuch", "reason": "why not"}, "NOT_FOUND"),
@@ -29,6 +38,9 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ("list_tenants", {"cursor": "not-a-cursor!"}, "INVALID_INPUT"),
     ("get_audit_log", {"before_id": -5}, "INVALID_INPUT"),
     ("get_audit_log", {"before_id": 10**30}, "INVALID_INPUT"),
+    # The audit id column is 32-bit: its old declared maximum failed inside the database.
+    ("get_audit_log", {"before_id": 2**63 - 1}, "INVALID_INPUT"),
+    ("get_audit_log", {"before_id": 2**31}, "INVALID_INPUT"),
     ("create_tenant", {"slug": "nul", "name": "bad\x00name", "plan": "free"}, "INVALID_INPUT"),
     ("suspend_tenant", {"tenant": "acme", "reason": "bell\x07ring"}, "INVALID_INPUT"),
     ("create_tenant", {"slug": "new", "name": "N", "plan": "platinum"}, "NOT_FOUND"),
@@ -41,6 +53,18 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
         "INVALID_INPUT",
     ),
     ("create_tenant", {"slug": "\uff41cme", "name": "fullwidth", "plan": "free"}, "INVALID_INPUT"),
+    # Names people read: no bidi override, C1 control, zero-width, separator or private use.
+    (
+        "create_tenant",
+        {"slug": "new", "name": "Acme \u202egnp.exe", "plan": "free"},
+        "INVALID_INPUT",
+    ),
+    ("create_tenant", {"slug": "new", "name": "Acme\u009b31m", "plan": "free"}, "INVALID_INPUT"),
+    ("create_tenant", {"slug": "new", "name": "Ac\u200bme", "plan": "free"}, "INVALID_INPUT"),
+    ("create_tenant", {"slug": "new", "name": "Acme\u2028Corp", "plan": "free"}, "INVALID_INPUT"),
+    ("create_tenant", {"slug": "new", "name": "Acme\ue000", "plan": "free"}, "INVALID_INPUT"),
+    ("create_tenant", {"slug": "new", "name": "Acme\x7f", "plan": "free"}, "INVALID_INPUT"),
+    ("create_tenant", {"slug": "new", "name": "   ", "plan": "free"}, "INVALID_INPUT"),
     ("create_tenant", {"slug": "-acme", "name": "N", "plan": "free"}, "INVALID_INPUT"),
     ("create_tenant", {"slug": "a" * 64, "name": "N", "plan": "free"}, "INVALID_INPUT"),
     ("create_tenant", {"slug": "new", "name": "N" * 201, "plan": "free"}, "INVALID_INPUT"),
@@ -88,6 +112,27 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     (
         "offboard_tenant",
         {"tenant": "acme", "confirm_slug": "acme", "reason": "r" * 501},
+        "INVALID_INPUT",
+    ),
+    # Integers beyond their column: 2**40 in a 32-bit column (PostgreSQL refused it in the
+    # driver, SQLite stored it), 2**70 anywhere (no column is wider than 64 bits).
+    *[
+        (tool, {"tenant": "acme", "table": "invoices", **arguments}, "INVALID_INPUT")
+        for tool, arguments in [
+            ("insert_rows", {"rows": [{**INVOICE, "amount_cents": 2**40}]}),
+            ("insert_rows", {"rows": [{**INVOICE, "amount_cents": -(2**31) - 1}]}),
+            ("insert_rows", {"rows": [{**INVOICE, "customer_id": 2**70}]}),
+            ("insert_rows", {"rows": [{**INVOICE, "customer_id": 2**63}]}),
+            ("update_rows", {"values": {"amount_cents": 2**40}, "filters": BY_ID}),
+            ("update_rows", {"values": {"status": "paid"}, "filters": [_id(2**70)]}),
+            ("delete_rows", {"filters": [_id(2**64)]}),
+            ("query_table", {"filters": [{"column": "amount_cents", "op": "gt", "value": 2**40}]}),
+            ("query_table", {"filters": [{**_id(0), "op": "in", "value": [1, 2**70]}]}),
+        ]
+    ],
+    (
+        "run_sql",
+        {"tenant": "acme", "sql": "SELECT 1 AS n", "params": {"n": 2**70}},
         "INVALID_INPUT",
     ),
 ]
