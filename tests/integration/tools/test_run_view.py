@@ -1,0 +1,90 @@
+"""Tenant roles see step outputs through an allow-list: no server paths, no provisioner or
+cloud details; platform roles see them in full. The wait path (get_workflow wait_seconds
+over MCP) shows the same view as the call."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+from sqlalchemy import select
+
+from paybill.server.app import build_server
+from paybill.server.store import Tenant, WorkflowRun
+from paybill.tools.run_view import MASK, tenant_output
+from tests.support.served import Served
+
+
+def _acme_run(served: Served) -> str:
+    with served.services.db.session() as session:
+        run_id = session.scalars(
+            select(WorkflowRun.id)
+            .join(Tenant, Tenant.id == WorkflowRun.tenant_id)
+            .where(Tenant.slug == "acme", WorkflowRun.kind == "provision")
+        ).first()
+    assert run_id is not None
+    return run_id
+
+
+def _no_paths(run: dict[str, Any], data_dir: str) -> None:
+    text = json.dumps(run["steps"])
+    assert data_dir not in text and "infrastructure.json" not in text
+
+
+@pytest.fixture
+def served(shared_served: Served) -> Served:
+    """Reads only: one populated store per module and backend."""
+    return shared_served
+
+
+@pytest.mark.parametrize("principal", ["acme-bot", "acme-admin"])
+def test_tenant_roles_see_allow_listed_outputs(served: Served, principal: str) -> None:
+    run_id = _acme_run(served)
+    full = served.ok("ops", "get_workflow", workflow_id=run_id)
+    assert "record" in full["steps"][0]["output"]  # the operator's view has the path
+    seen = served.ok(principal, "get_workflow", workflow_id=run_id)
+    _no_paths(seen, str(served.services.settings.data_dir))
+    provision, activate = (s["output"] for s in seen["steps"])
+    assert not {"record", "provisioner", "tenant_id", "backend"} & set(provision)
+    assert activate == {"from": "provisioning", "to": "active"}
+    assert [s["status"] for s in seen["steps"]] == [s["status"] for s in full["steps"]]
+
+
+def test_the_wait_shows_the_callers_view(served: Served) -> None:
+    run_id = _acme_run(served)
+    server = build_server(served.services, lambda _ctx: "acme-bot")
+
+    async def main() -> dict[str, Any]:
+        async with Client(server) as client:
+            result = await client.call_tool(
+                "get_workflow", {"workflow_id": run_id, "wait_seconds": 5}
+            )
+            assert not result.is_error and result.structured_content is not None
+            return result.structured_content
+
+    run = anyio.run(main)
+    _no_paths(run, str(served.services.settings.data_dir))
+    assert "record" not in run["steps"][0]["output"]
+
+
+def test_tenant_output_keeps_allowed_keys_and_masks_paths() -> None:
+    output = {
+        "path": "/var/lib/paybill/exports/t/export.tar",
+        "terraform": {"workspace": "/srv/tf/acme"},
+        "overall_sha256": "ab" * 32,
+        "tables": {"customers": 3},
+        "from": "C:\\paybill\\x",
+        "to": "active",
+        "old_copy": {"isolation": "pooled", "where": "/srv/old"},
+    }
+    assert tenant_output(output) == {
+        "overall_sha256": "ab" * 32,
+        "tables": {"customers": 3},
+        "from": MASK,
+        "to": "active",
+        "old_copy": {"isolation": "pooled", "where": MASK},
+    }
+    assert tenant_output(None) is None
