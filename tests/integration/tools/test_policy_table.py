@@ -35,6 +35,9 @@ ALLOWED = {
 }
 # Tools whose domain is the caller's own scope: no "other tenant" to aim at.
 CALLER_SCOPED = {"list_plans", "list_tenants", "list_approvals", "create_tenant"}
+# Tools taking a record id: a record the caller may not see is refused as NOT_FOUND, the
+# answer for an id that does not exist (test_id_visibility), not DENIED.
+BY_ID = {"decide_approval", "get_workflow", "retry_workflow", "break_workflow_lock"}
 
 
 def _arguments(tool: str, slug: str, ids: dict[str, dict[str, str]]) -> dict:
@@ -136,7 +139,8 @@ def test_policy_table(shared_served: Served, ids: dict, principal: str) -> None:
             own = target == "acme" or not tenant_scoped
             expected = spec.name in ALLOWED[principal] and (own or spec.name in CALLER_SCOPED)
             outcome = served.call(principal, spec.name, **_arguments(spec.name, target, ids))
-            denied = outcome.is_error and outcome.payload["error"]["code"] == "DENIED"
+            code = outcome.payload["error"]["code"] if outcome.is_error else None
+            denied = code == "DENIED" or (code == "NOT_FOUND" and spec.name in BY_ID)
             if denied == expected:
                 mismatches.append((spec.name, target, "denied" if denied else "allowed"))
     assert mismatches == []
