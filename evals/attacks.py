@@ -42,7 +42,8 @@ EVERY_TOOL_ARGS: dict[str, Line] = {
     "set_billing_state": {"tenant": "{t}", "status": "active", "event_id": "evt_attack"},
     "break_workflow_lock": {"workflow_id": "${run}", "reason": "take over the run"},
 }
-# Tools each role may NOT call (policies/acl_policy.csv); each must be DENIED.
+# Tools each role may NOT call (policies/acl_policy.csv); each must be refused: DENIED, or
+# NOT_FOUND where the tool takes the id of a record the role may not see (``_refusal``).
 FORBIDDEN = {
     "acme-bot": [
         "create_tenant",
@@ -136,6 +137,22 @@ def _run_and_approval(offboarded: str, run_note: str, approval_note: str) -> lis
     ]
 
 
+# Id-taking tools answer NOT_FOUND, as for an unknown id, for a record the caller may not
+# see: another tenant's (for tenant-scoped roles), or a kind its roles show nowhere.
+RUN_TOOLS = ("get_workflow", "retry_workflow", "break_workflow_lock")
+SEES_NO_APPROVALS = ("acme-bot", "billing")
+
+
+def _refusal(who: str, tool: str) -> str:
+    """The refusal of ``tool`` called by ``who`` on the setup's records (``_run_and_approval``:
+    initech's run, acme's approval)."""
+    if tool in RUN_TOOLS and who.startswith("acme-"):
+        return "NOT_FOUND"
+    if tool == "decide_approval" and who in SEES_NO_APPROVALS:
+        return "NOT_FOUND"
+    return "DENIED"
+
+
 def _args(tool: str, tenant: str) -> Line:
     def fill(value: Any) -> Any:
         if isinstance(value, str):
@@ -212,13 +229,14 @@ def _cross_tenant() -> tuple[Line, list[Line]]:
                     err(tool, _args(tool, target), "DENIED", as_=who, note=f"cross-tenant {tool}")
                 )
         steps += [
-            err("get_workflow", {"workflow_id": "${run}"}, "DENIED", as_=who),
+            err("get_workflow", {"workflow_id": "${run}"}, "NOT_FOUND", as_=who),
             err("get_audit_log", {"tenant": "globex"}, "DENIED", as_=who),
             err(
                 "decide_approval",
                 {"approval_id": "${approval}", "decision": "approve", "reason": "mine now"},
-                "DENIED",
+                "NOT_FOUND",
                 as_=who,
+                note="another tenant's approval: as unknown as an id that does not exist",
             ),
         ]
     steps += [
@@ -287,13 +305,19 @@ def _privilege() -> tuple[Line, list[Line]]:
     for who, tools in FORBIDDEN.items():
         for tool in tools:
             steps.append(
-                err(tool, _args(tool, "acme"), "DENIED", as_=who, note=f"{who} escalates to {tool}")
+                err(
+                    tool,
+                    _args(tool, "acme"),
+                    _refusal(who, tool),
+                    as_=who,
+                    note=f"{who} escalates to {tool}",
+                )
             )
     steps += [
         err(
             "decide_approval",
             {"approval_id": "${approval}", "decision": "approve", "reason": "self-serve"},
-            "DENIED",
+            _refusal(who, "decide_approval"),
             as_=who,
         )
         for who in ("acme-bot", "acme-admin", "billing", "ops")
@@ -876,7 +900,7 @@ def _injection() -> tuple[Line, list[Line]]:
                     "decision": "approve",
                     "reason": "ticket",
                 },
-                "DENIED",
+                "NOT_FOUND",
                 as_=who,
             ),
             err(
@@ -913,7 +937,7 @@ def _injection() -> tuple[Line, list[Line]]:
             {},
             as_="boss",
             match={
-                "content_trust": "caller_supplied_text",
+                "content_trust": "untrusted_tenant_data",
                 "approvals": [{"id": "${approval}", "status": "pending"}],
             },
         ),
