@@ -48,7 +48,7 @@ def test_denied_and_allowed_calls_are_chained(served: Served) -> None:
     assert (allowed.principal, allowed.decision.value, allowed.outcome) == ("ops", "allowed", "ok")
     assert allowed.prev_hash == denied.hash
     with served.services.db.session() as session:
-        assert audit.verify(session).ok
+        assert served.services.audit.verify(session).ok
 
 
 def test_tampered_row_is_named(served: Served) -> None:
@@ -57,7 +57,7 @@ def test_tampered_row_is_named(served: Served) -> None:
     victim = _events(served)[2]
     _tamper(served, victim.id, "forged")
     with served.services.db.session() as session:
-        report = audit.verify(session)
+        report = served.services.audit.verify(session)
     assert (report.ok, report.first_broken_id) == (False, victim.id)
     assert report.checked == 2
 
