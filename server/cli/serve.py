@@ -71,8 +71,5 @@ def serve(
     if principal:
         raise InvalidInput("--principal is for stdio; HTTP callers authenticate with API keys.")
     click.echo(f"Paybill MCP server on http://{host}:{port} ({transport})", err=True)
-    try:
-        with worker:
-            serve_http(build_server(services, http_principal), services, transport, host, port)
-    finally:
-        services.audit.checkpoint(services.reader)  # the tip at shutdown
+    with worker:  # serve_http checkpoints the audit log when it stops
+        serve_http(build_server(services, http_principal), services, transport, host, port)

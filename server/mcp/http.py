@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+from collections.abc import Callable
 from typing import Literal
 
 import anyio
@@ -103,8 +105,23 @@ def http_app(
     return BearerAuth(inner, services.db, RefusalRecorder(services.db, services.audit))
 
 
+class _Server(uvicorn.Server):
+    """uvicorn re-raises the SIGTERM or SIGINT that stopped it once it has shut down, so no
+    code after ``run`` executes: the shutdown work runs at the end of its own shutdown."""
+
+    def __init__(self, config: uvicorn.Config, on_shutdown: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.on_shutdown = on_shutdown
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().shutdown(sockets)
+        await anyio.to_thread.run_sync(self.on_shutdown)
+
+
 def serve_http(
     server: ToolServer, services: Services, transport: HttpTransport, host: str, port: int
 ) -> None:
     app = http_app(server, services, transport, host, port)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning")
+    # The audit log's tip is checkpointed when the server stops.
+    _Server(config, lambda: services.audit.checkpoint(services.reader)).run()
