@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Literal
 
@@ -87,8 +88,9 @@ class Settings(BaseSettings):
     )
     audit_checkpoint_file: Path | None = Field(
         default=None,
-        description="Signed checkpoint of the audit log's tip (default: audit.checkpoint beside "
-        "the key file); deleting events up to it is detected by `paybill audit verify`.",
+        description="Signed checkpoint of the audit log's tip (default: audit-<digest of the "
+        "database URL>.checkpoint beside the key file); deleting events up to it is detected "
+        "by `paybill audit verify`.",
     )
     audit_checkpoint_every: int = Field(
         default=100, gt=0, description="Write the audit checkpoint after this many events..."
@@ -160,7 +162,12 @@ class Settings(BaseSettings):
 
     @property
     def audit_checkpoint_path(self) -> Path:
-        return self.audit_checkpoint_file or self.audit_key_path.with_name("audit.checkpoint")
+        """One checkpoint per store: several stores may share a data directory (and key)."""
+        if self.audit_checkpoint_file is not None:
+            return self.audit_checkpoint_file
+        store = make_url(self.database_url).render_as_string(hide_password=True)
+        digest = hashlib.sha256(store.encode()).hexdigest()[:12]
+        return self.audit_key_path.with_name(f"audit-{digest}.checkpoint")
 
     @field_validator("database_url")
     @classmethod
