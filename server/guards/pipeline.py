@@ -123,20 +123,26 @@ class Pipeline:
         """A call naming no tool: the typed NOT_FOUND every refusal uses, audited under the
         tool ``<unknown>`` with the name asked for (cut short) as its argument."""
         name = tool[:100]
-        error = NotFound(
+        caller = (principal or ANONYMOUS.name)[:100]
+        error: PaybillError = NotFound(
             f"No tool named {name!r}. Call tools/list for the tools this server offers.",
             tool=name,
         )
+        stage = "validate"
+        try:
+            self.services.rate_limiter.take(caller)  # counts against the caller's rate
+        except PaybillError as exceeded:
+            error, stage = exceeded, "limits"
         try:
             with self.services.db.session() as session:
                 self.services.audit.append(
                     session,
                     audit.AuditEntry(
-                        principal=(principal or ANONYMOUS.name)[:100],
+                        principal=caller,
                         tool=UNKNOWN_TOOL,
                         arguments={"tool": name},
                         decision=Decision.DENIED,
-                        rule=f"validate:{error.code}",
+                        rule=f"{stage}:{error.code}",
                         outcome=error.code,
                         error_code=error.code,
                         detail=error.message,

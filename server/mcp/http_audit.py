@@ -75,6 +75,8 @@ class RefusalRecorder:
     def record(self, client: str, path: str, key: str) -> None:
         """Never raises: a refusal is answered 401 whether or not it could be recorded."""
         admitted, dropped = self.budget.admit(client)
+        if not (admitted or dropped):
+            return  # over the budget: counted only, no transaction (a flood takes no lock)
         try:
             with self.db.session() as session:
                 if dropped:

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from paybill.server.core.ratelimit import RateLimiter
 from paybill.server.store import AuditEvent, Plan, Tenant, WorkflowRun
 from tests.support.served import Served
 
@@ -268,4 +269,16 @@ def test_an_unknown_tool_is_audited(served: Served) -> None:
         "validate:NOT_FOUND",
         "ops",
         {"tool": "drop_everything"},
+    )
+
+
+def test_unknown_tools_count_against_the_callers_rate(served: Served) -> None:
+    served.services.rate_limiter = RateLimiter(per_minute=2, clock=lambda: 0.0)
+    codes = [served.pipeline.unknown_tool("nope", "ops").payload["error"]["code"] for _ in "abc"]
+    assert codes == ["NOT_FOUND", "NOT_FOUND", "QUOTA_EXCEEDED"]
+    event = _last(served)
+    assert (event.tool, event.decision.value, event.rule) == (
+        "<unknown>",
+        "denied",
+        "limits:QUOTA_EXCEEDED",
     )
