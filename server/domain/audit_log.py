@@ -9,10 +9,12 @@ the end of the log without ``verify`` noticing; every event up to it cannot.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, event, func, select
@@ -52,7 +54,8 @@ class AuditLog:
         self._clock = clock
         # Where the checkpoint reads the committed tip (on SQLite, without the write lock).
         self.reader = reader
-        self._lock = threading.Lock()
+        self._writing = threading.Lock()  # held while a checkpoint is read and written
+        self._counting = threading.Lock()  # the events since the last checkpoint
         self._since = 0
         self._last = clock()
 
@@ -102,9 +105,10 @@ class AuditLog:
                 self.key.key_id,
             )
             try:
-                with self._lock:
-                    self._write(tip, checkpoint)
-            except OSError:
+                with self._exclusive(wait=True):
+                    # Another writer may have moved it on while the log was read.
+                    self._write(tip, read_checkpoint(self.checkpoint_path, self.key))
+            except (OSError, CheckpointUnreadable):
                 log.exception("could not write the audit checkpoint")
         return report
 
@@ -112,7 +116,7 @@ class AuditLog:
         appended = session.info.pop(_APPENDED, 0)
         if not appended:
             return
-        with self._lock:
+        with self._counting:
             self._since += appended
             due = self._since >= self.every or self._clock() - self._last >= self.seconds
         if due:
@@ -121,19 +125,35 @@ class AuditLog:
     def checkpoint(self, engine: Engine) -> None:
         """Record the committed tip, if it extends the current checkpoint; never raises (a
         missed checkpoint narrows nothing that was already recorded)."""
-        if not self._lock.acquire(blocking=False):
-            return  # another thread is writing one now
         try:
-            self._since, self._last = 0, self._clock()
-            current = read_checkpoint(self.checkpoint_path, self.key)
-            with engine.connect() as conn:
-                new = self._tip(conn, current)
-            if new is not None:
-                self._write(new, current)
+            with self._exclusive(wait=False) as mine:
+                if not mine:
+                    return  # another thread is writing one now
+                with self._counting:
+                    self._since, self._last = 0, self._clock()
+                current = read_checkpoint(self.checkpoint_path, self.key)
+                with engine.connect() as conn:
+                    new = self._tip(conn, current)
+                if new is not None:
+                    self._write(new, current)
         except Exception:
             log.exception("could not write the audit checkpoint")
+
+    @contextmanager
+    def _exclusive(self, *, wait: bool) -> Iterator[bool]:
+        """One writer at a time: this process's threads (a lock) and the processes sharing
+        the file (an advisory lock on a file beside it), so no writer moves it backwards."""
+        if not self._writing.acquire(blocking=wait):
+            yield False
+            return
+        try:
+            self.checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
+            lock = self.checkpoint_path.with_name(self.checkpoint_path.name + ".lock")
+            with open(lock, "a") as handle:  # closing it releases the flock
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                yield True
         finally:
-            self._lock.release()
+            self._writing.release()
 
     def _tip(self, conn: Connection, current: Checkpoint | None) -> Checkpoint | None:
         """The committed tip as a checkpoint, or None when none may be written now."""
