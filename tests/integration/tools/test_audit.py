@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import select, text
 
 from paybill.server.domain import audit
+from paybill.server.domain.audit_checkpoint import read_checkpoint
 from paybill.server.store import AuditEvent
 from tests.support.served import Served
 
@@ -127,6 +128,20 @@ def test_get_audit_log_reports_the_verification(served: Served) -> None:
     broken = served.ok("admin", "get_audit_log", limit=1, verify=True)["verification"]
     assert (broken["ok"], broken["first_broken_id"], broken["checked"]) == (False, victim.id, 1)
     assert broken["reason"] == "content does not match its hash"
+
+
+def test_a_worker_checkpoints_the_tip_when_it_stops(served: Served) -> None:
+    served.ok("ops", "create_tenant", slug="hooli", name="Hooli", plan="free")
+    done = subprocess.run(
+        [PAYBILL, "worker", "--once"], env=served.env(), capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    audit_log = served.services.audit
+    checkpoint = read_checkpoint(audit_log.checkpoint_path, audit_log.key)
+    events = _events(served)
+    assert checkpoint is not None
+    assert (checkpoint.count, checkpoint.last_id) == (len(events), events[-1].id)
+    assert events[-1].tool == "workflow.provision"  # the worker's own event is included
 
 
 def test_secrets_are_redacted_from_audit_arguments() -> None:
