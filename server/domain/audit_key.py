@@ -68,13 +68,19 @@ def ensure_key(path: Path) -> tuple[AuditKey, bool]:
     """The key at ``path``, created (mode 0600, random) when missing; True when created.
 
     Raises:
-        InvalidInput: an existing file is unusable (see ``load_key``).
+        InvalidInput: it cannot be created, or an existing file is unusable (``load_key``).
     """
     if path.exists():
         return load_key(path), False
-    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise InvalidInput(
+            f"Cannot create the audit key at {path} ({exc.strerror}); point "
+            "PAYBILL_AUDIT_KEY_FILE at the deployment's key or a writable place."
+        ) from None
     try:
         with os.fdopen(fd, "w", encoding="ascii") as handle:
             handle.write(secrets.token_hex(KEY_BYTES) + "\n")

@@ -69,3 +69,10 @@ def test_a_checkpoint_round_trips_and_a_forged_one_is_refused(tmp_path: Path) ->
     path.write_text("{")
     with pytest.raises(CheckpointUnreadable, match="cannot read"):
         read_checkpoint(path, key)
+
+
+def test_a_key_that_cannot_be_created_is_a_typed_error(tmp_path: Path) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    with pytest.raises(InvalidInput, match="Cannot create the audit key"):
+        ensure_key(blocked / "audit.key")  # its directory would be a file
