@@ -17,6 +17,7 @@ from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from sqlalchemy import select
 
+from paybill.server.domain.audit_checkpoint import read_checkpoint
 from paybill.server.store import AuditEvent
 from paybill.tools import all_tools
 from tests.support.served import Served
@@ -113,6 +114,10 @@ def test_stdio(served: Served) -> None:
             await _exercise(client, arguments)
 
     asyncio.run(main())
+    # The server checkpointed the audit log's tip when its client closed stdin.
+    audit_log = served.services.audit
+    checkpoint = read_checkpoint(audit_log.checkpoint_path, audit_log.key)
+    assert checkpoint is not None and checkpoint.last_id == _events_since(served, 0)[-1].id
 
 
 @pytest.mark.parametrize("transport", ["streamable-http", "sse"])
