@@ -118,5 +118,6 @@ TOOLS = [
         scope=Scope.TENANT,
         tenant_of=_tenant_of_approval,
         executes_approved=True,
+        refusals_denied=True,
     ),
 ]

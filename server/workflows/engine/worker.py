@@ -344,7 +344,7 @@ class Worker:
             lock = session.get(TenantRunLock, run.tenant_id)
             if lock is not None and lock.run_id == run.id:
                 session.delete(lock)
-        audit.append(
+        self.services.audit.append(
             session,
             audit.AuditEntry(
                 principal=run.created_by,

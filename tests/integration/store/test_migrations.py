@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError
 
-from paybill.server.store import Base, migrate
+from paybill.server.core.vocabulary import Decision
+from paybill.server.domain import audit
+from paybill.server.domain.audit_key import ensure_key
+from paybill.server.domain.audit_log import AuditLog
+from paybill.server.store import AuditEvent, Base, migrate
 from paybill.server.store.database import Database, make_engine
 
 
@@ -51,3 +58,48 @@ def test_audit_events_are_append_only(db: Database) -> None:
             conn.execute(text(statement))
     with db.engine.connect() as conn:
         assert conn.execute(text("SELECT outcome FROM audit_events")).scalars().all() == ["ok"]
+
+
+def test_events_written_before_0006_verify_as_the_unkeyed_prefix(
+    empty_url: str, tmp_path: Path
+) -> None:
+    """A store migrated from 0005 keeps its events verifiable: they are the unkeyed prefix,
+    and keyed events follow them."""
+    engine = make_engine(empty_url)
+    migrate.upgrade(engine, "0005")
+    legacy = AuditEvent(
+        occurred_at=datetime(2026, 12, 1, 9, 30, 0, 123456, tzinfo=UTC),
+        principal="ops",
+        tenant_id=None,
+        tool="list_plans",
+        arguments={"a": 1},
+        decision=Decision.ALLOWED,
+        rule="acl:operator:list_plans",
+        outcome="ok",
+        error_code=None,
+        detail=None,
+        prev_hash=audit.GENESIS,
+    )
+    legacy.hash = audit.event_hash(legacy)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO audit_events (occurred_at, principal, tool, arguments, decision, "
+                "rule, outcome, prev_hash, hash) VALUES (:t, 'ops', 'list_plans', :a, "
+                "'allowed', 'acl:operator:list_plans', 'ok', :p, :h)"
+            ),
+            {"t": legacy.occurred_at, "a": '{"a": 1}', "p": audit.GENESIS, "h": legacy.hash},
+        )
+    migrate.upgrade(engine)
+    engine.dispose()
+    db = Database(empty_url)
+    log = AuditLog(ensure_key(tmp_path / "audit.key")[0], tmp_path / "cp")
+    log.ensure_checkpoint(db.engine)
+    with db.session() as session:
+        entry = audit.AuditEntry("ops", "list_plans", {}, Decision.ALLOWED, "r", "ok")
+        log.append(session, entry)
+    with db.session() as session:
+        report = log.verify(session)
+    assert report.ok, report.reason
+    assert (report.checked, report.unkeyed, report.keyed) == (2, 1, 1)
+    db.dispose()

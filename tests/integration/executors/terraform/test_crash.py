@@ -15,7 +15,6 @@ import pytest
 from sqlalchemy import select
 
 from paybill.server.app import build_pipeline
-from paybill.server.domain import audit
 from paybill.server.executors.terraform.cli import Terraform
 from paybill.server.store import WorkflowRun
 from paybill.server.workflows.engine.worker import Worker
@@ -105,7 +104,7 @@ def test_worker_killed_mid_apply_converges_after_restart(
     assert tenant["state"] == "active"
     with services.db.session() as session:
         assert session.get(WorkflowRun, run_id).locked_by is None
-        assert audit.verify(session).ok
+        assert services.audit.verify(session).ok
         outcomes = session.scalars(
             select(WorkflowRun.status).where(WorkflowRun.tenant_id == tenant_id)
         ).all()
