@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from paybill.server.core.errors import ApprovalVoid, Conflict, Denied, InvalidInput, NotFound
@@ -40,16 +41,19 @@ def request_approval(
     now: datetime,
     ttl: timedelta,
 ) -> Approval:
-    """Create a pending approval, or return the pending one for the very same plan."""
+    """Create a pending approval, or return the pending one for the very same effect.
+
+    One pending approval per effect (``plan_hash``: the tool, its canonical arguments and the
+    tenant as it is now), whoever asked: a partial unique index enforces it, so of racing
+    identical requests one inserts and the others get its approval. Once it is decided, no
+    other pending approval of that effect is left to decide.
+    """
     digest = plan_hash(tool, arguments, tenant)
-    existing = session.scalar(
-        select(Approval).where(
-            Approval.plan_hash == digest,
-            Approval.status == ApprovalStatus.PENDING,
-            Approval.requested_by == requested_by,
-            Approval.expires_at > now,
-        )
-    )
+    existing = _pending(session, digest)
+    if existing is not None and existing.expires_at <= now:
+        void(existing, now, "expired before a decision")
+        session.flush()
+        existing = None
     if existing is not None:
         return existing
     kept = {k: v for k, v in arguments.items() if k not in _NOT_PART_OF_PLAN}
@@ -62,9 +66,24 @@ def request_approval(
         requested_by=requested_by,
         expires_at=now + ttl,
     )
-    session.add(approval)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(approval)
+    except IntegrityError:
+        # A racing identical request inserted first (PostgreSQL waited for it to commit).
+        winner = _pending(session, digest)
+        if winner is None:
+            raise  # it was decided in the meantime: the pipeline answers CONFLICT
+        return winner
     return approval
+
+
+def _pending(session: Session, digest: str) -> Approval | None:
+    return session.scalar(
+        select(Approval)
+        .where(Approval.plan_hash == digest, Approval.status == ApprovalStatus.PENDING)
+        .execution_options(populate_existing=True)
+    )
 
 
 def pending_for_decision(

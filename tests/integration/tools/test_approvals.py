@@ -158,3 +158,37 @@ def test_failed_offboarding_is_reported_not_hidden(served: Served) -> None:
     statuses = [s["status"] for s in run["steps"]]
     assert statuses == ["succeeded", "succeeded", "failed", "pending", "pending"]
     assert served.ok("ops", "get_tenant", tenant="acme")["state"] == "offboarding"
+
+
+def test_racing_identical_requests_share_one_pending_approval(served: Served) -> None:
+    """50 callers at once: one pending approval, every loser names it; once it executes,
+    nothing of that effect is left pending."""
+    with served.services.db.session() as session:
+        add_principal(session, "ops2", Role.OPERATOR)
+    callers = 50
+    barrier = threading.Barrier(callers)
+    answers: list[dict] = []
+
+    def request(n: int) -> None:
+        barrier.wait(timeout=30)
+        principal = "ops" if n % 2 else "ops2"  # the same effect, whoever asks
+        answers.append(served.call(principal, "offboard_tenant", **OFFBOARD).payload)
+
+    threads = [threading.Thread(target=request, args=(n,)) for n in range(callers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(answers) == callers
+    codes = {a["error"]["code"] for a in answers}
+    assert codes == {"APPROVAL_REQUIRED"}, [a["error"] for a in answers if "error" in a]
+    ids = {a["error"]["details"]["approval_id"] for a in answers}
+    assert len(ids) == 1
+    pending = served.ok("boss", "list_approvals")["approvals"]
+    assert [p["id"] for p in pending] == list(ids)
+
+    decided = served.ok(
+        "boss", "decide_approval", approval_id=ids.pop(), decision="approve", reason="once"
+    )
+    assert decided["approval"]["status"] == "executed"
+    assert served.ok("boss", "list_approvals")["approvals"] == []
