@@ -9,8 +9,10 @@ from sqlalchemy.orm import Session
 
 from paybill.server.core.errors import InvalidInput, NotFound
 from paybill.server.core.vocabulary import RunStatus
+from paybill.server.domain.tenants import get_plan
 from paybill.server.guards import billing
 from paybill.server.guards.call import Call
+from paybill.server.guards.retry import rolled_back
 from paybill.server.guards.spec import (
     MutatingInput,
     Poll,
@@ -22,6 +24,7 @@ from paybill.server.guards.spec import (
 from paybill.server.store import Tenant, WorkflowRun
 from paybill.server.workflows.engine.runs import break_lock, enqueue, lock_of
 from paybill.server.workflows.engine.services import Services
+from paybill.server.workflows.kinds import migration
 from paybill.tools.models import RunLockOut, RunOut, TenantOut
 from paybill.tools.resolve import scoped
 from paybill.tools.tenants import tenant_out
@@ -98,6 +101,23 @@ def retry_workflow(call: Call, args: RetryWorkflowInput) -> RetryWorkflowOutput:
         return RetryWorkflowOutput(
             tenant=tenant_out(call, tenant), retried=RunOut.of(run), workflow=None, dry_run=True
         )
+    if run.kind == migration.KIND and rolled_back(run, tenant):
+        # Rolled back: the change starts over, as change_plan's approved call started it.
+        new = migration.start(
+            session,
+            call.services.lifecycle,
+            tenant,
+            get_plan(session, run.input["to_plan"]),
+            actor=call.caller.name,
+            reason=f"retry {run.id}",
+            now=call.now,
+        )
+        return RetryWorkflowOutput(
+            tenant=tenant_out(call, tenant),
+            retried=RunOut.of(run),
+            workflow=RunOut.of(new),
+            dry_run=False,
+        )
     if action:
         call.services.lifecycle.apply(
             session, tenant, action, actor=call.caller.name, reason=f"retry {run.id}"
@@ -170,8 +190,9 @@ TOOLS = [
         name="retry_workflow",
         title="Retry workflow run",
         description="Run a failed provisioning, plan-change, migration, offboarding or "
-        "deletion run again (the "
-        "tenant's latest run only). Returns the new run, which a worker executes.",
+        "deletion run again (the tenant's latest run only). A migration that rolled back "
+        "starts over (the plan change and read-only window again); one that failed after "
+        "its switch is finished. Returns the new run, which a worker executes.",
         input_model=RetryWorkflowInput,
         output_model=RetryWorkflowOutput,
         handler=retry_workflow,

@@ -20,9 +20,12 @@ RETRY_ACTIONS: dict[str, str | None] = {
     "offboard": None,
     "delete_tenant": None,
     "scheduled_downgrade": "retry_update",
-    # Only a migration left ``failed`` (not rolled back) can be retried: it finishes the move.
+    # A migration left ``failed`` (not rolled back): the retry finishes the move.
     "isolation_migration": "retry_update",
 }
+# A run that rolled back left the tenant ``active`` on its old plan: the retry starts the
+# change over (``update``, the plan switched again, a new read-only window).
+RESTART_ACTIONS = {"isolation_migration": "update"}
 # Runs retried without a lifecycle action, and the state the tenant must still be in.
 RETRY_STATES = {"offboard": "offboarding", "delete_tenant": "archived"}
 
@@ -41,6 +44,15 @@ def _latest_run_id(session: Session, tenant: Tenant) -> str | None:
         .where(WorkflowRun.tenant_id == tenant.id)
         .order_by(WorkflowRun.created_at.desc(), WorkflowRun.id.desc())
         .limit(1)
+    )
+
+
+def rolled_back(run: WorkflowRun, tenant: Tenant) -> bool:
+    """The tenant is back where the run found it: active, on the plan and storage it left."""
+    return (
+        tenant.state == "active"
+        and tenant.plan_id == run.input.get("from_plan")
+        and tenant.isolation.value == run.input.get("from_isolation")
     )
 
 
@@ -72,6 +84,8 @@ def check_retry(call: Call) -> None:
         )
     allowed = call.services.lifecycle.allowed_actions(tenant.state)
     action = RETRY_ACTIONS.get(run.kind, "")
+    if run.kind in RESTART_ACTIONS and rolled_back(run, tenant):
+        action = RESTART_ACTIONS[run.kind]
     legal = (action is None and tenant.state == RETRY_STATES.get(run.kind)) or (
         action and action in allowed
     )

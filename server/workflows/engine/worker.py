@@ -6,7 +6,9 @@
     step    committed as running (attempts + 1) before it executes; executed without holding
             a store transaction; its success committed together with its store changes, only
             while this worker still holds the lease (a fence: a broken or expired lease means
-            another worker owns the run now, and this one backs off)
+            another worker owns the run now, and this one backs off); a transient database
+            fault (``transient.is_transient``) runs it again after a capped exponential
+            backoff, up to ``step_attempts`` times in a row, before it fails the run
     finish  the run succeeded or failed (the kind's ``on_failure`` compensates), the lock is
             released and the outcome audited
 
@@ -20,6 +22,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,7 +33,7 @@ from sqlalchemy import CursorResult, Result, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from paybill.server.core.errors import InternalError, PaybillError
+from paybill.server.core.errors import InternalError, PaybillError, TransientFaultsExhausted
 from paybill.server.core.vocabulary import Decision, RunStatus, StepStatus
 from paybill.server.domain import audit
 from paybill.server.executors.provisioner import TenantFacts
@@ -38,6 +41,7 @@ from paybill.server.store import Tenant, TenantRunLock, WorkflowRun, WorkflowSte
 from paybill.server.workflows.engine.billing_tick import BillingTicker
 from paybill.server.workflows.engine.definitions import StepContext
 from paybill.server.workflows.engine.runs import UNFINISHED
+from paybill.server.workflows.engine.transient import backoff, is_transient
 
 if TYPE_CHECKING:
     from paybill.server.workflows.engine.services import Services
@@ -220,14 +224,34 @@ class Worker:
     def execute(self, run_id: str) -> RunStatus | None:
         """Execute ``run_id``'s remaining steps; return its final status, or None when this
         worker lost the run to another."""
+        settings = self.services.settings
         try:
             kind = self._kind(run_id)  # a run's kind never changes: read it once
+            faults = 0  # transient faults in a row of the step being run
             while True:
                 started = self._start_next_step(run_id)
                 if isinstance(started, RunStatus):
                     return started
                 context, name = started
-                self._run_step(context, name, kind)
+                last_try = faults + 1 >= settings.step_attempts
+                if self._run_step(context, name, kind, last_try=last_try):
+                    faults = 0
+                    continue
+                faults += 1
+                wait = backoff(
+                    faults,
+                    settings.step_retry_backoff_seconds,
+                    settings.step_retry_backoff_max_seconds,
+                )
+                log.warning(
+                    "step %s of run %s hit a transient database fault (%d in a row); "
+                    "running it again in %.1f s",
+                    name,
+                    run_id,
+                    faults,
+                    wait,
+                )
+                time.sleep(wait)
         except LeaseLost:
             log.warning("worker %s lost run %s; another worker resumes it", self.owner, run_id)
             return None
@@ -269,7 +293,11 @@ class Worker:
             )
             return context, step.name
 
-    def _run_step(self, context: StepContext, name: str, kind: str) -> None:
+    def _run_step(
+        self, context: StepContext, name: str, kind: str, *, last_try: bool = True
+    ) -> bool:
+        """Run one step; False when a transient fault interrupted it and it is to be run
+        again (never on ``last_try``: then the run fails)."""
         session = context.session
         try:
             with self._heartbeat(context.run_id, context.tenant_id):
@@ -279,20 +307,26 @@ class Worker:
             step.status, step.output, step.finished_at = StepStatus.SUCCEEDED, output, self._now()
             session.commit()
         except LeaseLost:
-            session.rollback()
+            _discard(session)
             raise
-        except PaybillError as error:
-            session.rollback()
-            self._fail(context, name, error)
-        except Exception:
-            session.rollback()
-            reference = uuid.uuid4().hex[:12]
-            log.exception(
-                "step %s of run %s crashed (reference %s)", name, context.run_id, reference
-            )
-            self._fail(context, name, InternalError(reference))
+        except Exception as error:
+            _discard(session)
+            if is_transient(error):
+                if not last_try:
+                    return False
+                attempts = self.services.settings.step_attempts
+                self._fail(context, name, TransientFaultsExhausted(name, attempts))
+            elif isinstance(error, PaybillError):
+                self._fail(context, name, error)
+            else:
+                reference = uuid.uuid4().hex[:12]
+                log.exception(
+                    "step %s of run %s crashed (reference %s)", name, context.run_id, reference
+                )
+                self._fail(context, name, InternalError(reference))
         finally:
             session.close()
+        return True
 
     @staticmethod
     def _step(session: Session, run_id: str, name: str) -> WorkflowStep:
@@ -406,6 +440,14 @@ def embedded_worker(services: Services, poll_seconds: float = 1.0) -> Iterator[W
     finally:
         stop.set()
         thread.join(timeout=30)
+
+
+def _discard(session: Session) -> None:
+    """Roll back a step's session; its connection may be the one that just died."""
+    try:
+        session.rollback()
+    except Exception:
+        log.warning("rolling back a step's session failed", exc_info=True)
 
 
 def _rowcount(result: Result[Any]) -> int:
