@@ -9,8 +9,11 @@
             another worker owns the run now, and this one backs off); a transient database
             fault (``transient.is_transient``) runs it again after a capped exponential
             backoff, up to ``step_attempts`` times in a row, before it fails the run
-    finish  the run succeeded or failed (the kind's ``on_failure`` compensates), the lock is
-            released and the outcome audited
+    fail    the failure (code, message, failed step) committed on the run first; then the
+            kind's ``on_failure`` compensates and the run finishes as failed in one
+            transaction, so a kill while compensating leaves the failure on record and the
+            worker that resumes the run compensates again
+    finish  the run succeeded or failed, the lock is released and the outcome audited
 
 A worker that dies leaves its lease to expire; whichever worker claims the run next resumes
 it at the step that did not finish, so every step must converge when run again.
@@ -26,6 +29,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +52,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("paybill.worker")
 DONE = (StepStatus.SUCCEEDED, StepStatus.SKIPPED)
+
+
+@dataclass(frozen=True)
+class Compensate:
+    """The run failed (``failure`` is on its record) and is still to be compensated."""
+
+    failure: dict[str, Any]
 
 
 class LeaseLost(Exception):
@@ -232,6 +243,9 @@ class Worker:
                 started = self._start_next_step(run_id)
                 if isinstance(started, RunStatus):
                     return started
+                if isinstance(started, Compensate):
+                    self._compensate(run_id, started.failure)
+                    continue
                 context, name = started
                 last_try = faults + 1 >= settings.step_attempts
                 if self._run_step(context, name, kind, last_try=last_try):
@@ -263,7 +277,7 @@ class Worker:
             raise LeaseLost(run_id)
         return kind
 
-    def _start_next_step(self, run_id: str) -> RunStatus | tuple[StepContext, str]:
+    def _start_next_step(self, run_id: str) -> RunStatus | Compensate | tuple[StepContext, str]:
         with self._session() as session, session.begin():
             run = session.get(WorkflowRun, run_id)
             if run is not None and run.status not in UNFINISHED and run.locked_by is None:
@@ -271,6 +285,8 @@ class Worker:
             if run is None or run.locked_by != self.owner:
                 raise LeaseLost(run_id)
             self._renew(session, run.id, run.tenant_id)
+            if run.error is not None:
+                return Compensate(dict(run.error))  # failed; its worker died compensating
             step = next((s for s in run.steps if s.status not in DONE), None)
             if step is None:
                 self._finish(session, run, None)
@@ -338,6 +354,10 @@ class Worker:
         return step
 
     def _fail(self, context: StepContext, name: str, error: PaybillError) -> None:
+        """Record the failure on the run, committed on its own, then compensate: a worker
+        killed while compensating leaves the failure on record, and whichever worker resumes
+        the run compensates again (``on_failure`` converges) and finishes it as failed."""
+        failure = {**error.to_payload()["error"], "step": name}
         with self._session() as session, session.begin():
             self._renew(session, context.run_id, context.tenant_id)
             step = self._step(session, context.run_id, name)
@@ -349,29 +369,40 @@ class Worker:
             run = session.get(WorkflowRun, context.run_id)
             if run is None:
                 raise RuntimeError(f"run {context.run_id} vanished")
+            run.error, run.progress = failure, "compensating"
+        self._compensate(context.run_id, failure)
+
+    def _compensate(self, run_id: str, failure: dict[str, Any]) -> None:
+        """The kind's ``on_failure``, then the run finished as failed, in one transaction."""
+        with self._session() as session, session.begin():
+            run = session.get(WorkflowRun, run_id)
+            if run is None:
+                raise RuntimeError(f"run {run_id} vanished")
+            self._renew(session, run.id, run.tenant_id)
             on_failure = self.services.kinds.of(run.kind).on_failure
-            if on_failure is not None:
+            tenant = session.get(Tenant, run.tenant_id) if run.tenant_id else None
+            if on_failure is not None and tenant is not None:
                 compensating = StepContext(
                     services=self.services,
                     session=session,
                     run_id=run.id,
-                    tenant_id=context.tenant_id,
-                    facts=context.facts,
-                    input=context.input,
-                    actor=context.actor,
+                    tenant_id=tenant.id,
+                    facts=tenant_facts(tenant),
+                    input=dict(run.input),
+                    actor=run.created_by,
                 )
                 try:
                     with session.begin_nested():
-                        on_failure(compensating, error.message)
+                        on_failure(compensating, str(failure.get("message", "")))
                 except Exception:
                     # The run is recorded as failed whatever happens here: a compensation
                     # that cannot run must not leave it to be re-executed forever.
                     log.exception("compensation of run %s failed", run.id)
-            self._finish(session, run, error)
+            self._finish(session, run, failure)
 
-    def _finish(self, session: Session, run: WorkflowRun, error: PaybillError | None) -> None:
-        run.status = RunStatus.FAILED if error else RunStatus.SUCCEEDED
-        run.error = error.to_payload()["error"] if error else None
+    def _finish(self, session: Session, run: WorkflowRun, failure: dict[str, Any] | None) -> None:
+        run.status = RunStatus.FAILED if failure else RunStatus.SUCCEEDED
+        run.error = failure
         run.finished_at, run.progress = self._now(), None
         run.locked_by, run.locked_until = None, None
         if run.tenant_id is not None:
@@ -388,8 +419,8 @@ class Worker:
                 rule=f"worker:{self.owner}",
                 outcome=run.status.value,
                 tenant_id=run.tenant_id,
-                error_code=error.code if error else None,
-                detail=error.message[:1000] if error else None,
+                error_code=str(failure["code"]) if failure else None,
+                detail=str(failure["message"])[:1000] if failure else None,
             ),
         )
         session.flush()
