@@ -41,6 +41,7 @@ from paybill.server.core.errors import InternalError, PaybillError, TransientFau
 from paybill.server.core.vocabulary import Decision, RunStatus, StepStatus
 from paybill.server.domain import audit
 from paybill.server.executors.provisioner import TenantFacts
+from paybill.server.executors.terraform.cli import sweep_plan_files, workspaces_root
 from paybill.server.store import Tenant, TenantRunLock, WorkflowRun, WorkflowStep
 from paybill.server.workflows.engine.billing_tick import BillingTicker
 from paybill.server.workflows.engine.definitions import StepContext
@@ -406,6 +407,8 @@ class Worker:
         run.finished_at, run.progress = self._now(), None
         run.locked_by, run.locked_until = None, None
         if run.tenant_id is not None:
+            # Still this run's tenant: plan files in its workspace are of runs that are over.
+            self._sweep_plans(tenant_id=run.tenant_id)
             lock = session.get(TenantRunLock, run.tenant_id)
             if lock is not None and lock.run_id == run.id:
                 session.delete(lock)
@@ -424,6 +427,31 @@ class Worker:
             ),
         )
         session.flush()
+
+    # -- plan files ----------------------------------------------------------------------
+
+    def sweep_stale_plans(self) -> int:
+        """At start: remove the Terraform plan files of every tenant no live worker is
+        running a run of (a killed run's plan is never cleaned up by the run itself)."""
+        now = self._now()
+        with self._session() as session:
+            busy = session.scalars(
+                select(TenantRunLock.tenant_id).where(TenantRunLock.expires_at >= now)
+            ).all()
+        return self._sweep_plans(keep=frozenset(busy))
+
+    def _sweep_plans(
+        self, *, tenant_id: str | None = None, keep: frozenset[str] = frozenset()
+    ) -> int:
+        root = workspaces_root(self.services.settings.data_dir)
+        try:
+            removed = sweep_plan_files(root, tenant_id=tenant_id, keep=keep)
+        except OSError:
+            log.warning("sweeping Terraform plan files under %s failed", root, exc_info=True)
+            return 0
+        if removed:
+            log.info("removed %d stale Terraform plan file(s)", len(removed))
+        return len(removed)
 
     # -- loops ---------------------------------------------------------------------------
 
@@ -446,6 +474,10 @@ class Worker:
         """Work until ``stop`` is set, sleeping ``poll_seconds`` when idle; apply the billing
         policy every ``check_every_seconds`` of ``policies/billing.yaml``."""
         billing = BillingTicker(self.services)
+        try:
+            self.sweep_stale_plans()
+        except Exception:  # the store may be down at start: the loop below waits for it
+            log.exception("worker %s: sweeping stale plan files failed", self.owner)
         while not stop.is_set():
             billing.maybe_run()
             try:
