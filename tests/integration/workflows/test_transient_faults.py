@@ -3,12 +3,17 @@ backoff instead of failing the run; only when the faults outlast the step's atte
 run fail, and then retry_workflow runs it again.
 
 The fault is real: PostgreSQL terminates (``pg_terminate_backend``, SQLSTATE 57P01) the
-backend an isolation migration's ``copy_data`` is loading the tenant's rows through.
+backend an isolation migration's ``copy_data`` is loading the tenant's rows through, in a
+worker process of its own and (to count retries cheaply) in this one.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +27,7 @@ from tests.support.served import Served
 from tests.support.tenant_data import seed
 
 pytestmark = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
@@ -121,6 +127,52 @@ def test_faults_beyond_the_attempts_fail_the_run_and_retry_workflow_runs_it_agai
     served.drain()
     again = served.ok("ops", "get_workflow", workflow_id=retried["id"])
     assert again["status"] == "succeeded", again
+    tenant = served.ok("ops", "get_tenant", tenant="acme")
+    assert (tenant["plan"], tenant["isolation"], tenant["state"]) == ("pro", "bridge", "active")
+    assert table_checksums(engines, TenantRoute(tenant_id, Isolation.BRIDGE)) == original
+
+
+def test_a_worker_process_whose_backend_is_terminated_mid_copy_converges(
+    quick: Served, tmp_path: Path
+) -> None:
+    """A real worker process; the test terminates the backend its copy is loading through."""
+    served = quick
+    engines = served.services.engines
+    tenant_id = served.ok("ops", "get_tenant", tenant="acme")["id"]
+    source = TenantRoute(tenant_id, Isolation.POOLED)
+    seed(engines, source, "acme")
+    original = table_checksums(engines, source)
+    run_id = _approved_move(served)
+
+    marker, go = tmp_path / "paused", tmp_path / "go"
+    env = {**served.env(), "PAYBILL_STEP_RETRY_BACKOFF_SECONDS": "0.05"}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.paused_copy", str(marker), str(go)],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists() or not marker.read_text():
+            assert worker.poll() is None and time.monotonic() < deadline, "never paused"
+            time.sleep(0.05)
+        admin = create_engine(served.services.settings.database_url)
+        with admin.begin() as conn:
+            pid = int(marker.read_text())
+            assert conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar()
+        admin.dispose()
+        go.touch()
+        _, stderr = worker.communicate(timeout=120)
+    finally:
+        worker.kill()
+    assert worker.returncode == 0, stderr
+    assert "transient database fault" in stderr
+
+    run = served.ok("ops", "get_workflow", workflow_id=run_id)
+    assert run["status"] == "succeeded", run
+    assert _copy_step(served, run_id)["attempts"] == 2
     tenant = served.ok("ops", "get_tenant", tenant="acme")
     assert (tenant["plan"], tenant["isolation"], tenant["state"]) == ("pro", "bridge", "active")
     assert table_checksums(engines, TenantRoute(tenant_id, Isolation.BRIDGE)) == original
