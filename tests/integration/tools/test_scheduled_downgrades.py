@@ -74,7 +74,5 @@ def test_racing_downgrade_requests_leave_one_schedule(served: Served) -> None:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    # Racing requests take turns on the tenant's row; a typed CONFLICT is the worst outcome.
-    assert {e["code"] for e in errors} <= {"CONFLICT"}, errors
-    assert len(errors) < 8
+    assert errors == []  # they take turns on the tenant's row: each replaces the one before
     assert len(_waiting(served, "globex")) == 1
