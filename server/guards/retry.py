@@ -23,9 +23,14 @@ RETRY_ACTIONS: dict[str, str | None] = {
     # A migration left ``failed`` (not rolled back): the retry finishes the move.
     "isolation_migration": "retry_update",
 }
-# A run that rolled back left the tenant ``active`` on its old plan: the retry starts the
-# change over (``update``, the plan switched again, a new read-only window).
-RESTART_ACTIONS = {"isolation_migration": "update"}
+# A run that failed before anything of it stayed (a migration rolled back, a downgrade
+# refused before its switch) left the tenant ``active`` on its old plan: the retry starts the
+# change over, after this lifecycle action (a migration: ``update``, the plan switched again,
+# a new read-only window; a downgrade: none, it is scheduled again for now).
+RESTART_ACTIONS: dict[str, str | None] = {
+    "isolation_migration": "update",
+    "scheduled_downgrade": None,
+}
 # Runs retried without a lifecycle action, and the state the tenant must still be in.
 RETRY_STATES = {"offboard": "offboarding", "delete_tenant": "archived"}
 
@@ -47,12 +52,14 @@ def _latest_run_id(session: Session, tenant: Tenant) -> str | None:
     )
 
 
-def rolled_back(run: WorkflowRun, tenant: Tenant) -> bool:
-    """The tenant is back where the run found it: active, on the plan and storage it left."""
+def restarts(run: WorkflowRun, tenant: Tenant) -> bool:
+    """A retry of ``run`` starts its change over: the tenant is where the run found it,
+    active on the plan (and storage) it had."""
     return (
-        tenant.state == "active"
+        run.kind in RESTART_ACTIONS
+        and tenant.state == "active"
         and tenant.plan_id == run.input.get("from_plan")
-        and tenant.isolation.value == run.input.get("from_isolation")
+        and tenant.isolation.value == run.input.get("from_isolation", tenant.isolation.value)
     )
 
 
@@ -84,11 +91,12 @@ def check_retry(call: Call) -> None:
         )
     allowed = call.services.lifecycle.allowed_actions(tenant.state)
     action = RETRY_ACTIONS.get(run.kind, "")
-    if run.kind in RESTART_ACTIONS and rolled_back(run, tenant):
-        action = RESTART_ACTIONS[run.kind]
     legal = (action is None and tenant.state == RETRY_STATES.get(run.kind)) or (
         action and action in allowed
     )
+    if restarts(run, tenant):
+        action = RESTART_ACTIONS[run.kind]
+        legal = action is None or action in allowed
     if not legal:
         raise InvalidTransition(
             tenant=tenant.slug, state=tenant.state, action=f"retry {run.kind}", allowed=allowed

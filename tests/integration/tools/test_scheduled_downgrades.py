@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from paybill.server.core.vocabulary import RunStatus
 from paybill.server.store import Tenant, WorkflowRun
+from paybill.server.workflows.kinds import billing_runs
+from paybill.server.workflows.kinds.billing_runs import CHECK
 from tests.support.served import Clock, Served
 
 KIND = "scheduled_downgrade"
@@ -76,3 +80,36 @@ def test_racing_downgrade_requests_leave_one_schedule(served: Served) -> None:
         thread.join(timeout=60)
     assert errors == []  # they take turns on the tenant's row: each replaces the one before
     assert len(_waiting(served, "globex")) == 1
+
+
+class _Dropped(Exception):
+    sqlstate = "57P01"  # admin_shutdown: what a terminated backend reports
+
+
+def test_a_downgrade_failed_by_faults_is_retried_and_applied(
+    clocked: tuple[Served, Clock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served, clock = clocked
+    settings = served.services.settings
+    settings.step_attempts, settings.step_retry_backoff_seconds = 2, 0.01
+    run_id = served.ok("ops", "change_plan", tenant="globex", plan="free")["workflow"]["id"]
+
+    def dropped(*_args: object, **_kwargs: object) -> dict[str, int]:
+        raise OperationalError("SELECT count(*)", {}, _Dropped("terminated"))
+
+    monkeypatch.setattr(billing_runs, "row_counts", dropped)
+    clock.advance(31 * 86_400)
+    served.drain()
+    monkeypatch.undo()
+    failed = served.ok("ops", "get_workflow", workflow_id=run_id)
+    assert (failed["status"], failed["error"]["step"]) == ("failed", CHECK)
+    assert failed["steps"][0]["attempts"] == 2
+    tenant = served.ok("ops", "get_tenant", tenant="globex")
+    assert (tenant["plan"], tenant["state"]) == ("pro", "active")
+
+    retried = served.ok("ops", "retry_workflow", workflow_id=run_id)["workflow"]
+    assert (retried["kind"], retried["status"]) == (KIND, "pending")
+    assert served.drain() == 1
+    assert served.ok("ops", "get_workflow", workflow_id=retried["id"])["status"] == "succeeded"
+    tenant = served.ok("ops", "get_tenant", tenant="globex")
+    assert (tenant["plan"], tenant["state"]) == ("free", "active")
