@@ -41,8 +41,8 @@ from paybill.server.core.errors import InternalError, PaybillError, TransientFau
 from paybill.server.core.vocabulary import Decision, RunStatus, StepStatus
 from paybill.server.domain import audit
 from paybill.server.executors.provisioner import TenantFacts
-from paybill.server.executors.terraform.cli import sweep_plan_files, workspaces_root
 from paybill.server.store import Tenant, TenantRunLock, WorkflowRun, WorkflowStep
+from paybill.server.workflows.engine import plan_files
 from paybill.server.workflows.engine.billing_tick import BillingTicker
 from paybill.server.workflows.engine.definitions import StepContext
 from paybill.server.workflows.engine.runs import UNFINISHED
@@ -408,7 +408,7 @@ class Worker:
         run.locked_by, run.locked_until = None, None
         if run.tenant_id is not None:
             # Still this run's tenant: plan files in its workspace are of runs that are over.
-            self._sweep_plans(tenant_id=run.tenant_id)
+            plan_files.sweep_tenant(self.services, run.tenant_id)
             lock = session.get(TenantRunLock, run.tenant_id)
             if lock is not None and lock.run_id == run.id:
                 session.delete(lock)
@@ -428,30 +428,9 @@ class Worker:
         )
         session.flush()
 
-    # -- plan files ----------------------------------------------------------------------
-
     def sweep_stale_plans(self) -> int:
-        """At start: remove the Terraform plan files of every tenant no live worker is
-        running a run of (a killed run's plan is never cleaned up by the run itself)."""
-        now = self._now()
-        with self._session() as session:
-            busy = session.scalars(
-                select(TenantRunLock.tenant_id).where(TenantRunLock.expires_at >= now)
-            ).all()
-        return self._sweep_plans(keep=frozenset(busy))
-
-    def _sweep_plans(
-        self, *, tenant_id: str | None = None, keep: frozenset[str] = frozenset()
-    ) -> int:
-        root = workspaces_root(self.services.settings.data_dir)
-        try:
-            removed = sweep_plan_files(root, tenant_id=tenant_id, keep=keep)
-        except OSError:
-            log.warning("sweeping Terraform plan files under %s failed", root, exc_info=True)
-            return 0
-        if removed:
-            log.info("removed %d stale Terraform plan file(s)", len(removed))
-        return len(removed)
+        """At start: remove the Terraform plan files left by killed runs (``plan_files``)."""
+        return plan_files.sweep_idle_tenants(self.services, self._now())
 
     # -- loops ---------------------------------------------------------------------------
 
