@@ -28,8 +28,7 @@ from paybill.server.executors.terraform.plan_policy import PlanPolicy
 TIER_NAMES = {0: "free", 1: "pro", 2: "enterprise"}
 LOCK_TIMEOUT_SECONDS = 300
 Progress = Callable[[str], None]
-
-
+# Each run saves its plan as tenant-<random>.tfplan in the tenant's working directory.
 PLAN_FILES = "tenant-*.tfplan"
 
 
