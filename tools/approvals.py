@@ -93,6 +93,7 @@ def decide_approval(call: Call, args: DecideApprovalInput) -> DecideApprovalOutp
     approval.status = ApprovalStatus.APPROVED
     result = run_approved(call, approval)
     approval.status = ApprovalStatus.EXECUTED
+    void_same_effect(call.session, approval, call.now)
     return DecideApprovalOutput(approval=ApprovalOut.of(approval), result=result)
 
 

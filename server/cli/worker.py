@@ -34,6 +34,7 @@ def worker(obj: CliContext, once: bool) -> None:
     services = build_services(obj.settings)
     runner = Worker(services)
     if once:
+        runner.sweep_stale_plans()
         report = apply_billing_policies(services)
         done = runner.run_pending()
         services.audit.checkpoint(services.reader)

@@ -150,6 +150,24 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(
         default=1.0, gt=0, le=60, description="How often an idle worker looks for runs."
     )
+    step_attempts: int = Field(
+        default=5,
+        ge=1,
+        le=20,
+        description="How many times in a row a workflow step is run when a transient database "
+        "fault (a dropped connection, a serialization failure, a deadlock) interrupts it, "
+        "before its run fails.",
+    )
+    step_retry_backoff_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        le=60,
+        description="The wait before a step's first re-run after a transient fault; it "
+        "doubles with each further re-run, up to step_retry_backoff_max_seconds.",
+    )
+    step_retry_backoff_max_seconds: float = Field(
+        default=8, gt=0, le=300, description="The longest wait between re-runs of a step."
+    )
     embedded_worker: bool = Field(
         default=True,
         description="`paybill serve` runs a workflow worker in-process; turn off when "
