@@ -14,6 +14,7 @@ from paybill.server.domain.approvals import (
     pending_for_decision,
     plan_hash,
     void,
+    void_same_effect,
 )
 from paybill.server.guards.call import Call
 from paybill.server.guards.pipeline import run_approved

@@ -28,8 +28,9 @@ def upgrade() -> None:
         "UPDATE approvals SET status = 'void', reason = 'duplicate of an older pending "
         "approval of the same effect' WHERE status = 'pending' AND EXISTS (SELECT 1 FROM "
         "approvals AS older WHERE older.status = 'pending' AND older.plan_hash = "
-        "approvals.plan_hash AND older.requested_by = approvals.requested_by AND (older.created_at < approvals.created_at OR (older.created_at "
-        "= approvals.created_at AND older.id < approvals.id)))"
+        "approvals.plan_hash AND older.requested_by = approvals.requested_by AND "
+        "(older.created_at < approvals.created_at OR (older.created_at = "
+        "approvals.created_at AND older.id < approvals.id)))"
     )
     superseded = (
         "SELECT id FROM workflow_runs AS run WHERE kind = 'scheduled_downgrade' AND status = "
