@@ -5,12 +5,17 @@ one UPDATE/DELETE of one table), built only from allow-listed node types and fun
 referring only to tables and columns in the caller's visible schema. The tenant predicate and
 a LIMIT cap are then added on the AST, every string literal becomes a bound parameter, and
 the statement is rendered for the target database. Everything else is ``SQL_REJECTED``.
+
+The guard's own work is bounded (``sqlguard_budget``) and what qualification resolved is
+proved complete (``sqlguard_resolve``); those two and ``sqlguard_errors`` are the only other
+modules that import sqlglot.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import secrets
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Literal
@@ -21,15 +26,20 @@ from sqlglot.errors import OptimizeError, ParseError, SqlglotError, TokenError
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import traverse_scope
 
-from paybill.server.core.errors import SqlRejected
+from paybill.server.executors.dataplane.sqlguard_budget import (
+    MAX_SQL_CHARS,
+    Stopwatch,
+    check_shape,
+    too_complex,
+)
+from paybill.server.executors.dataplane.sqlguard_errors import reject as _reject
+from paybill.server.executors.dataplane.sqlguard_resolve import check_resolved, check_sources
 from paybill.server.executors.dataplane.visibility import VisibleSchema
 
 # sqlglot logs a warning for every statement it falls back to parsing as a Command; those
 # are rejected anyway, and the warning would only add noise to the server log.
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
-MAX_SQL_CHARS = 10_000
-MAX_NODES = 2_000
 TENANT_PARAM = "__tenant_id"
 PARAM_NAME = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
 Dialect = Literal["postgres", "sqlite"]
@@ -196,15 +206,6 @@ class GuardedSql:
     warnings: list[str] = field(default_factory=list)
 
 
-def _reject(rule: str, message: str, **details: Any) -> SqlRejected:
-    return SqlRejected(
-        f"SQL rejected ({rule}): {message} Use query_table for structured reads, or fix the "
-        "statement; nothing was executed.",
-        rule=rule,
-        **details,
-    )
-
-
 def _parse(sql: str) -> exp.Expr:
     if "\x00" in sql:
         raise _reject("nul_byte", "the statement contains a NUL byte.")
@@ -215,7 +216,9 @@ def _parse(sql: str) -> exp.Expr:
     except (ParseError, TokenError) as exc:
         first_line = str(exc).splitlines()[0][:200]
         raise _reject("parse_error", f"it does not parse: {first_line}") from None
-    except (SqlglotError, RecursionError, ValueError):
+    except RecursionError:
+        raise too_complex("it is nested too deeply to parse.", limit="recursion") from None
+    except (SqlglotError, ValueError):
         raise _reject("parse_error", "it does not parse.") from None
     if len(statements) != 1:
         raise _reject(
@@ -238,9 +241,7 @@ def _check_nodes(root: exp.Expr, allow_write: bool) -> Literal["read", "write"]:
         kind = "write"
     else:
         raise _reject("statement_type", f"{root.key.upper()} statements are not allowed.")
-    for count, node in enumerate(root.walk()):
-        if count > MAX_NODES:
-            raise _reject("too_complex", f"more than {MAX_NODES} syntax nodes.")
+    for node in root.walk():
         if isinstance(node, _FORBIDDEN):
             raise _reject("forbidden_node", f"{node.key.upper()} is not allowed.", node=node.key)
         if node is not root and isinstance(node, _WRITE_ROOTS):
@@ -263,23 +264,20 @@ def _check_nodes(root: exp.Expr, allow_write: bool) -> Literal["read", "write"]:
 
 
 def _check_tables(root: exp.Expr, schema: VisibleSchema) -> frozenset[str]:
-    ctes = {cte.alias_or_name for cte in root.find_all(exp.CTE)}
-    used: set[str] = set()
     for table in root.find_all(exp.Table):
         if table.args.get("db") or table.args.get("catalog"):
             raise _reject(
                 "qualified_table", "schema- or database-qualified tables are not allowed."
             )
-        name = table.name
-        if not name:
+        if not table.name:
             raise _reject("table_function", "table functions are not allowed in FROM.")
-        if name in ctes:
-            continue
-        if name not in schema.tables:
-            raise _reject("unknown_table", f"there is no table {name!r} you may read.", table=name)
-        used.add(name)
-    is_write = isinstance(root, (exp.Update, exp.Delete))
-    if is_write and any(root.args.get(k) for k in ("from", "using", "joins")):
+    if isinstance(root, exp.Query):
+        return check_sources(root, schema)
+    # UPDATE/DELETE: one table, no subqueries (``_check_nodes``), so no CTE to resolve.
+    used = {table.name for table in root.find_all(exp.Table)}
+    for name in sorted(used - set(schema.tables)):
+        raise _reject("unknown_table", f"there is no table {name!r} you may read.", table=name)
+    if any(root.args.get(k) for k in ("from", "from_", "using", "joins")):
         raise _reject("write_shape", "UPDATE/DELETE may name one table only.")
     return frozenset(used)
 
@@ -322,19 +320,49 @@ def _inject_tenant(root: exp.Expr) -> None:
                 select.where(_tenant_predicate(name), copy=False)
 
 
-def _cap_limit(root: exp.Expr, max_rows: int) -> int:
+def _requested_rows(root: exp.Expr) -> int | None:
+    """The row count asked for by LIMIT or FETCH FIRST (sqlglot keeps either as ``limit``)."""
     limit = root.args.get("limit")
-    requested = None
-    if limit is not None:
+    value: exp.Expr | None = None
+    if isinstance(limit, exp.Fetch):
+        options = limit.args.get("limit_options")
+        if options is not None and (options.args.get("percent") or options.args.get("with_ties")):
+            raise _reject("fetch", "FETCH FIRST ... PERCENT / WITH TIES is not supported.")
+        # FETCH FIRST ROW ONLY (no count) means one row.
+        value = limit.args.get("count") or exp.Literal.number(1)
+    elif limit is not None:
         value = limit.expression
-        if isinstance(value, exp.Literal) and value.is_int:
-            requested = int(value.name)
+    if isinstance(value, exp.Literal) and value.is_int:
+        return int(value.name)
+    return None
+
+
+def _cap_limit(root: exp.Expr, max_rows: int) -> int:
+    requested = _requested_rows(root)
     effective = max_rows + 1 if requested is None or requested > max_rows else requested
     root.set("limit", exp.Limit(expression=exp.Literal.number(effective)))
     return effective
 
 
 _STRINGS = (exp.Literal, exp.RawString, exp.National, exp.ByteString)
+# An interval's text stays inline (a bound parameter cannot be an interval literal's text):
+# a signed number and a unit word, nothing that could close the quote or inject anything.
+_INTERVAL_TEXT = re.compile(r"^-?[0-9]{1,9}(\.[0-9]{1,6})?( [a-z]{1,12})?$", re.IGNORECASE)
+
+
+def _check_intervals(root: exp.Expr, dialect: Dialect) -> None:
+    for interval in root.find_all(exp.Interval):
+        if dialect == "sqlite":
+            raise _reject(
+                "interval",
+                "INTERVAL is not supported by this tenant's SQLite store; use date "
+                "arithmetic with datetime(), or compare with a bound :parameter.",
+            )
+        text = interval.this
+        if isinstance(text, exp.Literal) and not (
+            text.is_string and _INTERVAL_TEXT.match(text.name)
+        ):
+            raise _reject("interval", "write intervals like INTERVAL '1' DAY or '2 hours'.")
 
 
 def _bind_literals(root: exp.Expr, params: dict[str, Any]) -> None:
@@ -342,9 +370,24 @@ def _bind_literals(root: exp.Expr, params: dict[str, Any]) -> None:
     for index, node in enumerate(list(root.find_all(*_STRINGS))):
         if isinstance(node, exp.Literal) and not node.is_string:
             continue
+        if isinstance(node, exp.Literal) and isinstance(node.parent, exp.Interval):
+            continue  # checked by _check_intervals
         name = f"__p{index}"
         params[name] = node.this
         node.replace(exp.Placeholder(this=name))
+
+
+def _render(root: exp.Expr, dialect: Dialect) -> str:
+    """The statement without comments. On PostgreSQL, psycopg reads every ``%`` as the start
+    of a placeholder, so each other ``%`` (modulo, quoted aliases) is doubled: placeholders
+    are rendered under an unguessable prefix, everything is escaped, the prefix is removed."""
+    if dialect == "sqlite":
+        return root.sql(dialect=dialect, comments=False)
+    prefix = f"p{secrets.token_hex(8)}_"
+    for placeholder in root.find_all(exp.Placeholder):
+        placeholder.set("this", prefix + placeholder.name)
+    text = root.sql(dialect=dialect, comments=False).replace("%", "%%")
+    return text.replace(f"%%({prefix}", "%(")
 
 
 def guard_sql(
@@ -361,7 +404,23 @@ def guard_sql(
     Raises:
         SqlRejected: the statement breaks any rule; ``details.rule`` says which.
     """
+    try:
+        return _guard(sql, params, schema, dialect, allow_write, max_rows)
+    except RecursionError:
+        raise too_complex("it is nested too deeply to check.", limit="recursion") from None
+
+
+def _guard(
+    sql: str,
+    params: dict[str, Any],
+    schema: VisibleSchema,
+    dialect: Dialect,
+    allow_write: bool,
+    max_rows: int,
+) -> GuardedSql:
+    watch = Stopwatch()
     root = _parse(sql)
+    check_shape(root)
     kind = _check_nodes(root, allow_write)
     tables = _check_tables(root, schema)
     placeholders = {p.name for p in root.find_all(exp.Placeholder)}
@@ -369,6 +428,8 @@ def guard_sql(
         raise _reject("parameter", f"no value for parameter(s) {missing}.")
     if extra := sorted(set(params) - placeholders):
         raise _reject("parameter", f"unused parameter(s) {extra}.")
+    _check_intervals(root, dialect)
+    watch.check("parse")
     if kind == "read":
         # qualify types its schema as dict[str, object]; dict is invariant, so a copy typed so.
         tables_schema: dict[str, object] = dict(schema.tables)
@@ -380,12 +441,18 @@ def guard_sql(
                 validate_qualify_columns=True,
                 quote_identifiers=True,
             )
-        except (OptimizeError, SqlglotError, RecursionError) as exc:
+        except (OptimizeError, SqlglotError) as exc:
             raise _reject("unknown_column", str(exc).splitlines()[0][:200]) from None
+        watch.check("qualify")
+        if not isinstance(root, exp.Query):  # qualify returns the query it was given
+            raise _reject("statement_type", "only SELECT statements are read.")
+        check_resolved(root, schema)
     else:
         _check_write_columns(root, schema)
     _inject_tenant(root)
     limit = _cap_limit(root, max_rows) if kind == "read" else None
     bound = dict(params)
     _bind_literals(root, bound)
-    return GuardedSql(root.sql(dialect=dialect), bound, kind, tables, limit)
+    rendered = _render(root, dialect)
+    watch.check("render")
+    return GuardedSql(rendered, bound, kind, tables, limit)
