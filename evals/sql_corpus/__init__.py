@@ -21,6 +21,8 @@ class Case:
     expect_code: str | None = None
     expect_rule: str | None = None
     writer: bool = False
+    # "postgres": a statement only PostgreSQL runs (SQLite refuses it); None: both.
+    backend: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -38,6 +40,8 @@ def _case(file: str, block: str) -> Case:
             case.expect_code, case.expect_rule = code, rule or None
         elif line.startswith("-- writer:"):
             case.writer = line[10:].strip() == "true"
+        elif line.startswith("-- backend:"):
+            case.backend = line[11:].strip()
         elif line.startswith("-- params:"):
             case.params = json.loads(line[10:])
         elif line.startswith("-- escaped:"):
