@@ -125,3 +125,7 @@ SELECT id FROM customers FETCH FIRST 10 PERCENT ROWS ONLY
 -- name: fetch_with_ties
 -- expect: SQL_REJECTED fetch
 SELECT id FROM customers ORDER BY id FETCH FIRST 3 ROWS WITH TIES
+
+-- name: same_alias_twice
+-- expect: SQL_REJECTED unresolved
+SELECT * FROM customers, customers

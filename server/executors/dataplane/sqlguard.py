@@ -408,6 +408,9 @@ def guard_sql(
         return _guard(sql, params, schema, dialect, allow_write, max_rows)
     except RecursionError:
         raise too_complex("it is nested too deeply to check.", limit="recursion") from None
+    except SqlglotError as exc:
+        # sqlglot could not resolve something (e.g. one alias used twice): never INTERNAL.
+        raise _reject("unresolved", str(exc).splitlines()[0][:200]) from None
 
 
 def _guard(
