@@ -129,3 +129,7 @@ SELECT id FROM customers ORDER BY id FETCH FIRST 3 ROWS WITH TIES
 -- name: same_alias_twice
 -- expect: SQL_REJECTED unresolved
 SELECT * FROM customers, customers
+
+-- name: star_duplicate_names_positional_order
+-- expect: SQL_REJECTED unresolved
+SELECT * FROM customers, (SELECT 1 AS a, 2 AS a) AS d ORDER BY 1

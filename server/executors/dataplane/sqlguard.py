@@ -26,6 +26,7 @@ from sqlglot.errors import OptimizeError, ParseError, SqlglotError, TokenError
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import traverse_scope
 
+from paybill.server.core.errors import SqlRejected
 from paybill.server.executors.dataplane.sqlguard_budget import (
     MAX_SQL_CHARS,
     Stopwatch,
@@ -39,6 +40,7 @@ from paybill.server.executors.dataplane.visibility import VisibleSchema
 # sqlglot logs a warning for every statement it falls back to parsing as a Command; those
 # are rejected anyway, and the warning would only add noise to the server log.
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
+_log = logging.getLogger(__name__)
 
 TENANT_PARAM = "__tenant_id"
 PARAM_NAME = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
@@ -411,6 +413,13 @@ def guard_sql(
     except SqlglotError as exc:
         # sqlglot could not resolve something (e.g. one alias used twice): never INTERNAL.
         raise _reject("unresolved", str(exc).splitlines()[0][:200]) from None
+    except SqlRejected:
+        raise
+    except Exception:
+        # sqlglot failed in an unforeseen way (it asserts internally, e.g. on a positional
+        # ORDER BY over a star it could not expand): what cannot be proved is refused.
+        _log.warning("sql guard could not analyse a statement", exc_info=True)
+        raise _reject("unresolved", "the guard could not analyse it; simplify it.") from None
 
 
 def _guard(

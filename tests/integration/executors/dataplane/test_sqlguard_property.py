@@ -1,8 +1,8 @@
 """Property: whatever SELECT a tenant agent writes over the tenant schema (aliases, CTEs,
 joins, subqueries, stars, whole-row references), the guard refuses it, or the statement it
 lets through returns only columns the caller may see and no hidden, PII or other tenant's
-value, executed against a real SQLite tenant store seeded with sentinels; the guard's own
-work stays bounded."""
+value, executed against a real tenant store seeded with sentinels (SQLite and PostgreSQL,
+where whole-row references are real values); the guard's own work stays bounded."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from paybill.server.core.vocabulary import Role
 from paybill.server.executors.dataplane.access import tenant_transaction
 from paybill.server.executors.dataplane.naming import TenantRoute
 from paybill.server.executors.dataplane.schema import HIDDEN_COLUMNS, TENANT_TABLES
-from paybill.server.executors.dataplane.sqlguard import TENANT_PARAM, guard_sql
+from paybill.server.executors.dataplane.sqlguard import TENANT_PARAM, Dialect, guard_sql
 from paybill.server.executors.dataplane.visibility import VisibleSchema, visible_schema
 from tests.support.served import Served, SharedStores
 from tests.support.tenant_data import (
@@ -112,6 +112,8 @@ def selects(draw: st.DrawFn) -> tuple[str, bool]:
     elif where == "exists":
         column = _column(draw, q, "customers")
         sql += f" WHERE EXISTS (SELECT 1 FROM customers x WHERE x.{column} IS NOT NULL)"
+    if draw(st.booleans()):
+        sql += " ORDER BY 1"
     if q.ctes:
         sql = f"WITH {', '.join(q.ctes)} {sql}"
     if draw(st.booleans()):
@@ -125,18 +127,22 @@ def _prepare(served: Served) -> dict[str, TenantRoute]:
 
 
 @pytest.fixture
-def store(shared_stores: SharedStores) -> Iterator[tuple[Served, dict[str, TenantRoute]]]:
-    with shared_stores.serve("sqlite", _prepare) as served:
-        yield served, shared_stores.get("sqlite", _prepare).prepared
+def store(
+    shared_stores: SharedStores, backend: str
+) -> Iterator[tuple[Served, dict[str, TenantRoute]]]:
+    with shared_stores.serve(backend, _prepare) as served:
+        yield served, shared_stores.get(backend, _prepare).prepared
 
 
-def _run(served: Served, route: TenantRoute, schema: VisibleSchema, sql: str) -> list[str] | None:
-    """The result's column names, its values checked; None when refused."""
+Result = tuple[list[str], list[tuple[object, ...]]]
+
+
+def _run(served: Served, route: TenantRoute, schema: VisibleSchema, sql: str) -> Result | None:
+    """The result's column names and rows; None when the guard or the database refused."""
+    dialect: Dialect = "postgres" if served.services.engines.postgres else "sqlite"
     started = time.process_time()
     try:
-        guarded = guard_sql(
-            sql, {}, schema=schema, dialect="sqlite", allow_write=False, max_rows=50
-        )
+        guarded = guard_sql(sql, {}, schema=schema, dialect=dialect, allow_write=False, max_rows=50)
     except SqlRejected:
         return None
     finally:
@@ -151,7 +157,7 @@ def _run(served: Served, route: TenantRoute, schema: VisibleSchema, sql: str) ->
             names, rows = list(result.keys()), [tuple(r) for r in result]
     except DBAPIError:
         return None  # the database refused it (e.g. an ambiguous name): nothing returned
-    return names, rows  # type: ignore[return-value]
+    return names, rows
 
 
 @settings(
@@ -170,7 +176,7 @@ def test_accepted_selects_return_only_what_the_caller_may_see(
     if outcome is None:
         return
     assert not touches_secret, f"accepted a statement reaching hidden data: {sql}"
-    names, rows = outcome  # type: ignore[misc]
+    names, rows = outcome
     visible = {c for cols in schema.tables.values() for c in cols}
     assert set(names) <= visible | LITERAL_ALIASES | {"_col_0", "_col_1", "_col_2"}, sql
     secrets = {PII_SENTINEL, OTHER_TENANT_SENTINEL, *(r.tenant_id for r in routes.values())}

@@ -123,3 +123,14 @@ def test_the_wall_time_budget_is_checked_between_phases() -> None:
     with pytest.raises(SqlRejected) as refused:
         watch.check("qualify")
     assert refused.value.details == {"rule": "too_complex", "limit": "time"}
+
+
+@pytest.mark.parametrize("error", [AssertionError("* is not Alias"), KeyError("x"), TypeError()])
+def test_sqlglot_failing_unexpectedly_is_a_rejection(
+    error: Exception, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise error
+
+    monkeypatch.setattr(sqlguard, "qualify", broken)
+    assert _rule("SELECT id FROM customers") == "unresolved"
