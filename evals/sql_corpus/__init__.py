@@ -1,6 +1,9 @@
 """The SQL guard's golden corpus: statements it must accept or reject, with the expected
 error code and rule (``accepted/*.sql``, ``rejected/*.sql``). The unit tests of the guard and
-the attack transcripts (``build_transcripts``) both read it."""
+the attack transcripts (``build_transcripts``) both read it. A case's header lines:
+``-- expect: SQL_REJECTED <rule>``, ``-- writer: true``, ``-- params: {json}``,
+``-- escaped: true`` (the body holds backslash escapes) and ``-- backend: postgres`` (an
+accepted statement only PostgreSQL runs; the SQLite store refuses it)."""
 
 from __future__ import annotations
 
