@@ -53,3 +53,7 @@ SELECT status, sum(amount_cents) AS total FROM invoices GROUP BY status ORDER BY
 
 -- name: derived_with_column_aliases
 SELECT x.k FROM (SELECT id FROM customers) AS x(k)
+
+-- name: interval_several_parts
+-- backend: postgres
+SELECT id FROM usage_events WHERE occurred_at > now() - interval '1 day 2 hours'

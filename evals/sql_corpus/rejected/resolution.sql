@@ -133,3 +133,7 @@ SELECT * FROM customers, customers
 -- name: star_duplicate_names_positional_order
 -- expect: SQL_REJECTED unresolved
 SELECT * FROM customers, (SELECT 1 AS a, 2 AS a) AS d ORDER BY 1
+
+-- name: interval_escape_string
+-- expect: SQL_REJECTED interval
+SELECT id FROM invoices WHERE issued_at > now() - interval E'1\' day'

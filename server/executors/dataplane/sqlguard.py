@@ -348,8 +348,9 @@ def _cap_limit(root: exp.Expr, max_rows: int) -> int:
 
 _STRINGS = (exp.Literal, exp.RawString, exp.National, exp.ByteString)
 # An interval's text stays inline (a bound parameter cannot be an interval literal's text):
-# a signed number and a unit word, nothing that could close the quote or inject anything.
-_INTERVAL_TEXT = re.compile(r"^-?[0-9]{1,9}(\.[0-9]{1,6})?( [a-z]{1,12})?$", re.IGNORECASE)
+# numbers, unit words, signs, dots and colons ('1 day 2 hours', '1:30'), nothing that could
+# close the quote (the renderer escapes quotes as well).
+_INTERVAL_TEXT = re.compile(r"^[0-9a-zA-Z .:+-]{1,64}$")
 
 
 def _check_intervals(root: exp.Expr, dialect: Dialect) -> None:
@@ -360,10 +361,9 @@ def _check_intervals(root: exp.Expr, dialect: Dialect) -> None:
                 "INTERVAL is not supported by this tenant's SQLite store; use date "
                 "arithmetic with datetime(), or compare with a bound :parameter.",
             )
+        # Only a plain quoted text (no E'', $$, parameter or expression) stays inline.
         text = interval.this
-        if isinstance(text, exp.Literal) and not (
-            text.is_string and _INTERVAL_TEXT.match(text.name)
-        ):
+        if not (type(text) is exp.Literal and _INTERVAL_TEXT.match(text.name)):
             raise _reject("interval", "write intervals like INTERVAL '1' DAY or '2 hours'.")
 
 
