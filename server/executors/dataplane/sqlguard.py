@@ -1,4 +1,5 @@
-"""The SQL guard: the only module that imports sqlglot (ARCHITECTURE.md section 5).
+"""The SQL guard, with its ``sqlguard_*`` modules the only code importing sqlglot
+(ARCHITECTURE.md section 5; docs/sql-guard.md says what each check proves).
 
 A statement is accepted only if it is exactly one SELECT (or, for callers allowed to write,
 one UPDATE/DELETE of one table), built only from allow-listed node types and functions, and
@@ -6,16 +7,15 @@ referring only to tables and columns in the caller's visible schema. The tenant 
 a LIMIT cap are then added on the AST, every string literal becomes a bound parameter, and
 the statement is rendered for the target database. Everything else is ``SQL_REJECTED``.
 
-The guard's own work is bounded (``sqlguard_budget``) and what qualification resolved is
-proved complete (``sqlguard_resolve``); those two and ``sqlguard_errors`` are the only other
-modules that import sqlglot.
+The guard's own work is bounded (``sqlguard_budget``), what qualification resolved is proved
+complete (``sqlguard_resolve``) and the rewrite lives in ``sqlguard_rewrite``. Whatever the
+guard cannot analyse, for any reason, is refused.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import secrets
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Literal
@@ -24,7 +24,6 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import OptimizeError, ParseError, SqlglotError, TokenError
 from sqlglot.optimizer.qualify import qualify
-from sqlglot.optimizer.scope import traverse_scope
 
 from paybill.server.core.errors import SqlRejected
 from paybill.server.executors.dataplane.sqlguard_budget import (
@@ -35,6 +34,15 @@ from paybill.server.executors.dataplane.sqlguard_budget import (
 )
 from paybill.server.executors.dataplane.sqlguard_errors import reject as _reject
 from paybill.server.executors.dataplane.sqlguard_resolve import check_resolved, check_sources
+from paybill.server.executors.dataplane.sqlguard_rewrite import TENANT_PARAM as TENANT_PARAM
+from paybill.server.executors.dataplane.sqlguard_rewrite import Dialect as Dialect
+from paybill.server.executors.dataplane.sqlguard_rewrite import (
+    bind_literals,
+    cap_limit,
+    check_intervals,
+    inject_tenant,
+    render,
+)
 from paybill.server.executors.dataplane.visibility import VisibleSchema
 
 # sqlglot logs a warning for every statement it falls back to parsing as a Command; those
@@ -42,9 +50,7 @@ from paybill.server.executors.dataplane.visibility import VisibleSchema
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 _log = logging.getLogger(__name__)
 
-TENANT_PARAM = "__tenant_id"
 PARAM_NAME = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
-Dialect = Literal["postgres", "sqlite"]
 
 # Node types that never appear in an accepted statement, at any depth.
 _FORBIDDEN = tuple(
@@ -292,106 +298,6 @@ def _check_write_columns(root: exp.Expr, schema: VisibleSchema) -> None:
             raise _reject("unknown_column", f"column {column.name!r} cannot be used here.")
 
 
-def _tenant_predicate(table_alias: str) -> exp.Expr:
-    return exp.column("tenant_id", table=table_alias, quoted=True).eq(
-        exp.Placeholder(this=TENANT_PARAM)
-    )
-
-
-def _inject_tenant(root: exp.Expr) -> None:
-    if isinstance(root, _WRITE_ROOTS):
-        target = root.this if isinstance(root.this, exp.Table) else root.find(exp.Table)
-        alias = target.alias_or_name if target is not None else ""
-        root.where(_tenant_predicate(alias), copy=False)
-        return
-    for scope in traverse_scope(root):
-        select = scope.expression
-        if not isinstance(select, exp.Select):
-            continue
-        for join in select.args.get("joins") or []:
-            if isinstance(join.this, exp.Table) and join.side == "LEFT":
-                on = join.args.get("on")
-                predicate = _tenant_predicate(join.this.alias_or_name)
-                join.set("on", exp.and_(on, predicate) if on is not None else predicate)
-        left_joined = {
-            j.this.alias_or_name for j in select.args.get("joins") or [] if j.side == "LEFT"
-        }
-        for name, source in scope.selected_sources.items():
-            node = source[1] if isinstance(source, tuple) else source
-            if isinstance(node, exp.Table) and name not in left_joined:
-                select.where(_tenant_predicate(name), copy=False)
-
-
-def _requested_rows(root: exp.Expr) -> int | None:
-    """The row count asked for by LIMIT or FETCH FIRST (sqlglot keeps either as ``limit``)."""
-    limit = root.args.get("limit")
-    value: exp.Expr | None = None
-    if isinstance(limit, exp.Fetch):
-        options = limit.args.get("limit_options")
-        if options is not None and (options.args.get("percent") or options.args.get("with_ties")):
-            raise _reject("fetch", "FETCH FIRST ... PERCENT / WITH TIES is not supported.")
-        # FETCH FIRST ROW ONLY (no count) means one row.
-        value = limit.args.get("count") or exp.Literal.number(1)
-    elif limit is not None:
-        value = limit.expression
-    if isinstance(value, exp.Literal) and value.is_int:
-        return int(value.name)
-    return None
-
-
-def _cap_limit(root: exp.Expr, max_rows: int) -> int:
-    requested = _requested_rows(root)
-    effective = max_rows + 1 if requested is None or requested > max_rows else requested
-    root.set("limit", exp.Limit(expression=exp.Literal.number(effective)))
-    return effective
-
-
-_STRINGS = (exp.Literal, exp.RawString, exp.National, exp.ByteString)
-# An interval's text stays inline (a bound parameter cannot be an interval literal's text):
-# numbers, unit words, signs, dots and colons ('1 day 2 hours', '1:30'), nothing that could
-# close the quote (the renderer escapes quotes as well).
-_INTERVAL_TEXT = re.compile(r"^[0-9a-zA-Z .:+-]{1,64}$")
-
-
-def _check_intervals(root: exp.Expr, dialect: Dialect) -> None:
-    for interval in root.find_all(exp.Interval):
-        if dialect == "sqlite":
-            raise _reject(
-                "interval",
-                "INTERVAL is not supported by this tenant's SQLite store; use date "
-                "arithmetic with datetime(), or compare with a bound :parameter.",
-            )
-        # Only a plain quoted text (no E'', $$, parameter or expression) stays inline.
-        text = interval.this
-        if not (type(text) is exp.Literal and _INTERVAL_TEXT.match(text.name)):
-            raise _reject("interval", "write intervals like INTERVAL '1' DAY or '2 hours'.")
-
-
-def _bind_literals(root: exp.Expr, params: dict[str, Any]) -> None:
-    """Every string literal ($$...$$, E'...', N'...' too) becomes a bound parameter."""
-    for index, node in enumerate(list(root.find_all(*_STRINGS))):
-        if isinstance(node, exp.Literal) and not node.is_string:
-            continue
-        if isinstance(node, exp.Literal) and isinstance(node.parent, exp.Interval):
-            continue  # checked by _check_intervals
-        name = f"__p{index}"
-        params[name] = node.this
-        node.replace(exp.Placeholder(this=name))
-
-
-def _render(root: exp.Expr, dialect: Dialect) -> str:
-    """The statement without comments. On PostgreSQL, psycopg reads every ``%`` as the start
-    of a placeholder, so each other ``%`` (modulo, quoted aliases) is doubled: placeholders
-    are rendered under an unguessable prefix, everything is escaped, the prefix is removed."""
-    if dialect == "sqlite":
-        return root.sql(dialect=dialect, comments=False)
-    prefix = f"p{secrets.token_hex(8)}_"
-    for placeholder in root.find_all(exp.Placeholder):
-        placeholder.set("this", prefix + placeholder.name)
-    text = root.sql(dialect=dialect, comments=False).replace("%", "%%")
-    return text.replace(f"%%({prefix}", "%(")
-
-
 def guard_sql(
     sql: str,
     params: dict[str, Any],
@@ -440,7 +346,7 @@ def _guard(
         raise _reject("parameter", f"no value for parameter(s) {missing}.")
     if extra := sorted(set(params) - placeholders):
         raise _reject("parameter", f"unused parameter(s) {extra}.")
-    _check_intervals(root, dialect)
+    check_intervals(root, dialect)
     watch.check("parse")
     if kind == "read":
         # qualify types its schema as dict[str, object]; dict is invariant, so a copy typed so.
@@ -461,10 +367,10 @@ def _guard(
         check_resolved(root, schema)
     else:
         _check_write_columns(root, schema)
-    _inject_tenant(root)
-    limit = _cap_limit(root, max_rows) if kind == "read" else None
+    inject_tenant(root)
+    limit = cap_limit(root, max_rows) if kind == "read" else None
     bound = dict(params)
-    _bind_literals(root, bound)
-    rendered = _render(root, dialect)
+    bind_literals(root, bound)
+    rendered = render(root, dialect)
     watch.check("render")
     return GuardedSql(rendered, bound, kind, tables, limit)
