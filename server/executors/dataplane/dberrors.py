@@ -24,7 +24,12 @@ _SQLSTATE = {
     "42803": "a column must appear in GROUP BY or inside an aggregate",
     "42P18": "the type of a parameter could not be determined; add a cast",
     "42725": "an ambiguous function call; add a cast",
+    "23502": "a required value is missing (NOT NULL)",
+    "23505": "a value must be unique and already exists",
+    "25006": "a read-only statement tried to change data",
+    "0A000": "a feature the database does not support here",
     "22": "a value is invalid for the operation (data exception)",
+    "23": "the change breaks a constraint of the table",
     "42": "the statement breaks a rule of the database (syntax or access rule)",
     "54": "the statement exceeds a database limit",
 }

@@ -16,6 +16,16 @@ SECRET = "Ada Lovelace <ada@example.com>"
         ("22012", "division by zero", "division by zero"),
         ("22021", f'invalid byte sequence: "{SECRET}"', "data exception"),
         ("42883", f"function lower(integer) does not exist {SECRET}", "add a cast"),
+        (
+            "23502",
+            f'null value in column "name"\nDETAIL: Failing row contains ({SECRET})',
+            "NOT NULL",
+        ),
+        (
+            "23514",
+            f"new row violates check constraint\nDETAIL: Failing row contains ({SECRET})",
+            "constraint",
+        ),
         ("XX000", SECRET, "an error the database reported"),
         (None, SECRET, "an error the database reported"),
     ],
