@@ -137,3 +137,15 @@ SELECT * FROM customers, (SELECT 1 AS a, 2 AS a) AS d ORDER BY 1
 -- name: interval_escape_string
 -- expect: SQL_REJECTED interval
 SELECT id FROM invoices WHERE issued_at > now() - interval E'1\' day'
+
+-- name: table_alias_columns_rename_tenant_id
+-- expect: SQL_REJECTED table_alias_columns
+SELECT c.name FROM customers AS c(id, name, x)
+
+-- name: table_alias_columns_rename_email
+-- expect: SQL_REJECTED table_alias_columns
+SELECT c.country FROM customers AS c(id, tenant_id, n, country, x)
+
+-- name: table_alias_columns_in_join
+-- expect: SQL_REJECTED table_alias_columns
+SELECT i.status FROM customers c JOIN invoices AS i(id, tenant_id, status) ON true

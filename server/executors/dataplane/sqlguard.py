@@ -279,6 +279,15 @@ def _check_tables(root: exp.Expr, schema: VisibleSchema) -> frozenset[str]:
             )
         if not table.name:
             raise _reject("table_function", "table functions are not allowed in FROM.")
+        alias = table.args.get("alias")
+        if alias is not None and alias.columns:
+            # customers AS c(a, b) renames the table's columns by position, hidden ones
+            # included: the names the guard checks would not be the columns that are read.
+            raise _reject(
+                "table_alias_columns",
+                "column aliases on a table (t(a, b)) are not allowed; alias columns in the "
+                "select list instead.",
+            )
     if isinstance(root, exp.Query):
         return check_sources(root, schema)
     # UPDATE/DELETE: one table, no subqueries (``_check_nodes``), so no CTE to resolve.

@@ -38,6 +38,9 @@ BREACHES = [
     "SELECT CAST(c AS TEXT) FROM customers AS c",
     "SELECT id FROM customers AS c WHERE CAST(c AS TEXT) LIKE '%sentinel%'",
     "WITH pg_roles AS (SELECT 1 AS rolname) SELECT rolname FROM pg_roles",
+    # A column alias list renames a table's columns by position, the hidden ones too.
+    "SELECT c.name FROM customers AS c(id, name, x)",
+    "SELECT c.country FROM customers AS c(id, tenant_id, n, country, x)",
     "SELECT * FROM customers t0 "
     + " ".join(f"NATURAL JOIN {TABLES[i % 4]} t{i}" for i in range(1, 151)),
     "SELECT * FROM " + ", ".join(f"{TABLES[i % 4]} t{i}" for i in range(200)),

@@ -53,9 +53,16 @@ def _column(draw: st.DrawFn, q: Query, table: str) -> str:
 def _source(draw: st.DrawFn, q: Query, i: int) -> tuple[str, str, str | None]:
     """(FROM text, alias, the tenant table behind it or None for literals)."""
     alias, table = f"s{i}", draw(st.sampled_from(TABLES))
-    kind = draw(st.sampled_from(["table", "bare", "derived", "derived_star", "dup", "cte"]))
+    kind = draw(
+        st.sampled_from(["table", "bare", "renamed", "derived", "derived_star", "dup", "cte"])
+    )
     if kind == "table":
         return f"{table} AS {alias}", alias, table
+    if kind == "renamed":
+        # Renames columns by position: visible names may now carry hidden columns.
+        q.touches_secret = True
+        names = draw(st.lists(st.sampled_from(COLUMNS[table] + ["x", "y"]), min_size=1, max_size=5))
+        return f"{table} AS {alias}({', '.join(names)})", alias, table
     if kind == "bare":
         return table, table, table
     if kind == "dup":
