@@ -76,11 +76,16 @@ def _source(draw: st.DrawFn, q: Query, i: int) -> tuple[str, str, str | None]:
 
 def _item(draw: st.DrawFn, q: Query, alias: str, table: str | None) -> str:
     kind = draw(
-        st.sampled_from(["star", "alias_star", "column", "row", "field", "cast", "count", "lit"])
+        st.sampled_from(
+            ["star", "alias_star", "column", "row", "field", "cast", "count", "lit", "scalar"]
+        )
     )
     if kind in ("row", "field", "cast"):
         q.touches_secret = True  # a whole row carries tenant_id (and email)
     column = _column(draw, q, table) if table and kind in ("column", "field") else "a"
+    if kind == "scalar":
+        inner = draw(st.sampled_from(TABLES))
+        return f"(SELECT z.{_column(draw, q, inner)} FROM {inner} z LIMIT 1) AS b"
     return {
         "star": "*",
         "alias_star": f"{alias}.*",
@@ -100,9 +105,15 @@ def selects(draw: st.DrawFn) -> tuple[str, bool]:
     from_ = sources[0][0]
     for text, _alias, _table in sources[1:]:
         join = draw(
-            st.sampled_from([", ", " CROSS JOIN ", " NATURAL JOIN ", " JOIN ", " LEFT JOIN "])
+            st.sampled_from(
+                [", ", " CROSS JOIN ", " NATURAL JOIN ", " JOIN ", " LEFT JOIN ", " USING "]
+            )
         )
         on = " ON true" if join in (" JOIN ", " LEFT JOIN ") else ""
+        if join == " USING ":
+            shared = draw(st.sampled_from(["id", "customer_id", "tenant_id", "email", "status"]))
+            q.touches_secret |= shared in SECRET_COLUMNS
+            join, on = " JOIN ", f" USING ({shared})"
         from_ += f"{join}{text}{on}"
     items = [
         _item(draw, q, *draw(st.sampled_from([(a, t) for _, a, t in sources])))
@@ -123,6 +134,8 @@ def selects(draw: st.DrawFn) -> tuple[str, bool]:
         sql += " ORDER BY 1"
     if q.ctes:
         sql = f"WITH {', '.join(q.ctes)} {sql}"
+    if draw(st.booleans()):
+        sql += f" UNION SELECT {_column(draw, q, 'customers')} FROM customers"
     if draw(st.booleans()):
         sql = f"SELECT * FROM ({sql}) AS outer_q"
     return sql, q.touches_secret
