@@ -10,18 +10,18 @@ from pathlib import Path
 import pytest
 
 from paybill.server.core.settings import Settings
+from tests.support.sentinels import (
+    OTHER_TENANT_SENTINEL,
+    PII_SENTINEL,
+    insert_raw,
+    seed_sentinels,
+)
 from tests.support.served import (
     PopulatedStores,
     Served,
     SharedStores,
     make_settings,
     serve_populated,
-)
-from tests.support.tenant_data import (
-    OTHER_TENANT_SENTINEL,
-    PII_SENTINEL,
-    insert_raw,
-    seed_sentinels,
 )
 
 # The caller: a platform admin on globex, whose plan (pro) has no data.pii, so neither

@@ -22,13 +22,13 @@ from paybill.server.executors.dataplane.naming import TenantRoute
 from paybill.server.executors.dataplane.schema import HIDDEN_COLUMNS, TENANT_TABLES
 from paybill.server.executors.dataplane.sqlguard import TENANT_PARAM, Dialect, guard_sql
 from paybill.server.executors.dataplane.visibility import VisibleSchema, visible_schema
-from tests.support.served import Served, SharedStores
-from tests.support.tenant_data import (
+from tests.support.sentinels import (
     OTHER_TENANT_SENTINEL,
     PII_SENTINEL,
     route_of,
     seed_sentinels,
 )
+from tests.support.served import Served, SharedStores
 
 TABLES = sorted(TENANT_TABLES)
 COLUMNS = {t: [c.name for c in TENANT_TABLES[t].columns] for t in TABLES}
