@@ -57,3 +57,6 @@ SELECT x.k FROM (SELECT id FROM customers) AS x(k)
 -- name: interval_several_parts
 -- backend: postgres
 SELECT id FROM usage_events WHERE occurred_at > now() - interval '1 day 2 hours'
+
+-- name: distinct_on_output_name
+SELECT DISTINCT ON (customer_id) customer_id, amount_cents FROM invoices ORDER BY customer_id, issued_at DESC

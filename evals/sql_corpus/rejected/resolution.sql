@@ -149,3 +149,7 @@ SELECT c.country FROM customers AS c(id, tenant_id, n, country, x)
 -- name: table_alias_columns_in_join
 -- expect: SQL_REJECTED table_alias_columns
 SELECT i.status FROM customers c JOIN invoices AS i(id, tenant_id, status) ON true
+
+-- name: whole_row_in_distinct_on
+-- expect: SQL_REJECTED whole_row
+SELECT DISTINCT ON (c) id FROM customers c

@@ -78,19 +78,20 @@ def _output_names(scope: Scope) -> list[str]:
     return list(expression.named_selects) if isinstance(expression, exp.Query) else []
 
 
-def _is_order_alias(column: exp.Column, scope: Scope) -> bool:
-    """``ORDER BY total`` naming an output column of the same query (PostgreSQL resolves a
-    bare ORDER BY name to the output column first). Inside an expression it would not be."""
-    ordered = column.parent
-    order = ordered.parent if ordered is not None else None
-    return (
-        isinstance(ordered, exp.Ordered)
-        and column.arg_key == "this"
-        and isinstance(order, exp.Order)
-        and order.parent is scope.expression
-        and isinstance(scope.expression, exp.Query)
-        and column.name in scope.expression.named_selects
-    )
+def _is_output_alias(column: exp.Column, scope: Scope) -> bool:
+    """A bare name in ``ORDER BY total`` or ``DISTINCT ON (total)`` naming an output column of
+    the same query: PostgreSQL resolves those to the output column first. Inside an
+    expression (``ORDER BY lower(c)``) it would not, so only the bare name counts."""
+    query = scope.expression
+    if not isinstance(query, exp.Query) or column.name not in query.named_selects:
+        return False
+    parent = column.parent
+    if isinstance(parent, exp.Ordered) and column.arg_key == "this":
+        order = parent.parent
+        return isinstance(order, exp.Order) and order.parent is query
+    if isinstance(parent, exp.Tuple):
+        parent = parent.parent
+    return isinstance(parent, exp.Distinct) and parent.parent is query
 
 
 def _check_column(column: exp.Column, scope: Scope, schema: VisibleSchema) -> None:
@@ -100,7 +101,7 @@ def _check_column(column: exp.Column, scope: Scope, schema: VisibleSchema) -> No
         raise reject("unknown_column", f"column {column.sql()!r} is not a column you may use.")
     table = column.table
     if not table:
-        if _is_order_alias(column, scope):
+        if _is_output_alias(column, scope):
             return
         raise reject(
             "whole_row",
