@@ -14,6 +14,7 @@ from paybill.server.core.ratelimit import RateLimiter
 from paybill.server.core.settings import Settings
 from paybill.server.core.vocabulary import CloudTarget
 from paybill.server.domain.acl import Acl
+from paybill.server.domain.audit_log import AuditLog
 from paybill.server.domain.billing_policy import load_billing_policy
 from paybill.server.domain.bootstrap import require_current
 from paybill.server.domain.lifecycle import Lifecycle, load_definition
@@ -57,6 +58,8 @@ def build_services(
     require_current(db)
     engines = Engines(settings.database_url, TenantCredentials(settings.data_dir))
     reader = make_engine(settings.database_url, write_lock=False)
+    audit_log = AuditLog.open(settings, reader=reader)
+    audit_log.ensure_checkpoint(reader)
     return Services(
         db=db,
         settings=settings,
@@ -71,6 +74,7 @@ def build_services(
         reader=reader,
         billing=load_billing_policy(settings.policies_dir),
         kinds=KINDS,
+        audit=audit_log,
     )
 
 

@@ -14,6 +14,7 @@
     │   └── ApprovalVoid              CONFLICT           what an approval covered has changed
     ├── ProvisioningFailed            PROVISIONING_FAILED infrastructure step failed
     └── InternalError                 INTERNAL           anything unexpected, translated
+        └── TransientFaultsExhausted  INTERNAL           a run's step kept losing the database
 
 Each error carries a ``code``, a human ``message`` written for the agent reading it (what was
 refused, why, what it may do next) and JSON-safe ``details``. ``to_payload()`` is the exact
@@ -117,6 +118,21 @@ class InternalError(PaybillError):
             "An internal error occurred and the call did not complete. "
             "Retry later, or give the reference to an operator.",
             **({"reference": reference} if reference else {}),
+        )
+
+
+class TransientFaultsExhausted(InternalError):
+    """A workflow step interrupted by transient database faults more often than allowed."""
+
+    def __init__(self, step: str, attempts: int) -> None:
+        PaybillError.__init__(
+            self,
+            f"Step {step} was interrupted by a database fault (a dropped connection, a "
+            f"serialization failure or a deadlock) {attempts} times in a row, so the run "
+            "stopped. Check that the database is reachable, then retry the run with "
+            "retry_workflow.",
+            step=step,
+            attempts=attempts,
         )
 
 
