@@ -2,7 +2,7 @@
 
 | column type           | JSON                                                          |
 | --------------------- | ------------------------------------------------------------- |
-| Integer, BigInteger   | number                                                        |
+| Integer, BigInteger   | number, within the column type's range                        |
 | String, Text          | string                                                        |
 | DateTime              | string ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC (naive = UTC)   |
 | Date                  | string ``YYYY-MM-DD``                                         |
@@ -82,12 +82,25 @@ def decode_value(column: Column[Any], value: Any, *, dialect: str) -> Any:
     if isinstance(kind, sqltypes.Integer):
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError(f"{column.name}: expected an integer")
+        low, high = integer_range(kind)
+        if not low <= value <= high:
+            # SQLite would store it whatever the declared type; PostgreSQL would refuse it.
+            raise ValueError(f"{column.name}: {value} is outside {low}..{high}")
         return value
     if isinstance(kind, sqltypes.Numeric):
         return Decimal(_text(value))
     if isinstance(kind, sqltypes.LargeBinary):
         return base64.b64decode(_text(value), validate=True)
     return _text(value)
+
+
+def integer_range(kind: sqltypes.Integer) -> tuple[int, int]:
+    """The values an integer column holds on PostgreSQL (the narrower backend)."""
+    if isinstance(kind, sqltypes.SmallInteger):
+        return -(2**15), 2**15 - 1
+    if isinstance(kind, sqltypes.BigInteger):
+        return -(2**63), 2**63 - 1
+    return -(2**31), 2**31 - 1
 
 
 def _text(value: Any) -> str:
