@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import Select, Table, asc, desc, func, select
+from sqlalchemy import Integer, Select, Table, asc, desc, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from paybill.server.core.errors import InvalidInput
+from paybill.server.executors.dataplane.rowcodec import integer_range
 from paybill.server.executors.dataplane.schema import TENANT_TABLES
 from paybill.server.executors.dataplane.visibility import VisibleSchema
 
@@ -24,12 +25,6 @@ _PYTHON_TYPES: dict[str, Any] = {
     "timestamptz": TypeAdapter(datetime),
 }
 MAX_IN_VALUES = 500
-# The range of each integer type on PostgreSQL; SQLite would store more (and more than 64 bits
-# overflows its driver), so both backends refuse a value beyond the declared type.
-INTEGER_RANGES: dict[str, tuple[int, int]] = {
-    "integer": (-(2**31), 2**31 - 1),
-    "bigint": (-(2**63), 2**63 - 1),
-}
 
 
 def table_for(schema: VisibleSchema, name: str) -> Table:
@@ -67,14 +62,17 @@ def coerce(schema: VisibleSchema, table: str, column: str, value: Any) -> Any:
             column=column,
             expected=kind,
         ) from None
-    bounds = INTEGER_RANGES.get(kind)
-    if bounds is not None and not bounds[0] <= coerced <= bounds[1]:
-        raise InvalidInput(
-            f"{table}.{column} is {kind}: values run from {bounds[0]} to {bounds[1]}.",
-            table=table,
-            column=column,
-            expected=kind,
-        )
+    declared = TENANT_TABLES[table].c[column].type
+    if isinstance(declared, Integer):
+        # PostgreSQL refuses a value beyond the type, SQLite would store it: both refuse here.
+        low, high = integer_range(declared)
+        if not low <= coerced <= high:
+            raise InvalidInput(
+                f"{table}.{column} is {kind}: values run from {low} to {high}.",
+                table=table,
+                column=column,
+                expected=kind,
+            )
     if kind == "timestamptz" and coerced.tzinfo is None:
         raise InvalidInput(f"{table}.{column} needs a timestamp with a UTC offset.")
     length = getattr(TENANT_TABLES[table].c[column].type, "length", None)
