@@ -3,7 +3,8 @@
 Step outputs are written for operators: they carry server paths (export bundles, Terraform
 workspaces, infrastructure records), provisioner objects and cloud account facts. A
 tenant-scoped caller sees only the keys below, which describe its own tenant's progress and
-data; anything else is withheld, and any string that still looks like a server path is masked.
+data; anything else is withheld, and any string that still looks like a server path is masked
+(in outputs the whole value, in error messages and progress the path itself).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import re
 from typing import Any
 
 from paybill.server.core.vocabulary import Role
-from paybill.tools.models import RunOut, StepOut
+from paybill.tools.models import RunOut
 
 # Top-level step output keys a tenant role may read (values are checked again below).
 TENANT_OUTPUT_KEYS = frozenset(
@@ -55,8 +56,17 @@ TENANT_OUTPUT_KEYS = frozenset(
     }
 )
 MASK = "[server detail withheld]"
-# An absolute POSIX or Windows path, or a file URL: never shown to a tenant.
-_PATH = re.compile(r"(^|[\s'\"=(])(/[^\s/]+/|[A-Za-z]:\\|file:)")
+PATH_MASK = "[server path]"
+# An absolute POSIX or Windows path, or a file URL, at the start of a word or after a quote,
+# bracket or "=": never shown to a tenant.
+_PATH = re.compile(
+    r"(?:(?<=^)|(?<=[\s'\"=(\[]))(?:file:/*|[A-Za-z]:\\|/(?=[^\s/]))[^\s'\"()\[\],;]*"
+)
+
+
+def mask_paths(text: str) -> str:
+    """``text`` with every server path replaced (error messages, progress)."""
+    return _PATH.sub(PATH_MASK, text)
 
 
 def _clean(value: Any) -> Any:
@@ -67,6 +77,14 @@ def _clean(value: Any) -> Any:
     if isinstance(value, list):
         return [_clean(v) for v in value]
     return value
+
+
+def _error(error: dict[str, Any] | None) -> dict[str, Any] | None:
+    if error is None:
+        return None
+    message = error.get("message")
+    masked = {**error, "details": _clean(error.get("details") or {})}
+    return {**masked, "message": mask_paths(message)} if isinstance(message, str) else masked
 
 
 def tenant_output(output: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -82,7 +100,13 @@ def run_for(role: Role, run: RunOut) -> RunOut:
     if not role.tenant_scoped:
         return run
     steps = [
-        StepOut.model_validate({**s.model_dump(), "output": tenant_output(s.output)})
+        s.model_copy(
+            update={
+                "output": tenant_output(s.output),
+                "error": mask_paths(s.error) if s.error else s.error,
+            }
+        )
         for s in run.steps
     ]
-    return run.model_copy(update={"steps": steps})
+    progress = mask_paths(run.progress) if run.progress else run.progress
+    return run.model_copy(update={"steps": steps, "error": _error(run.error), "progress": progress})

@@ -13,8 +13,10 @@ from mcp import Client
 from sqlalchemy import select
 
 from paybill.server.app import build_server
+from paybill.server.core.vocabulary import Role
 from paybill.server.store import Tenant, WorkflowRun
-from paybill.tools.run_view import MASK, tenant_output
+from paybill.tools.models import RunOut
+from paybill.tools.run_view import MASK, PATH_MASK, run_for, tenant_output
 from tests.support.served import Served
 
 
@@ -88,3 +90,38 @@ def test_tenant_output_keeps_allowed_keys_and_masks_paths() -> None:
         "old_copy": {"isolation": "pooled", "where": MASK},
     }
     assert tenant_output(None) is None
+
+
+def test_errors_and_progress_lose_their_paths_for_tenant_roles() -> None:
+    failed = "terraform plan failed: Error in /srv/paybill/terraform/acme/main.tf line 3"
+    step = {
+        "position": 0,
+        "name": "provision_infrastructure",
+        "status": "failed",
+        "attempts": 1,
+        "output": None,
+        "error": failed,
+        "started_at": None,
+        "finished_at": None,
+    }
+    run = RunOut.model_validate(
+        {
+            "id": "r",
+            "tenant_id": "t",
+            "kind": "provision",
+            "status": "failed",
+            "progress": "plan in /srv/paybill/terraform/acme",
+            "error": {"code": "PROVISIONING_FAILED", "message": failed, "details": {}},
+            "created_by": "ops",
+            "created_at": "2026-12-07T12:00:00Z",
+            "not_before": None,
+            "finished_at": None,
+            "lock": None,
+            "steps": [step],
+        }
+    )
+    seen = run_for(Role.TENANT_AGENT, run)
+    masked = f"terraform plan failed: Error in {PATH_MASK} line 3"
+    assert (seen.steps[0].error, seen.error) == (masked, {**run.error, "message": masked})
+    assert seen.progress == f"plan in {PATH_MASK}"
+    assert run_for(Role.OPERATOR, run) == run
