@@ -21,29 +21,38 @@ def _kept(arguments: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in arguments.items() if k not in _NOT_PART_OF_PLAN}
 
 
+# A plan hash of this format starts with it; older ones are one SHA-256 hex digest of the
+# whole plan (no ".": they are told apart by it).
+_FORMAT = "2."
+_HALF = 31  # hex digits (124 bits) of each half: the column holds 64 characters
+
+
 def _arguments_digest(tool: str, arguments: dict[str, Any]) -> str:
-    return canonical_hash({"tool": tool, "arguments": _kept(arguments)})[:32]
+    return canonical_hash({"tool": tool, "arguments": _kept(arguments)})[:_HALF]
+
+
+def _tenant_facts(tenant: Tenant | None) -> dict[str, Any] | None:
+    if tenant is None:
+        return None
+    return {
+        "id": tenant.id,
+        "version": tenant.version,
+        "state": tenant.state,
+        "plan": tenant.plan_id,
+    }
 
 
 def _tenant_digest(tenant: Tenant | None) -> str:
-    facts = None
-    if tenant is not None:
-        facts = {
-            "id": tenant.id,
-            "version": tenant.version,
-            "state": tenant.state,
-            "plan": tenant.plan_id,
-        }
-    return canonical_hash({"tenant": facts})[:32]
+    return canonical_hash({"tenant": _tenant_facts(tenant)})[:_HALF]
 
 
 def plan_hash(tool: str, arguments: dict[str, Any], tenant: Tenant | None) -> str:
     """Hash of what would run: the call and the tenant as it is now (any change voids it).
 
-    Two halves of 128 bits each (SHA-256, truncated): the call's, then the tenant's, so a
-    mismatch says which of them changed (``changed_part``).
+    Two halves (SHA-256, truncated to 124 bits each) after a format mark: the call's, then
+    the tenant's, so a mismatch says which of them changed (``changed_part``).
     """
-    return _arguments_digest(tool, arguments) + _tenant_digest(tenant)
+    return _FORMAT + _arguments_digest(tool, arguments) + _tenant_digest(tenant)
 
 
 Changed = Literal["arguments", "tenant"]
@@ -51,11 +60,18 @@ Changed = Literal["arguments", "tenant"]
 
 def changed_part(approval: Approval, tenant: Tenant | None) -> Changed | None:
     """What no longer matches the approval's hash: its stored call (tool or arguments: the
-    record was altered after the request, as only tampering can), the tenant, or nothing."""
+    record was altered after the request, as only tampering can), the tenant, or nothing.
+    An approval hashed in the older single-digest format cannot tell the two apart: any
+    mismatch is reported as the tenant's, as it always was."""
     stored = approval.plan_hash
-    if stored[:32] != _arguments_digest(approval.tool, approval.arguments):
+    if not stored.startswith(_FORMAT):
+        kept = _kept(approval.arguments)
+        whole = {"tool": approval.tool, "arguments": kept, "tenant": _tenant_facts(tenant)}
+        return None if canonical_hash(whole) == stored else "tenant"
+    calls, tenants = stored[len(_FORMAT) :][:_HALF], stored[len(_FORMAT) + _HALF :]
+    if calls != _arguments_digest(approval.tool, approval.arguments):
         return "arguments"
-    if stored[32:] != _tenant_digest(tenant):
+    if tenants != _tenant_digest(tenant):
         return "tenant"
     return None
 
