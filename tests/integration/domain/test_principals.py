@@ -68,7 +68,21 @@ def test_tenant_binding_rules(db: Database, lifecycle: Lifecycle) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["", "Alice", "a b", "x" * 101, "\uff41lice", "-lead", "operator", "tenant_admin"]
+    "name",
+    [
+        "",
+        "Alice",
+        "a b",
+        "x" * 101,
+        "\uff41lice",
+        "-lead",
+        "operator",
+        "tenant_admin",
+        # Names people read: no trailing newline (``$`` alone let it through), bidi or C1.
+        "alice\n",
+        "alice\u202e",
+        "alice\u009b",
+    ],
 )
 def test_bad_names_are_refused(db: Database, name: str) -> None:
     with db.session() as session, pytest.raises(InvalidInput):
@@ -78,3 +92,15 @@ def test_bad_names_are_refused(db: Database, name: str) -> None:
 def test_unknown_role_lists_the_known_ones() -> None:
     with pytest.raises(InvalidInput, match="platform_admin"):
         parse_role("root")
+
+
+@pytest.mark.parametrize(
+    ("slug", "name"),
+    [("acme\n", "Acme"), ("acme", "Acme \u202egnp.exe"), ("acme", "Acme\u009b"), ("acme", " ")],
+)
+def test_bad_tenant_slugs_and_names_are_refused_in_the_domain(
+    db: Database, lifecycle: Lifecycle, slug: str, name: str
+) -> None:
+    """The CLI and the seeders record tenants without the tool's input model."""
+    with db.session() as session, pytest.raises(InvalidInput):
+        create_tenant(session, lifecycle, slug=slug, name=name, plan_id="free", actor="a")
