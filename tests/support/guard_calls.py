@@ -10,8 +10,8 @@ from types import SimpleNamespace
 from typing import Any
 
 from paybill.server.core.ratelimit import RateLimiter
-from paybill.server.core.slots import Slots
 from paybill.server.core.settings import Settings
+from paybill.server.core.slots import Slots
 from paybill.server.core.vocabulary import Isolation, Role, SubscriptionStatus
 from paybill.server.domain.lifecycle import Lifecycle, load_definition
 from paybill.server.guards.call import Call, Caller
