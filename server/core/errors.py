@@ -13,8 +13,8 @@
     ├── Conflict                      CONFLICT           duplicate, stale version, reused key
     │   └── ApprovalVoid              CONFLICT           what an approval covered has changed
     ├── ProvisioningFailed            PROVISIONING_FAILED infrastructure step failed
-    ├── InternalError                 INTERNAL           anything unexpected, translated
-    └── Unavailable                   INTERNAL           the database is unreachable; retry
+    └── InternalError                 INTERNAL           anything unexpected, translated
+        └── Unavailable               INTERNAL           the database is unreachable; retry
 
 Each error carries a ``code``, a human ``message`` written for the agent reading it (what was
 refused, why, what it may do next) and JSON-safe ``details``. ``to_payload()`` is the exact
@@ -121,14 +121,13 @@ class InternalError(PaybillError):
         )
 
 
-class Unavailable(PaybillError):
+class Unavailable(InternalError):
     """The database cannot be reached (a restart, a failover): ``details.reason`` is
     ``unavailable`` and ``details.retry_after_seconds`` says when to try again."""
 
-    code = "INTERNAL"
-
     def __init__(self, retry_after_seconds: int = 5) -> None:
-        super().__init__(
+        PaybillError.__init__(
+            self,
             "The server's database is unavailable right now (restarting or unreachable), so "
             f"the call did not complete. Retry in {retry_after_seconds} s; send the same "
             "idempotency_key again for a change, so it runs at most once.",

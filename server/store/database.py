@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,10 @@ def private_file(path: Path) -> None:
     and tighten an older, more permissive one: SQLite gives its -wal, -shm and -journal files
     the database file's mode, so they follow."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    # Only a file that does not exist yet is opened here: closing any descriptor of a file
+    # drops every POSIX lock this process holds on it, including those of open connections.
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
     sidecars = (path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal"))
     for file in (path, *sidecars):
         try:
