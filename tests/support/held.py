@@ -72,6 +72,11 @@ class Calls:
         self.threads.append(thread)
         return thread
 
+    def running(self) -> int:
+        """How many of the calls have not returned yet."""
+        with self._lock:
+            return len(self.threads) - len(self.outcomes)
+
     def join(self) -> list[Any]:
         for thread in self.threads:
             thread.join(BOUND_SECONDS)
