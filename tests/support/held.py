@@ -8,7 +8,11 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, select
+
+from paybill.server.executors.dataplane.naming import TenantRoute
+from paybill.server.store import Tenant
+from tests.support.served import Served
 
 # Only a bound for a broken run: a held statement never waits longer than this.
 BOUND_SECONDS = 30
@@ -81,3 +85,9 @@ class Calls:
         for thread in self.threads:
             thread.join(BOUND_SECONDS)
         return self.outcomes
+
+
+def route_of(served: Served, slug: str) -> TenantRoute:
+    with served.services.db.session() as session:
+        tenant = session.scalars(select(Tenant).where(Tenant.slug == slug)).one()
+        return TenantRoute(tenant.id, tenant.isolation)

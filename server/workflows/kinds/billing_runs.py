@@ -17,7 +17,6 @@ from paybill.server.core.errors import InvalidTransition
 from paybill.server.core.vocabulary import StepStatus
 from paybill.server.domain.billing import require_fits
 from paybill.server.domain.tenants import get_plan
-from paybill.server.executors.dataplane.access import ungated
 from paybill.server.executors.dataplane.metering import pii_rows, row_counts
 from paybill.server.executors.dataplane.naming import TenantRoute
 from paybill.server.store import WorkflowRun
@@ -64,9 +63,9 @@ def check_fits(context: StepContext) -> dict[str, Any]:
     services = context.services
     route = TenantRoute(tenant.id, tenant.isolation)
     timeout = services.settings.statement_timeout_ms
-    # A step's session stays open: steps converge when re-run, so they are not split.
-    rows = sum(row_counts(services.engines, route, timeout, ungated).values())
-    pii = pii_rows(services.engines, route, timeout, ungated)
+    # Nothing written yet: the step's reads end before the counts (``tenant_work``).
+    rows = sum(row_counts(services.engines, route, timeout, context.tenant_work).values())
+    pii = pii_rows(services.engines, route, timeout, context.tenant_work)
     require_fits(context.session, tenant, get_plan(context.session, target), rows, pii_rows=pii)
     return {"fits": target, "rows": rows}
 

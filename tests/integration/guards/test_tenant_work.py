@@ -8,21 +8,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine
 
-from paybill.server.executors.dataplane.naming import TenantRoute
 from paybill.server.guards.pipeline import Outcome
-from paybill.server.store import Tenant
-from tests.support.held import Calls, Held
+from tests.support.held import Calls, Held, route_of
 from tests.support.served import Served
 
 CAP = 4  # the default tenant_concurrency
-
-
-def _route(served: Served, slug: str) -> TenantRoute:
-    with served.services.db.session() as session:
-        tenant = session.scalars(select(Tenant).where(Tenant.slug == slug)).one()
-        return TenantRoute(tenant.id, tenant.isolation)
 
 
 @pytest.fixture
@@ -39,7 +31,7 @@ def small_pool(served: Served) -> Served:
 
 @pytest.fixture
 def held_reads(small_pool: Served) -> Iterator[Held]:
-    route = _route(small_pool, "acme")
+    route = route_of(small_pool, "acme")
     engine = small_pool.services.engines.for_tenant(route, read_only=True)
     held = Held(engine, "customers", route.tenant_id)
     yield held
@@ -87,13 +79,13 @@ def test_a_full_tenant_is_refused_at_once_and_others_are_not(
     assert not other.is_error, other.payload
     held_reads.release()
     assert all(not outcome.is_error for outcome in calls.join())
-    assert served.services.tenant_slots.held(_route(served, "acme").tenant_id) == 0
+    assert served.services.tenant_slots.held(route_of(served, "acme").tenant_id) == 0
     assert not _read(served).is_error
 
 
 def test_slots_come_back_when_tenant_statements_fail(small_pool: Served) -> None:
     served = small_pool
-    route = _route(served, "acme")
+    route = route_of(served, "acme")
     engine = served.services.engines.for_tenant(route, read_only=True)
     held = Held(engine, "customers", route.tenant_id, fail=True)
     try:
@@ -113,7 +105,7 @@ def test_slots_come_back_when_tenant_statements_fail(small_pool: Served) -> None
 def test_one_running_statement_leaves_the_store_writable(served: Served) -> None:
     # The store's own pool; on SQLite the call would otherwise keep the store's write lock
     # (BEGIN IMMEDIATE) for as long as its tenant statement runs.
-    route = _route(served, "acme")
+    route = route_of(served, "acme")
     held = Held(
         served.services.engines.for_tenant(route, read_only=True), "customers", route.tenant_id
     )
@@ -137,7 +129,7 @@ def _customers(served: Served) -> int:
 def test_a_retry_while_the_first_call_runs_is_refused_not_run_again(served: Served) -> None:
     # The key's transaction lock ends with the store transaction, before the tenant write:
     # the key is marked in flight first, so a concurrent retry cannot run the call twice.
-    route = _route(served, "acme")
+    route = route_of(served, "acme")
     engine = served.services.engines.for_tenant(route, read_only=False)
     held = Held(engine, "INSERT", route.tenant_id)
     before = _customers(served)
@@ -160,7 +152,7 @@ def test_a_retry_while_the_first_call_runs_is_refused_not_run_again(served: Serv
 
 
 def test_a_failed_call_frees_its_key(served: Served) -> None:
-    route = _route(served, "acme")
+    route = route_of(served, "acme")
     engine = served.services.engines.for_tenant(route, read_only=False)
     held = Held(engine, "INSERT", route.tenant_id, fail=True)
     insert = {"tenant": "acme", "table": "customers", "rows": [{"name": "Ada", "country": "DE"}]}
@@ -181,7 +173,7 @@ def test_an_approval_executes_at_most_once(served: Served) -> None:
     assert pending["code"] == "APPROVAL_REQUIRED"
     approval_id = pending["details"]["approval_id"]
     before = _customers(served)
-    route = _route(served, "acme")
+    route = route_of(served, "acme")
     engine = served.services.engines.for_tenant(route, read_only=False)
     held = Held(engine, "DELETE", route.tenant_id, fail=True)
     held.release()
