@@ -4,13 +4,16 @@ authentication) answer INTERNAL with ``reason: unavailable`` and a retry hint.""
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx2
 import pytest
+from mcp import Client, StdioServerParameters
 from sqlalchemy.engine import make_url
 
 from tests.support.faults import unreachable
 from tests.support.served import Served
-from tests.support.serving import http_server
+from tests.support.serving import PAYBILL, http_server
 
 pg = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 
@@ -47,3 +50,22 @@ def test_a_call_answers_typed_while_the_store_is_unreachable(served: Served, pos
     assert error["code"] == "INTERNAL"
     assert error["details"] == {"reason": "unavailable", "retry_after_seconds": 5}
     assert not served.call("ops", "list_tenants").is_error
+
+
+@pg
+def test_stdio_answers_typed_while_the_store_is_unreachable(served: Served, postgres) -> None:
+    params = StdioServerParameters(
+        command=PAYBILL, args=["serve", "--principal", "ops"], env=served.env()
+    )
+
+    async def main() -> None:
+        async with Client(params) as client:
+            assert not (await client.call_tool("list_tenants", {})).is_error
+            with unreachable(postgres.admin, _database(served)):
+                down = await client.call_tool("list_tenants", {})
+            assert down.is_error
+            error = down.structured_content["error"]
+            assert (error["code"], error["details"]["reason"]) == ("INTERNAL", "unavailable")
+            assert not (await client.call_tool("list_tenants", {})).is_error
+
+    asyncio.run(main())
