@@ -15,6 +15,7 @@ from paybill.server.core.settings import Settings
 from paybill.server.core.slots import Slots
 from paybill.server.core.vocabulary import CloudTarget
 from paybill.server.domain.acl import Acl
+from paybill.server.domain.audit_log import AuditLog
 from paybill.server.domain.billing_policy import load_billing_policy
 from paybill.server.domain.bootstrap import require_current
 from paybill.server.domain.lifecycle import Lifecycle, load_definition
@@ -62,6 +63,8 @@ def build_services(
         tenant_pool=settings.tenant_concurrency,
     )
     reader = make_engine(settings.database_url, write_lock=False)
+    audit_log = AuditLog.open(settings, reader=reader)
+    audit_log.ensure_checkpoint(reader)
     return Services(
         db=db,
         settings=settings,
@@ -77,6 +80,7 @@ def build_services(
         reader=reader,
         billing=load_billing_policy(settings.policies_dir),
         kinds=KINDS,
+        audit=audit_log,
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +37,12 @@ pytest_plugins = [
     "tests.support.terraform",
     "tests.support.clouds",
 ]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Nothing a test starts may write to the user's own data directory (the default store,
+    # the audit key and checkpoints): subprocesses inherit this too.
+    os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="paybill-tests-xdg-")
 
 
 class PostgresDatabases:

@@ -14,6 +14,7 @@ from paybill.server.domain.approvals import (
     pending_for_decision,
     plan_hash,
     void,
+    void_same_effect,
 )
 from paybill.server.guards.call import Call
 from paybill.server.guards.pipeline import run_approved
@@ -93,6 +94,7 @@ def decide_approval(call: Call, args: DecideApprovalInput) -> DecideApprovalOutp
     approval.status = ApprovalStatus.APPROVED
     result = run_approved(call, approval)
     approval.status = ApprovalStatus.EXECUTED
+    void_same_effect(call.session, approval, call.now)
     return DecideApprovalOutput(approval=ApprovalOut.of(approval), result=result)
 
 
@@ -118,5 +120,6 @@ TOOLS = [
         scope=Scope.TENANT,
         tenant_of=_tenant_of_approval,
         executes_approved=True,
+        refusals_denied=True,
     ),
 ]

@@ -1,9 +1,11 @@
-"""get_audit_log: the hash-chained record of every decision, newest first."""
+"""get_audit_log: the keyed, hash-chained record of every decision, newest first; on request,
+the chain's verification (platform roles: it covers every tenant's events)."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from paybill.server.core.errors import Denied
 from paybill.server.guards.call import Call
@@ -18,11 +20,29 @@ class GetAuditLogInput(ToolInput):
     before_id: int | None = Field(
         default=None, ge=1, le=2**63 - 1, description="Page: events older than it."
     )
+    verify: bool = Field(
+        default=False,
+        description="Also verify the whole chain (MACs, links, the checkpoint) as `paybill "
+        "audit verify` does; platform roles only.",
+    )
+
+
+class AuditVerificationOut(BaseModel):
+    ok: bool
+    checked: int = Field(description="Events that verified, from the first.")
+    keyed: int = Field(description="Of those, events signed with the audit key.")
+    unkeyed: int = Field(description="Of those, the legacy prefix written before keying.")
+    key_id: str | None
+    checkpoint: str = Field(description="none, matched or broken.")
+    checkpoint_count: int | None = Field(description="Events the checkpoint recorded.")
+    first_broken_id: int | None
+    reason: str | None
 
 
 class GetAuditLogOutput(ToolOutput):
     events: list[AuditEventOut]
     next_before_id: int | None
+    verification: AuditVerificationOut | None = None
 
 
 def _tenant_of_caller(call: Call, args: GetAuditLogInput) -> Tenant | None:
@@ -48,7 +68,31 @@ def get_audit_log(call: Call, args: GetAuditLogInput) -> GetAuditLogOutput:
     page = rows[: args.limit]
     more = len(rows) > args.limit
     return GetAuditLogOutput(
-        events=[AuditEventOut.of(e) for e in page], next_before_id=page[-1].id if more else None
+        events=[AuditEventOut.of(e) for e in page],
+        next_before_id=page[-1].id if more else None,
+        verification=_verify(call) if args.verify else None,
+    )
+
+
+def _verify(call: Call) -> AuditVerificationOut:
+    if call.caller.tenant_id is not None:
+        raise Denied(
+            f"Role {call.caller.role.value} may not verify the whole audit chain; a platform "
+            "operator can (`paybill audit verify`)."
+        )
+    # The services' reader: a long scan must not hold SQLite's write lock.
+    with Session(call.services.reader) as session:
+        report = call.services.audit.verify(session)
+    return AuditVerificationOut(
+        ok=report.ok,
+        checked=report.checked,
+        keyed=report.keyed,
+        unkeyed=report.unkeyed,
+        key_id=report.key_id,
+        checkpoint=report.checkpoint,
+        checkpoint_count=report.checkpoint_count,
+        first_broken_id=report.first_broken_id,
+        reason=report.reason,
     )
 
 

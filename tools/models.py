@@ -171,6 +171,12 @@ class AuditEventOut(RecordOut):
     error_code: str | None
     prev_hash: str
     hash: str
+    seq: int | None = Field(
+        default=None, description="Position in the chain; null on unkeyed legacy events."
+    )
+    key_id: str | None = Field(
+        default=None, description="The audit key that signed it; null on unkeyed legacy events."
+    )
 
     @classmethod
     def of(cls, event: AuditEvent) -> AuditEventOut:

@@ -17,7 +17,7 @@ from paybill.server.guards import billing
 from paybill.server.guards.approval import isolation_move
 from paybill.server.guards.call import Call
 from paybill.server.guards.spec import MutatingInput, Scope, ToolOutput, ToolSpec
-from paybill.server.workflows.engine.runs import enqueue
+from paybill.server.workflows.engine.runs import enqueue, schedule_replacing
 from paybill.server.workflows.kinds import migration
 from paybill.server.workflows.kinds.billing_runs import SCHEDULED_DOWNGRADE
 from paybill.server.workflows.kinds.tenant_runs import PLAN_CHANGE
@@ -140,8 +140,9 @@ def change_plan(call: Call, args: ChangePlanInput) -> ChangePlanOutput:
             status = "applied"
         else:
             sub.scheduled_plan_id = new.id
-            # A worker applies it at the period end, re-checking that it still fits.
-            run = enqueue(
+            # A worker applies it at the period end, re-checking that it still fits. One
+            # schedule per tenant: this request replaces a waiting one (the latest wins).
+            run = schedule_replacing(
                 session,
                 tenant,
                 SCHEDULED_DOWNGRADE,
@@ -171,7 +172,8 @@ TOOLS = [
         name="change_plan",
         title="Change plan",
         description="Move a tenant to another plan. Upgrades apply now and return the proration; "
-        "downgrades are scheduled for the end of the billing period. Refused when the "
+        "downgrades are scheduled for the end of the billing period (one schedule per tenant: a "
+        "new downgrade request replaces the waiting one, the latest wins). Refused when the "
         "tenant's usage exceeds the target plan's limits or its subscription is not in "
         "good standing (upgrades). A change to another isolation model (pooled, bridge, "
         "silo) waits for an approval, then moves the tenant's data in an isolation_migration "

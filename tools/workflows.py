@@ -9,8 +9,10 @@ from sqlalchemy.orm import Session
 
 from paybill.server.core.errors import InvalidInput, NotFound
 from paybill.server.core.vocabulary import RunStatus
+from paybill.server.domain.tenants import get_plan
 from paybill.server.guards import billing
 from paybill.server.guards.call import Call
+from paybill.server.guards.retry import restarts
 from paybill.server.guards.spec import (
     MutatingInput,
     Poll,
@@ -20,8 +22,9 @@ from paybill.server.guards.spec import (
     ToolSpec,
 )
 from paybill.server.store import Tenant, WorkflowRun
-from paybill.server.workflows.engine.runs import break_lock, enqueue, lock_of
+from paybill.server.workflows.engine.runs import break_lock, enqueue, lock_of, schedule_replacing
 from paybill.server.workflows.engine.services import Services
+from paybill.server.workflows.kinds import migration
 from paybill.tools.models import RunLockOut, RunOut, TenantOut
 from paybill.tools.resolve import scoped
 from paybill.tools.tenants import tenant_out
@@ -98,6 +101,14 @@ def retry_workflow(call: Call, args: RetryWorkflowInput) -> RetryWorkflowOutput:
         return RetryWorkflowOutput(
             tenant=tenant_out(call, tenant), retried=RunOut.of(run), workflow=None, dry_run=True
         )
+    if restarts(run, tenant):
+        new = _start_over(call, run, tenant)
+        return RetryWorkflowOutput(
+            tenant=tenant_out(call, tenant),
+            retried=RunOut.of(run),
+            workflow=RunOut.of(new),
+            dry_run=False,
+        )
     if action:
         call.services.lifecycle.apply(
             session, tenant, action, actor=call.caller.name, reason=f"retry {run.id}"
@@ -114,6 +125,34 @@ def retry_workflow(call: Call, args: RetryWorkflowInput) -> RetryWorkflowOutput:
         retried=RunOut.of(run),
         workflow=RunOut.of(new),
         dry_run=False,
+    )
+
+
+def _start_over(call: Call, run: WorkflowRun, tenant: Tenant) -> WorkflowRun:
+    """A run that failed leaving the tenant as it found it: request its change again."""
+    session, actor = call.session, call.caller.name
+    target = get_plan(session, run.input["to_plan"])
+    if run.kind == migration.KIND:
+        # As change_plan's approved call started it: the plan switched, a new window.
+        return migration.start(
+            session,
+            call.services.lifecycle,
+            tenant,
+            target,
+            actor=actor,
+            reason=f"retry {run.id}",
+            now=call.now,
+        )
+    # A scheduled downgrade that was refused (or faulted) before its switch: due now.
+    if tenant.subscription is not None:
+        tenant.subscription.scheduled_plan_id = target.id
+    return schedule_replacing(
+        session,
+        tenant,
+        call.services.kinds.of(run.kind),
+        created_by=actor,
+        input={**run.input, "retry_of": run.id},
+        not_before=call.now,
     )
 
 
@@ -170,8 +209,10 @@ TOOLS = [
         name="retry_workflow",
         title="Retry workflow run",
         description="Run a failed provisioning, plan-change, migration, offboarding or "
-        "deletion run again (the "
-        "tenant's latest run only). Returns the new run, which a worker executes.",
+        "deletion run again (the tenant's latest run only). A migration that rolled back "
+        "starts over (the plan change and read-only window again), one that failed after "
+        "its switch is finished; a scheduled downgrade that failed before its switch is "
+        "scheduled again for now. Returns the new run, which a worker executes.",
         input_model=RetryWorkflowInput,
         output_model=RetryWorkflowOutput,
         handler=retry_workflow,

@@ -16,8 +16,9 @@ from typing import Any
 
 from mcp import Client, StdioServerParameters
 
+from paybill.server.core.settings import Settings
 from paybill.server.core.vocabulary import Role
-from paybill.server.domain import audit
+from paybill.server.domain.audit_log import AuditLog
 from paybill.server.domain.bootstrap import initialise
 from paybill.server.domain.principals import add_principal
 from paybill.server.store.database import Database
@@ -147,8 +148,9 @@ async def run_demo(workdir: Path, echo: Echo) -> bool:
             f"  #{event['id']:<3} {event['principal']:<10} {event['tool']:<20} "
             f"{event['decision']:<8} {event['outcome']:<18} {event['hash'][:12]}"
         )
+    settings = Settings(database_url=url, data_dir=workdir / "data")
     with db.session() as session:
-        report = audit.verify(session)
+        report = AuditLog.open(settings, create=False).verify(session)
     db.dispose()
     verdict = "intact" if report.ok else f"BROKEN at event {report.first_broken_id}"
     echo(f"\npaybill audit verify: chain {verdict}, {report.checked} events checked.")

@@ -14,6 +14,8 @@ from paybill.server import __version__
 from paybill.server.cli.context import CliContext
 from paybill.server.core.errors import PaybillError
 from paybill.server.core.settings import Settings
+from paybill.server.domain.audit_key import ensure_key
+from paybill.server.domain.audit_log import AuditLog
 from paybill.server.domain.bootstrap import initialise
 from paybill.server.store import migrate as store_migrate
 
@@ -80,6 +82,11 @@ def cli(ctx: click.Context) -> None:
 def init(obj: CliContext) -> None:
     """Create or migrate the store and load the plan catalogue (safe to run again)."""
     report = initialise(obj.db, obj.settings.policies_dir)
+    key_path = obj.settings.audit_key_path
+    if ensure_key(key_path)[1]:
+        # The path only: the key itself is never printed or logged.
+        click.echo(f"Audit key created at {key_path} (mode 0600); every replica needs it.")
+    AuditLog.open(obj.settings).ensure_checkpoint(obj.db.engine)
     if not report.changed:
         click.echo(f"Store is up to date (revision {report.revision_after}); nothing changed.")
         return

@@ -62,11 +62,14 @@ def serve(
             )
         with services.db.session() as session:
             get_principal(session, name)  # fail now, not on the first call
-        with worker:
-            serve_stdio(build_server(services, lambda _ctx: name))
+        try:
+            with worker:
+                serve_stdio(build_server(services, lambda _ctx: name))
+        finally:
+            services.audit.checkpoint(services.reader)  # the tip at shutdown
         return
     if principal:
         raise InvalidInput("--principal is for stdio; HTTP callers authenticate with API keys.")
     click.echo(f"Paybill MCP server on http://{host}:{port} ({transport})", err=True)
-    with worker:
-        serve_http(build_server(services, http_principal), services.db, transport, host, port)
+    with worker:  # serve_http checkpoints the audit log when it stops
+        serve_http(build_server(services, http_principal), services, transport, host, port)

@@ -34,8 +34,10 @@ def worker(obj: CliContext, once: bool) -> None:
     services = build_services(obj.settings)
     runner = Worker(services)
     if once:
+        runner.sweep_stale_plans()
         report = apply_billing_policies(services)
         done = runner.run_pending()
+        services.audit.checkpoint(services.reader)
         click.echo(f"Executed {done} run(s); applied {len(report.changes)} billing change(s).")
         return
     stop = threading.Event()
@@ -47,3 +49,4 @@ def worker(obj: CliContext, once: bool) -> None:
     signal.signal(signal.SIGINT, _stop)
     click.echo(f"Worker {runner.owner} started.", err=True)
     runner.serve(stop, obj.settings.worker_poll_seconds)
+    services.audit.checkpoint(services.reader)  # the audit log's tip at shutdown

@@ -14,7 +14,8 @@
     │   └── ApprovalVoid              CONFLICT           what an approval covered has changed
     ├── ProvisioningFailed            PROVISIONING_FAILED infrastructure step failed
     └── InternalError                 INTERNAL           anything unexpected, translated
-        └── Unavailable               INTERNAL           the database is unreachable; retry
+        ├── Unavailable               INTERNAL           the database is unreachable; retry
+        └── TransientFaultsExhausted  INTERNAL           a run's step kept losing the database
 
 Each error carries a ``code``, a human ``message`` written for the agent reading it (what was
 refused, why, what it may do next) and JSON-safe ``details``. ``to_payload()`` is the exact
@@ -133,6 +134,21 @@ class Unavailable(InternalError):
             "idempotency_key again for a change, so it runs at most once.",
             reason="unavailable",
             retry_after_seconds=retry_after_seconds,
+        )
+
+
+class TransientFaultsExhausted(InternalError):
+    """A workflow step interrupted by transient database faults more often than allowed."""
+
+    def __init__(self, step: str, attempts: int) -> None:
+        PaybillError.__init__(
+            self,
+            f"Step {step} was interrupted by a database fault (a dropped connection, a "
+            f"serialization failure or a deadlock) {attempts} times in a row, so the run "
+            "stopped. Check that the database is reachable, then retry the run with "
+            "retry_workflow.",
+            step=step,
+            attempts=attempts,
         )
 
 

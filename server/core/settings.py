@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Literal
 
@@ -87,6 +88,24 @@ class Settings(BaseSettings):
         description="Where local provisioning records live.",
     )
 
+    audit_key_file: Path | None = Field(
+        default=None,
+        description="HMAC key of the audit chain, outside the database (default: "
+        "<data_dir>/audit.key, created 0600 on first use). Every replica must read the same key.",
+    )
+    audit_checkpoint_file: Path | None = Field(
+        default=None,
+        description="Signed checkpoint of the audit log's tip (default: audit-<digest of the "
+        "database URL>.checkpoint beside the key file); deleting events up to it is detected "
+        "by `paybill audit verify`.",
+    )
+    audit_checkpoint_every: int = Field(
+        default=100, gt=0, description="Write the audit checkpoint after this many events..."
+    )
+    audit_checkpoint_seconds: float = Field(
+        default=60, gt=0, description="...or once this many seconds have passed since the last."
+    )
+
     provisioner: Literal["local", "terraform"] = Field(
         default="local",
         description="local: database objects only; terraform: the tenant's Terraform module "
@@ -138,11 +157,42 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(
         default=1.0, gt=0, le=60, description="How often an idle worker looks for runs."
     )
+    step_attempts: int = Field(
+        default=5,
+        ge=1,
+        le=20,
+        description="How many times in a row a workflow step is run when a transient database "
+        "fault (a dropped connection, a serialization failure, a deadlock) interrupts it, "
+        "before its run fails.",
+    )
+    step_retry_backoff_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        le=60,
+        description="The wait before a step's first re-run after a transient fault; it "
+        "doubles with each further re-run, up to step_retry_backoff_max_seconds.",
+    )
+    step_retry_backoff_max_seconds: float = Field(
+        default=8, gt=0, le=300, description="The longest wait between re-runs of a step."
+    )
     embedded_worker: bool = Field(
         default=True,
         description="`paybill serve` runs a workflow worker in-process; turn off when "
         "dedicated `paybill worker` processes execute the runs.",
     )
+
+    @property
+    def audit_key_path(self) -> Path:
+        return self.audit_key_file or self.data_dir / "audit.key"
+
+    @property
+    def audit_checkpoint_path(self) -> Path:
+        """One checkpoint per store: several stores may share a data directory (and key)."""
+        if self.audit_checkpoint_file is not None:
+            return self.audit_checkpoint_file
+        store = make_url(self.database_url).render_as_string(hide_password=True)
+        digest = hashlib.sha256(store.encode()).hexdigest()[:12]
+        return self.audit_key_path.with_name(f"audit-{digest}.checkpoint")
 
     @field_validator("database_url")
     @classmethod

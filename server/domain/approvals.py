@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from paybill.server.core.errors import ApprovalVoid, Conflict, Denied, InvalidInput, NotFound
@@ -40,16 +41,20 @@ def request_approval(
     now: datetime,
     ttl: timedelta,
 ) -> Approval:
-    """Create a pending approval, or return the pending one for the very same plan."""
+    """Create a pending approval, or return the pending one for the very same effect.
+
+    One pending approval per effect (``plan_hash``: the tool, its canonical arguments and the
+    tenant as it is now) and requester: a partial unique index enforces it, so of racing
+    identical requests one inserts and the others get its approval. Another principal asking
+    for the same effect gets an approval of its own: sharing one would make it the approval's
+    requester in name only, free to decide what it asked for (four-eyes).
+    """
     digest = plan_hash(tool, arguments, tenant)
-    existing = session.scalar(
-        select(Approval).where(
-            Approval.plan_hash == digest,
-            Approval.status == ApprovalStatus.PENDING,
-            Approval.requested_by == requested_by,
-            Approval.expires_at > now,
-        )
-    )
+    existing = _pending(session, digest, requested_by)
+    if existing is not None and existing.expires_at <= now:
+        void(existing, now, "expired before a decision")
+        session.flush()
+        existing = None
     if existing is not None:
         return existing
     kept = {k: v for k, v in arguments.items() if k not in _NOT_PART_OF_PLAN}
@@ -62,9 +67,28 @@ def request_approval(
         requested_by=requested_by,
         expires_at=now + ttl,
     )
-    session.add(approval)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(approval)
+    except IntegrityError:
+        # A racing identical request inserted first (PostgreSQL waited for it to commit).
+        winner = _pending(session, digest, requested_by)
+        if winner is None:
+            raise  # it was decided in the meantime: the pipeline answers CONFLICT
+        return winner
     return approval
+
+
+def _pending(session: Session, digest: str, requested_by: str) -> Approval | None:
+    return session.scalar(
+        select(Approval)
+        .where(
+            Approval.plan_hash == digest,
+            Approval.requested_by == requested_by,
+            Approval.status == ApprovalStatus.PENDING,
+        )
+        .execution_options(populate_existing=True)
+    )
 
 
 def pending_for_decision(
@@ -105,6 +129,20 @@ def pending_for_decision(
             approval_id=approval_id,
         )
     return approval
+
+
+def void_same_effect(session: Session, executed: Approval, now: datetime) -> None:
+    """Void the other requesters' pending approvals of the effect ``executed`` just had: what
+    they asked for has happened, and nothing is left pending to run it twice."""
+    others = session.scalars(
+        select(Approval).where(
+            Approval.plan_hash == executed.plan_hash,
+            Approval.status == ApprovalStatus.PENDING,
+            Approval.id != executed.id,
+        )
+    )
+    for other in others:
+        void(other, now, f"the same effect was approved and executed as approval {executed.id}")
 
 
 def void(approval: Approval, now: datetime, reason: str) -> None:

@@ -21,7 +21,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from paybill.server.core.errors import ApprovalRequired, Conflict, InternalError, PaybillError
+from paybill.server.core.errors import (
+    ApprovalRequired,
+    Conflict,
+    InternalError,
+    NotFound,
+    PaybillError,
+)
 from paybill.server.core.vocabulary import Decision
 from paybill.server.domain import audit
 from paybill.server.guards.approval import check_approval
@@ -47,6 +53,7 @@ __all__ = ["CHAIN", "Outcome", "Pipeline", "Stage", "run_approved"]
 
 log = logging.getLogger("paybill.pipeline")
 EXECUTE = "execute"
+UNKNOWN_TOOL = "<unknown>"  # the audit record's tool for a call naming no tool
 
 
 @dataclass(frozen=True)
@@ -117,9 +124,44 @@ class Pipeline:
             session.close()
         return Outcome(payload, is_error=False)
 
+    def unknown_tool(self, tool: str, principal: str | None) -> Outcome:
+        """A call naming no tool: the typed NOT_FOUND every refusal uses, audited under the
+        tool ``<unknown>`` with the name asked for (cut short) as its argument."""
+        name = tool[:100]
+        caller = (principal or ANONYMOUS.name)[:100]
+        error: PaybillError = NotFound(
+            f"No tool named {name!r}. Call tools/list for the tools this server offers.",
+            tool=name,
+        )
+        stage = "validate"
+        try:
+            self.services.rate_limiter.take(caller)  # counts against the caller's rate
+        except PaybillError as exceeded:
+            error, stage = exceeded, "limits"
+        try:
+            with self.services.db.session() as session:
+                self.services.audit.append(
+                    session,
+                    audit.AuditEntry(
+                        principal=caller,
+                        tool=UNKNOWN_TOOL,
+                        arguments={"tool": name},
+                        decision=Decision.DENIED,
+                        rule=f"{stage}:{error.code}",
+                        outcome=error.code,
+                        error_code=error.code,
+                        detail=error.message,
+                    ),
+                )
+        except Exception:
+            log.exception("could not record a call of an unknown tool")
+            return Outcome(InternalError().to_payload(), is_error=True)
+        return Outcome(error.to_payload(), is_error=True)
+
     def _refused(self, call: Call, stage: str, error: PaybillError) -> Outcome:
         payload = error.to_payload()
-        decision = Decision.ALLOWED if stage == EXECUTE else Decision.DENIED
+        allowed = stage == EXECUTE and not call.spec.refusals_denied
+        decision = Decision.ALLOWED if allowed else Decision.DENIED
         rule = f"{stage}:{error.code}"
         session = call.session
         try:
@@ -158,7 +200,7 @@ class Pipeline:
         outcome: str,
         error: PaybillError | None = None,
     ) -> None:
-        audit.append(
+        call.services.audit.append(
             call.session,
             audit.AuditEntry(
                 principal=call.caller.name,
@@ -213,7 +255,7 @@ def run_approved(call: Call, approval: Approval) -> dict[str, Any]:
         if step.guard(nested) is not None:
             raise RuntimeError(f"{step.name} answered an approved call of {spec.name}")
     payload = spec.handler(nested, nested.arguments).model_dump(mode="json")
-    audit.append(
+    call.services.audit.append(
         call.session,
         audit.AuditEntry(
             principal=nested.caller.name,

@@ -20,8 +20,16 @@ RETRY_ACTIONS: dict[str, str | None] = {
     "offboard": None,
     "delete_tenant": None,
     "scheduled_downgrade": "retry_update",
-    # Only a migration left ``failed`` (not rolled back) can be retried: it finishes the move.
+    # A migration left ``failed`` (not rolled back): the retry finishes the move.
     "isolation_migration": "retry_update",
+}
+# A run that failed before anything of it stayed (a migration rolled back, a downgrade
+# refused before its switch) left the tenant ``active`` on its old plan: the retry starts the
+# change over, after this lifecycle action (a migration: ``update``, the plan switched again,
+# a new read-only window; a downgrade: none, it is scheduled again for now).
+RESTART_ACTIONS: dict[str, str | None] = {
+    "isolation_migration": "update",
+    "scheduled_downgrade": None,
 }
 # Runs retried without a lifecycle action, and the state the tenant must still be in.
 RETRY_STATES = {"offboard": "offboarding", "delete_tenant": "archived"}
@@ -41,6 +49,17 @@ def _latest_run_id(session: Session, tenant: Tenant) -> str | None:
         .where(WorkflowRun.tenant_id == tenant.id)
         .order_by(WorkflowRun.created_at.desc(), WorkflowRun.id.desc())
         .limit(1)
+    )
+
+
+def restarts(run: WorkflowRun, tenant: Tenant) -> bool:
+    """A retry of ``run`` starts its change over: the tenant is where the run found it,
+    active on the plan (and storage) it had."""
+    return (
+        run.kind in RESTART_ACTIONS
+        and tenant.state == "active"
+        and tenant.plan_id == run.input.get("from_plan")
+        and tenant.isolation.value == run.input.get("from_isolation", tenant.isolation.value)
     )
 
 
@@ -75,6 +94,9 @@ def check_retry(call: Call) -> None:
     legal = (action is None and tenant.state == RETRY_STATES.get(run.kind)) or (
         action and action in allowed
     )
+    if restarts(run, tenant):
+        action = RESTART_ACTIONS[run.kind]
+        legal = action is None or action in allowed
     if not legal:
         raise InvalidTransition(
             tenant=tenant.slug, state=tenant.state, action=f"retry {run.kind}", allowed=allowed

@@ -138,6 +138,9 @@ class ToolSpec:
     data_access: DataAccess | None = None  # tenant rows: lifecycle data states and the quota
     billing_gate: BillingGate | None = None  # admission by subscription status
     retries_run: bool = False  # the retry guard admits only a tenant's latest failed run
+    # The handler itself is a gate (decide_approval: the four-eyes rule, expiry, the plan
+    # hash): its refusals are audited as denied, not as an allowed call that failed.
+    refusals_denied: bool = False
     # Checks the arguments against the tenant's schema before any data gate, so bad values
     # are INVALID_INPUT whatever the tenant's state or quota; what it returns is ``prepared``.
     prepare: Callable[[Call, Any], Any] | None = None

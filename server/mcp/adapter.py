@@ -141,7 +141,10 @@ class _Tools:
     async def call_tool(self, ctx: RequestContext, params: CallToolRequestParams) -> CallToolResult:
         spec = self.pipeline.registry.get(params.name)
         if spec is None:
-            return _text_error(f"Unknown tool: {params.name}")
+            outcome = await anyio.to_thread.run_sync(
+                self.pipeline.unknown_tool, params.name, self.principal_of(ctx)
+            )
+            return result_of(outcome)
         arguments = dict(params.arguments or {})
         try:
             principal = self.principal_of(ctx)

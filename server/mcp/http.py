@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
+from collections.abc import Callable
 from typing import Any, Literal
 
 import anyio
@@ -17,9 +19,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from paybill.server.core.errors import InternalError, PaybillError, Unauthenticated, Unavailable
 from paybill.server.domain.principals import authenticate
 from paybill.server.mcp.adapter import ToolServer
+from paybill.server.mcp.http_audit import RefusalRecorder
 from paybill.server.mcp.transports import sse_app, streamable_http_app
 from paybill.server.store.database import Database
 from paybill.server.store.outage import unavailable
+from paybill.server.workflows.engine.services import Services
 
 log = logging.getLogger("paybill.http")
 
@@ -33,9 +37,10 @@ class BearerAuth:
     with ``get_access_token()`` and a session stays bound to the principal that opened it.
     """
 
-    def __init__(self, app: ASGIApp, db: Database) -> None:
+    def __init__(self, app: ASGIApp, db: Database, refusals: RefusalRecorder) -> None:
         self.app = AuthContextMiddleware(app)
         self.db = db
+        self.refusals = refusals
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -51,6 +56,10 @@ class BearerAuth:
             await _failed(send, unavailable(exc) or InternalError())
             return
         if principal is None:
+            client = scope.get("client") or ("unknown", 0)
+            await anyio.to_thread.run_sync(
+                self.refusals.record, str(client[0]), str(scope.get("path", "")), key
+            )
             await _unauthorised(send)
             return
         # The token field carries the key's public prefix only, never the secret.
@@ -106,18 +115,33 @@ def transport_security(host: str, port: int) -> TransportSecuritySettings:
 
 
 def http_app(
-    server: ToolServer, db: Database, transport: HttpTransport, host: str, port: int
+    server: ToolServer, services: Services, transport: HttpTransport, host: str, port: int
 ) -> ASGIApp:
     security = transport_security(host, port)
     if transport == "sse":
         inner = sse_app(server, security)
     else:
         inner = streamable_http_app(server, security, host)
-    return BearerAuth(inner, db)
+    return BearerAuth(inner, services.db, RefusalRecorder(services.db, services.audit))
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises the SIGTERM or SIGINT that stopped it once it has shut down, so no
+    code after ``run`` executes: the shutdown work runs at the end of its own shutdown."""
+
+    def __init__(self, config: uvicorn.Config, on_shutdown: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.on_shutdown = on_shutdown
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().shutdown(sockets)
+        await anyio.to_thread.run_sync(self.on_shutdown)
 
 
 def serve_http(
-    server: ToolServer, db: Database, transport: HttpTransport, host: str, port: int
+    server: ToolServer, services: Services, transport: HttpTransport, host: str, port: int
 ) -> None:
-    app = http_app(server, db, transport, host, port)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    app = http_app(server, services, transport, host, port)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning")
+    # The audit log's tip is checkpointed when the server stops.
+    _Server(config, lambda: services.audit.checkpoint(services.reader)).run()

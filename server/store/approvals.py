@@ -5,18 +5,34 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from paybill.server.core.vocabulary import ApprovalStatus
 from paybill.server.store.base import Base, created_at_column, id_column
 from paybill.server.store.columns import enum_column_type
 
+PENDING = "status = 'pending'"
+
 
 class Approval(Base):
     """A pending or decided approval, bound to the hash of exactly what will run."""
 
     __tablename__ = "approvals"
+    # One pending approval per effect and requester: ``plan_hash`` covers the tool, its
+    # canonical arguments and the tenant (id, version, state, plan). Racing identical requests
+    # share one. The requester is part of the key: sharing another principal's approval would
+    # let that principal approve what it asked for itself (four-eyes).
+    __table_args__ = (
+        Index(
+            "uq_approvals_one_pending_per_effect",
+            "plan_hash",
+            "requested_by",
+            unique=True,
+            postgresql_where=text(PENDING),
+            sqlite_where=text(PENDING),
+        ),
+    )
 
     id: Mapped[str] = id_column()
     tenant_id: Mapped[str | None] = mapped_column(ForeignKey("tenants.id"), index=True)

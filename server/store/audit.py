@@ -14,7 +14,8 @@ from paybill.server.store.columns import enum_column_type
 
 
 class AuditEvent(Base):
-    """One decision (allowed or denied) and its outcome; ``hash`` covers ``prev_hash``."""
+    """One decision (allowed or denied) and its outcome; ``hash`` (an HMAC with the audit key)
+    covers ``prev_hash``."""
 
     __tablename__ = "audit_events"
 
@@ -29,6 +30,10 @@ class AuditEvent(Base):
     outcome: Mapped[str] = mapped_column(String(32))
     error_code: Mapped[str | None] = mapped_column(String(32))
     detail: Mapped[str | None] = mapped_column(Text)
+    # Position in the chain (1-based) and the HMAC key that signed the event; both NULL on
+    # events written before the chain was keyed (verified as an unkeyed SHA-256 prefix).
+    seq: Mapped[int | None] = mapped_column(Integer)
+    key_id: Mapped[str | None] = mapped_column(String(32))
     # Unique: two writers racing on the same tip cannot fork the chain; the loser retries.
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)

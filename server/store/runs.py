@@ -5,18 +5,31 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from paybill.server.core.vocabulary import RunStatus, StepStatus
 from paybill.server.store.base import Base, created_at_column, id_column, updated_at_column
 from paybill.server.store.columns import enum_column_type
 
+PENDING_DOWNGRADE = "kind = 'scheduled_downgrade' AND status = 'pending'"
+
 
 class WorkflowRun(Base):
     """A durable run of a workflow (provisioning, plan change, offboarding...)."""
 
     __tablename__ = "workflow_runs"
+    # One scheduled downgrade waiting per tenant: a new request replaces the waiting one
+    # (change_plan), and racing requests cannot both insert one.
+    __table_args__ = (
+        Index(
+            "uq_workflow_runs_one_pending_downgrade",
+            "tenant_id",
+            unique=True,
+            postgresql_where=text(PENDING_DOWNGRADE),
+            sqlite_where=text(PENDING_DOWNGRADE),
+        ),
+    )
 
     id: Mapped[str] = id_column()
     tenant_id: Mapped[str | None] = mapped_column(ForeignKey("tenants.id"), index=True)

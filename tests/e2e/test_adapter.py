@@ -12,9 +12,11 @@ import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
+from sqlalchemy import select
 
 from paybill.server.app import build_server
 from paybill.server.mcp.adapter import annotations_of
+from paybill.server.store import AuditEvent
 from paybill.tools import all_tools
 from tests.support.served import Served
 from tests.support.serving import paybill_http
@@ -84,8 +86,18 @@ def test_an_unknown_tool_is_an_error_result(served: Served, mode: str) -> None:
 
     result = anyio.run(call)
     assert result.is_error
-    assert result.structured_content is None
-    assert [c.text for c in result.content] == ["Unknown tool: drop_everything"]
+    error = result.structured_content["error"]
+    assert (error["code"], error["details"]) == ("NOT_FOUND", {"tool": "drop_everything"})
+    assert "tools/list" in error["message"]
+    assert result.content[0].text.startswith('{"error": {"code": "NOT_FOUND"')
+    with served.services.db.session() as session:
+        event = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+    assert (event.tool, event.principal, event.decision.value, event.rule) == (
+        "<unknown>",
+        "ops",
+        "denied",
+        "validate:NOT_FOUND",
+    )
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,10 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
+from sqlalchemy import select
 
+from paybill.server.domain.audit_checkpoint import read_checkpoint
+from paybill.server.store import AuditEvent
 from paybill.tools import all_tools
 from tests.support.served import Served
 from tests.support.serving import http_server
@@ -110,6 +114,10 @@ def test_stdio(served: Served) -> None:
             await _exercise(client, arguments)
 
     asyncio.run(main())
+    # The server checkpointed the audit log's tip when its client closed stdin.
+    audit_log = served.services.audit
+    checkpoint = read_checkpoint(audit_log.checkpoint_path, audit_log.key)
+    assert checkpoint is not None and checkpoint.last_id == _events_since(served, 0)[-1].id
 
 
 @pytest.mark.parametrize("transport", ["streamable-http", "sse"])
@@ -162,6 +170,55 @@ def test_http_requires_a_valid_key_and_a_local_origin(served: Served) -> None:
         unauthorised = httpx2.post(url, json=INITIALIZE, headers=JSON_HEADERS)
         assert unauthorised.json()["error"]["code"] == "UNAUTHENTICATED"
         assert "Bearer" in unauthorised.headers["www-authenticate"]
+
+
+def _events_since(served: Served, after: int) -> list[AuditEvent]:
+    with served.services.db.session() as session:
+        query = select(AuditEvent).where(AuditEvent.id > after).order_by(AuditEvent.id)
+        return list(session.scalars(query))
+
+
+def test_refused_authentication_and_unknown_tools_are_audited(served: Served) -> None:
+    """Every 401 is on record (up to the per-client budget of 10 a minute), with a digest of
+    the key, never the key; an unknown tool is the typed NOT_FOUND, audited; at shutdown the
+    checkpoint records the tip."""
+    tip = _events_since(served, 0)[-1].id
+    wrong_key = "pb_AAAAAAAAAAAA_" + "Z" * 43
+    headers = {"Authorization": f"Bearer {served.keys['ops']}"}
+    with http_server(served, "streamable-http") as base:
+        url = f"{base}/mcp"
+        for i in range(12):
+            key = {"Authorization": f"Bearer {wrong_key}"} if i % 2 else {}
+            refused = httpx2.post(url, json=INITIALIZE, headers={**JSON_HEADERS, **key})
+            assert refused.status_code == 401
+
+        async def main() -> Any:
+            client_ = httpx2.AsyncClient(headers=headers)
+            async with Client(streamable_http_client(url, http_client=client_)) as client:
+                return await client.call_tool("drop_everything", {"x": 1})
+
+        unknown = asyncio.run(main())
+    events = _events_since(served, tip)
+    refusals = [e for e in events if e.tool == "<http>"]
+    assert len(refusals) == 10
+    assert {(e.principal, e.decision.value, e.rule, e.error_code) for e in refusals} == {
+        ("<anonymous>", "denied", "http:UNAUTHENTICATED", "UNAUTHENTICATED")
+    }
+    assert {e.arguments["client"] for e in refusals} == {"127.0.0.1"}
+    assert [e.arguments["key_sha256"] is None for e in refusals[:2]] == [True, False]
+    assert wrong_key[3:15] not in json.dumps([e.arguments for e in events])
+    assert unknown.is_error
+    assert unknown.structured_content["error"]["code"] == "NOT_FOUND"
+    (called,) = [e for e in events if e.tool == "<unknown>"]
+    assert (called.principal, called.rule, called.arguments) == (
+        "ops",
+        "validate:NOT_FOUND",
+        {"tool": "drop_everything"},
+    )
+    with served.services.db.session() as session:
+        report = served.services.audit.verify(session)
+    assert report.ok and report.checkpoint == "matched"
+    assert report.checkpoint_count == report.checked  # written at shutdown
 
 
 def test_a_session_stays_bound_to_its_principal(served: Served) -> None:

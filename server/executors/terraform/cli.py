@@ -28,6 +28,33 @@ from paybill.server.executors.terraform.plan_policy import PlanPolicy
 TIER_NAMES = {0: "free", 1: "pro", 2: "enterprise"}
 LOCK_TIMEOUT_SECONDS = 300
 Progress = Callable[[str], None]
+# Each run saves its plan as tenant-<random>.tfplan in the tenant's working directory.
+PLAN_FILES = "tenant-*.tfplan"
+
+
+def workspaces_root(data_dir: Path) -> Path:
+    """Where the tenants' working directories are (``<root>/<tenant id>/<cloud>``)."""
+    return data_dir / "terraform"
+
+
+def sweep_plan_files(
+    root: Path, *, tenant_id: str | None = None, keep: frozenset[str] = frozenset()
+) -> list[Path]:
+    """Remove saved plans left behind by runs that are over (a worker killed mid-run never
+    reaches ``run_module``'s cleanup): those of ``tenant_id``, or of every tenant but the
+    ones in ``keep`` (their runs may be planning right now). Returns what was removed.
+
+    Only call it while no run of the swept tenants can be executing: a plan file belongs to
+    the one run holding the tenant's run lock."""
+    tenants = [root / tenant_id] if tenant_id else sorted(root.glob("*"))
+    removed = []
+    for tenant in tenants:
+        if tenant.name in keep or not tenant.is_dir():
+            continue
+        for plan in sorted(tenant.glob(f"*/{PLAN_FILES}")):
+            plan.unlink(missing_ok=True)
+            removed.append(plan)
+    return removed
 
 
 def modules_root() -> Path:

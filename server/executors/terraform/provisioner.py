@@ -12,7 +12,12 @@ from paybill.server.executors.clouds.vending import CloudAccountVendor
 from paybill.server.executors.dataplane.engines import Engines
 from paybill.server.executors.local import LocalProvisioner
 from paybill.server.executors.provisioner import Progress, TenantFacts, no_progress
-from paybill.server.executors.terraform.cli import TenantWorkspace, Terraform, run_module
+from paybill.server.executors.terraform.cli import (
+    TenantWorkspace,
+    Terraform,
+    run_module,
+    workspaces_root,
+)
 from paybill.server.executors.terraform.plan_policy import PlanPolicy
 
 
@@ -28,7 +33,7 @@ class TerraformProvisioner:
         vendors: Sequence[CloudAccountVendor] = (),
         state_conn: str | None = None,
     ) -> None:
-        self.root = data_dir / "terraform"
+        self.root = workspaces_root(data_dir)
         self.state_conn = state_conn  # None: local state in each tenant's working directory
         self.vendors = {vendor.cloud: vendor for vendor in vendors}
         self.terraform = terraform

@@ -59,9 +59,11 @@ class BillingReport:
 Rule = Callable[["Services", Session, Tenant, Subscription, datetime], BillingChange | None]
 
 
-def _record(session: Session, tenant: Tenant, rule: str, outcome: str, detail: str) -> None:
+def _record(
+    services: Services, session: Session, tenant: Tenant, rule: str, outcome: str, detail: str
+) -> None:
     """``outcome`` is a short word (the audit column is narrow); ``detail`` says the rest."""
-    audit.append(
+    services.audit.append(
         session,
         audit.AuditEntry(
             principal=BILLING_ACTOR,
@@ -82,7 +84,7 @@ def _suspend(
     if tenant.state != "active":
         return None  # suspended already, or busy (updating): the next tick looks again
     services.lifecycle.apply(session, tenant, "suspend", actor=BILLING_ACTOR, reason=reason)
-    _record(session, tenant, rule, "suspended", reason)
+    _record(services, session, tenant, rule, "suspended", reason)
     return BillingChange(tenant.slug, rule, "suspended")
 
 
@@ -100,7 +102,9 @@ def expire_trial(
         sub.current_period_end = start + timedelta(days=tenant.plan.billing_period_days)
     sub.status = target
     change = f"trialing -> {target.value}"
-    _record(session, tenant, "trial_end_status", "trial_ended", f"{change} at {sub.trial_end}")
+    _record(
+        services, session, tenant, "trial_end_status", "trial_ended", f"{change} at {sub.trial_end}"
+    )
     return BillingChange(tenant.slug, "trial_end_status", change)
 
 
@@ -117,7 +121,7 @@ def roll_period(
         start += length
     sub.current_period_start, sub.current_period_end = start, start + length
     change = f"period -> {sub.current_period_end.isoformat()}"
-    _record(session, tenant, "billing_period", "period_rolled", change)
+    _record(services, session, tenant, "billing_period", "period_rolled", change)
     return BillingChange(tenant.slug, "billing_period", change)
 
 

@@ -93,3 +93,43 @@ def break_lock(session: Session, run: WorkflowRun) -> TenantRunLock | None:
     run.locked_by, run.locked_until = None, None
     session.flush()
     return lock
+
+
+def schedule_replacing(
+    session: Session,
+    tenant: Tenant,
+    definition: Definition,
+    *,
+    created_by: str,
+    input: dict[str, Any],
+    not_before: datetime,
+) -> WorkflowRun:
+    """The tenant's one waiting run of ``definition``: the waiting one, if any, now carries
+    ``input`` and ``not_before`` (the latest request wins); otherwise a new scheduled run.
+
+    The tenant's row is locked first, so racing requests take turns and the later one
+    replaces the earlier (a partial unique index refuses a second waiting run regardless).
+    """
+    session.execute(select(Tenant.id).where(Tenant.id == tenant.id).with_for_update())
+    waiting = session.scalar(
+        select(WorkflowRun)
+        .where(
+            WorkflowRun.tenant_id == tenant.id,
+            WorkflowRun.kind == definition.kind,
+            WorkflowRun.status == RunStatus.PENDING,
+        )
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if waiting is None:
+        return enqueue(
+            session,
+            tenant,
+            definition,
+            created_by=created_by,
+            input=input,
+            not_before=not_before,
+        )
+    waiting.input, waiting.not_before, waiting.created_by = dict(input), not_before, created_by
+    session.flush()
+    return waiting

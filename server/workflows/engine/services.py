@@ -16,6 +16,7 @@ from paybill.server.core.ratelimit import RateLimiter
 from paybill.server.core.settings import Settings
 from paybill.server.core.slots import Slots
 from paybill.server.domain.acl import Acl
+from paybill.server.domain.audit_log import AuditLog
 from paybill.server.domain.billing_policy import BillingPolicy
 from paybill.server.domain.lifecycle import Lifecycle
 from paybill.server.executors.dataplane.engines import Engines
@@ -40,3 +41,4 @@ class Services:
     reader: Engine
     billing: BillingPolicy  # policies/billing.yaml
     kinds: Kinds  # the workflow kinds this version runs (workflows.kinds.KINDS)
+    audit: AuditLog  # the keyed chain and its checkpoint file

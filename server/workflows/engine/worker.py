@@ -6,9 +6,14 @@
     step    committed as running (attempts + 1) before it executes; executed without holding
             a store transaction; its success committed together with its store changes, only
             while this worker still holds the lease (a fence: a broken or expired lease means
-            another worker owns the run now, and this one backs off)
-    finish  the run succeeded or failed (the kind's ``on_failure`` compensates), the lock is
-            released and the outcome audited
+            another worker owns the run now, and this one backs off); a transient database
+            fault (``transient.is_transient``) runs it again after a capped exponential
+            backoff, up to ``step_attempts`` times in a row, before it fails the run
+    fail    the failure (code, message, failed step) committed on the run first; then the
+            kind's ``on_failure`` compensates and the run finishes as failed in one
+            transaction, so a kill while compensating leaves the failure on record and the
+            worker that resumes the run compensates again
+    finish  the run succeeded or failed, the lock is released and the outcome audited
 
 A worker that dies leaves its lease to expire; whichever worker claims the run next resumes
 it at the step that did not finish, so every step must converge when run again.
@@ -20,9 +25,11 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -30,20 +37,29 @@ from sqlalchemy import CursorResult, Result, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from paybill.server.core.errors import InternalError, PaybillError
+from paybill.server.core.errors import InternalError, PaybillError, TransientFaultsExhausted
 from paybill.server.core.vocabulary import Decision, RunStatus, StepStatus
 from paybill.server.domain import audit
 from paybill.server.executors.provisioner import TenantFacts
 from paybill.server.store import Tenant, TenantRunLock, WorkflowRun, WorkflowStep
+from paybill.server.workflows.engine import plan_files
 from paybill.server.workflows.engine.billing_tick import BillingTicker
 from paybill.server.workflows.engine.definitions import StepContext
 from paybill.server.workflows.engine.runs import UNFINISHED
+from paybill.server.workflows.engine.transient import backoff, is_transient
 
 if TYPE_CHECKING:
     from paybill.server.workflows.engine.services import Services
 
 log = logging.getLogger("paybill.worker")
 DONE = (StepStatus.SUCCEEDED, StepStatus.SKIPPED)
+
+
+@dataclass(frozen=True)
+class Compensate:
+    """The run failed (``failure`` is on its record) and is still to be compensated."""
+
+    failure: dict[str, Any]
 
 
 class LeaseLost(Exception):
@@ -220,14 +236,37 @@ class Worker:
     def execute(self, run_id: str) -> RunStatus | None:
         """Execute ``run_id``'s remaining steps; return its final status, or None when this
         worker lost the run to another."""
+        settings = self.services.settings
         try:
             kind = self._kind(run_id)  # a run's kind never changes: read it once
+            faults = 0  # transient faults in a row of the step being run
             while True:
                 started = self._start_next_step(run_id)
                 if isinstance(started, RunStatus):
                     return started
+                if isinstance(started, Compensate):
+                    self._compensate(run_id, started.failure)
+                    continue
                 context, name = started
-                self._run_step(context, name, kind)
+                last_try = faults + 1 >= settings.step_attempts
+                if self._run_step(context, name, kind, last_try=last_try):
+                    faults = 0
+                    continue
+                faults += 1
+                wait = backoff(
+                    faults,
+                    settings.step_retry_backoff_seconds,
+                    settings.step_retry_backoff_max_seconds,
+                )
+                log.warning(
+                    "step %s of run %s hit a transient database fault (%d in a row); "
+                    "running it again in %.1f s",
+                    name,
+                    run_id,
+                    faults,
+                    wait,
+                )
+                time.sleep(wait)
         except LeaseLost:
             log.warning("worker %s lost run %s; another worker resumes it", self.owner, run_id)
             return None
@@ -239,7 +278,7 @@ class Worker:
             raise LeaseLost(run_id)
         return kind
 
-    def _start_next_step(self, run_id: str) -> RunStatus | tuple[StepContext, str]:
+    def _start_next_step(self, run_id: str) -> RunStatus | Compensate | tuple[StepContext, str]:
         with self._session() as session, session.begin():
             run = session.get(WorkflowRun, run_id)
             if run is not None and run.status not in UNFINISHED and run.locked_by is None:
@@ -247,6 +286,8 @@ class Worker:
             if run is None or run.locked_by != self.owner:
                 raise LeaseLost(run_id)
             self._renew(session, run.id, run.tenant_id)
+            if run.error is not None:
+                return Compensate(dict(run.error))  # failed; its worker died compensating
             step = next((s for s in run.steps if s.status not in DONE), None)
             if step is None:
                 self._finish(session, run, None)
@@ -269,7 +310,11 @@ class Worker:
             )
             return context, step.name
 
-    def _run_step(self, context: StepContext, name: str, kind: str) -> None:
+    def _run_step(
+        self, context: StepContext, name: str, kind: str, *, last_try: bool = True
+    ) -> bool:
+        """Run one step; False when a transient fault interrupted it and it is to be run
+        again (never on ``last_try``: then the run fails)."""
         session = context.session
         try:
             with self._heartbeat(context.run_id, context.tenant_id):
@@ -279,20 +324,26 @@ class Worker:
             step.status, step.output, step.finished_at = StepStatus.SUCCEEDED, output, self._now()
             session.commit()
         except LeaseLost:
-            session.rollback()
+            _discard(session)
             raise
-        except PaybillError as error:
-            session.rollback()
-            self._fail(context, name, error)
-        except Exception:
-            session.rollback()
-            reference = uuid.uuid4().hex[:12]
-            log.exception(
-                "step %s of run %s crashed (reference %s)", name, context.run_id, reference
-            )
-            self._fail(context, name, InternalError(reference))
+        except Exception as error:
+            _discard(session)
+            if is_transient(error):
+                if not last_try:
+                    return False
+                attempts = self.services.settings.step_attempts
+                self._fail(context, name, TransientFaultsExhausted(name, attempts))
+            elif isinstance(error, PaybillError):
+                self._fail(context, name, error)
+            else:
+                reference = uuid.uuid4().hex[:12]
+                log.exception(
+                    "step %s of run %s crashed (reference %s)", name, context.run_id, reference
+                )
+                self._fail(context, name, InternalError(reference))
         finally:
             session.close()
+        return True
 
     @staticmethod
     def _step(session: Session, run_id: str, name: str) -> WorkflowStep:
@@ -304,6 +355,10 @@ class Worker:
         return step
 
     def _fail(self, context: StepContext, name: str, error: PaybillError) -> None:
+        """Record the failure on the run, committed on its own, then compensate: a worker
+        killed while compensating leaves the failure on record, and whichever worker resumes
+        the run compensates again (``on_failure`` converges) and finishes it as failed."""
+        failure = {**error.to_payload()["error"], "step": name}
         with self._session() as session, session.begin():
             self._renew(session, context.run_id, context.tenant_id)
             step = self._step(session, context.run_id, name)
@@ -315,36 +370,49 @@ class Worker:
             run = session.get(WorkflowRun, context.run_id)
             if run is None:
                 raise RuntimeError(f"run {context.run_id} vanished")
+            run.error, run.progress = failure, "compensating"
+        self._compensate(context.run_id, failure)
+
+    def _compensate(self, run_id: str, failure: dict[str, Any]) -> None:
+        """The kind's ``on_failure``, then the run finished as failed, in one transaction."""
+        with self._session() as session, session.begin():
+            run = session.get(WorkflowRun, run_id)
+            if run is None:
+                raise RuntimeError(f"run {run_id} vanished")
+            self._renew(session, run.id, run.tenant_id)
             on_failure = self.services.kinds.of(run.kind).on_failure
-            if on_failure is not None:
+            tenant = session.get(Tenant, run.tenant_id) if run.tenant_id else None
+            if on_failure is not None and tenant is not None:
                 compensating = StepContext(
                     services=self.services,
                     session=session,
                     run_id=run.id,
-                    tenant_id=context.tenant_id,
-                    facts=context.facts,
-                    input=context.input,
-                    actor=context.actor,
+                    tenant_id=tenant.id,
+                    facts=tenant_facts(tenant),
+                    input=dict(run.input),
+                    actor=run.created_by,
                 )
                 try:
                     with session.begin_nested():
-                        on_failure(compensating, error.message)
+                        on_failure(compensating, str(failure.get("message", "")))
                 except Exception:
                     # The run is recorded as failed whatever happens here: a compensation
                     # that cannot run must not leave it to be re-executed forever.
                     log.exception("compensation of run %s failed", run.id)
-            self._finish(session, run, error)
+            self._finish(session, run, failure)
 
-    def _finish(self, session: Session, run: WorkflowRun, error: PaybillError | None) -> None:
-        run.status = RunStatus.FAILED if error else RunStatus.SUCCEEDED
-        run.error = error.to_payload()["error"] if error else None
+    def _finish(self, session: Session, run: WorkflowRun, failure: dict[str, Any] | None) -> None:
+        run.status = RunStatus.FAILED if failure else RunStatus.SUCCEEDED
+        run.error = failure
         run.finished_at, run.progress = self._now(), None
         run.locked_by, run.locked_until = None, None
         if run.tenant_id is not None:
+            # Still this run's tenant: plan files in its workspace are of runs that are over.
+            plan_files.sweep_tenant(self.services, run.tenant_id)
             lock = session.get(TenantRunLock, run.tenant_id)
             if lock is not None and lock.run_id == run.id:
                 session.delete(lock)
-        audit.append(
+        self.services.audit.append(
             session,
             audit.AuditEntry(
                 principal=run.created_by,
@@ -354,11 +422,15 @@ class Worker:
                 rule=f"worker:{self.owner}",
                 outcome=run.status.value,
                 tenant_id=run.tenant_id,
-                error_code=error.code if error else None,
-                detail=error.message[:1000] if error else None,
+                error_code=str(failure["code"]) if failure else None,
+                detail=str(failure["message"])[:1000] if failure else None,
             ),
         )
         session.flush()
+
+    def sweep_stale_plans(self) -> int:
+        """At start: remove the Terraform plan files left by killed runs (``plan_files``)."""
+        return plan_files.sweep_idle_tenants(self.services, self._now())
 
     # -- loops ---------------------------------------------------------------------------
 
@@ -381,6 +453,10 @@ class Worker:
         """Work until ``stop`` is set, sleeping ``poll_seconds`` when idle; apply the billing
         policy every ``check_every_seconds`` of ``policies/billing.yaml``."""
         billing = BillingTicker(self.services)
+        try:
+            self.sweep_stale_plans()
+        except Exception:  # the store may be down at start: the loop below waits for it
+            log.exception("worker %s: sweeping stale plan files failed", self.owner)
         while not stop.is_set():
             billing.maybe_run()
             try:
@@ -406,6 +482,14 @@ def embedded_worker(services: Services, poll_seconds: float = 1.0) -> Iterator[W
     finally:
         stop.set()
         thread.join(timeout=30)
+
+
+def _discard(session: Session) -> None:
+    """Roll back a step's session; its connection may be the one that just died."""
+    try:
+        session.rollback()
+    except Exception:
+        log.warning("rolling back a step's session failed", exc_info=True)
 
 
 def _rowcount(result: Result[Any]) -> int:

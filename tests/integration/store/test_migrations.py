@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import inspect, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from paybill.server.store import Base, migrate
+from paybill.server.core.vocabulary import Decision
+from paybill.server.domain import audit
+from paybill.server.domain.audit_key import ensure_key
+from paybill.server.domain.audit_log import AuditLog
+from paybill.server.domain.bootstrap import initialise
+from paybill.server.domain.lifecycle import Lifecycle
+from paybill.server.domain.tenants import create_tenant
+from paybill.server.store import Approval, AuditEvent, Base, Tenant, WorkflowRun, migrate
 from paybill.server.store.database import Database, make_engine
+from paybill.server.workflows.engine.runs import enqueue
+from paybill.server.workflows.kinds.billing_runs import SCHEDULED_DOWNGRADE
 
 
 def _schema_diff(engine) -> list:
@@ -51,3 +63,107 @@ def test_audit_events_are_append_only(db: Database) -> None:
             conn.execute(text(statement))
     with db.engine.connect() as conn:
         assert conn.execute(text("SELECT outcome FROM audit_events")).scalars().all() == ["ok"]
+
+
+def test_events_written_before_0006_verify_as_the_unkeyed_prefix(
+    empty_url: str, tmp_path: Path
+) -> None:
+    """A store migrated from 0005 keeps its events verifiable: they are the unkeyed prefix,
+    and keyed events follow them."""
+    engine = make_engine(empty_url)
+    migrate.upgrade(engine, "0005")
+    legacy = AuditEvent(
+        occurred_at=datetime(2026, 12, 1, 9, 30, 0, 123456, tzinfo=UTC),
+        principal="ops",
+        tenant_id=None,
+        tool="list_plans",
+        arguments={"a": 1},
+        decision=Decision.ALLOWED,
+        rule="acl:operator:list_plans",
+        outcome="ok",
+        error_code=None,
+        detail=None,
+        prev_hash=audit.GENESIS,
+    )
+    legacy.hash = audit.event_hash(legacy)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO audit_events (occurred_at, principal, tool, arguments, decision, "
+                "rule, outcome, prev_hash, hash) VALUES (:t, 'ops', 'list_plans', :a, "
+                "'allowed', 'acl:operator:list_plans', 'ok', :p, :h)"
+            ),
+            {"t": legacy.occurred_at, "a": '{"a": 1}', "p": audit.GENESIS, "h": legacy.hash},
+        )
+    migrate.upgrade(engine)
+    engine.dispose()
+    db = Database(empty_url)
+    log = AuditLog(ensure_key(tmp_path / "audit.key")[0], tmp_path / "cp")
+    log.ensure_checkpoint(db.engine)
+    with db.session() as session:
+        entry = audit.AuditEntry("ops", "list_plans", {}, Decision.ALLOWED, "r", "ok")
+        log.append(session, entry)
+    with db.session() as session:
+        report = log.verify(session)
+    assert report.ok, report.reason
+    assert (report.checked, report.unkeyed, report.keyed) == (2, 1, 1)
+
+
+def test_0007_keeps_one_pending_approval_per_effect_and_one_waiting_downgrade(
+    empty_url: str, lifecycle: Lifecycle
+) -> None:
+    """Stores that piled up duplicates before 0007 (the oldest approval and the newest
+    downgrade stay pending; the others end) migrate, and the indexes then hold."""
+    db = Database(empty_url)
+    initialise(db)
+    migrate.downgrade(db.engine, "0006")
+    start = datetime(2026, 12, 1, tzinfo=UTC)
+    with db.session() as session:
+        tenant = create_tenant(
+            session, lifecycle, slug="piled", name="P", plan_id="pro", actor="ops"
+        )
+        for n in range(3):
+            session.add(
+                Approval(
+                    tenant_id=tenant.id,
+                    tool="offboard_tenant",
+                    arguments={},
+                    plan_hash="same-effect",
+                    status="pending",
+                    requested_by="ops",
+                    expires_at=start + timedelta(days=1),
+                    created_at=start + timedelta(seconds=n),
+                )
+            )
+            run = enqueue(
+                session,
+                tenant,
+                SCHEDULED_DOWNGRADE,
+                created_by="ops",
+                input={"from_plan": "pro", "to_plan": "free", "n": n},
+                not_before=start + timedelta(days=30),
+            )
+            run.created_at = start + timedelta(seconds=n)
+    migrate.upgrade(db.engine)
+    assert _schema_diff(db.engine) == []
+    with db.session() as session:
+        approvals = session.scalars(select(Approval).order_by(Approval.created_at)).all()
+        assert [a.status.value for a in approvals] == ["pending", "void", "void"]
+        runs = session.scalars(select(WorkflowRun).order_by(WorkflowRun.created_at)).all()
+        assert [(r.status.value, r.input["n"]) for r in runs] == [
+            ("succeeded", 0),
+            ("succeeded", 1),
+            ("pending", 2),
+        ]
+        assert {s.status.value for s in runs[0].steps} == {"skipped"}
+        assert {s.status.value for s in runs[2].steps} == {"pending"}
+    with pytest.raises(IntegrityError), db.session() as session:
+        enqueue(
+            session,
+            session.get(Tenant, tenant.id),
+            SCHEDULED_DOWNGRADE,
+            created_by="ops",
+            input={},
+            not_before=start,
+        )
+    db.dispose()

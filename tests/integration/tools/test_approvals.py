@@ -158,3 +158,49 @@ def test_failed_offboarding_is_reported_not_hidden(served: Served) -> None:
     statuses = [s["status"] for s in run["steps"]]
     assert statuses == ["succeeded", "succeeded", "failed", "pending", "pending"]
     assert served.ok("ops", "get_tenant", tenant="acme")["state"] == "offboarding"
+
+
+def test_racing_identical_requests_share_one_pending_approval(served: Served) -> None:
+    """50 callers at once, two principals: one pending approval per requester, every loser
+    names its requester's; once one executes, nothing of that effect is left pending."""
+    with served.services.db.session() as session:
+        add_principal(session, "ops2", Role.OPERATOR)
+    callers = 50
+    barrier = threading.Barrier(callers)
+    answers: list[tuple[str, dict]] = []
+
+    def request(n: int) -> None:
+        barrier.wait(timeout=30)
+        principal = "ops" if n % 2 else "ops2"
+        answers.append((principal, served.call(principal, "offboard_tenant", **OFFBOARD).payload))
+
+    threads = [threading.Thread(target=request, args=(n,)) for n in range(callers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(answers) == callers
+    codes = {a["error"]["code"] for _, a in answers}
+    assert codes == {"APPROVAL_REQUIRED"}, [a["error"] for _, a in answers if "error" in a]
+    by_requester = {
+        who: {a["error"]["details"]["approval_id"] for p, a in answers if p == who}
+        for who in ("ops", "ops2")
+    }
+    assert [len(ids) for ids in by_requester.values()] == [1, 1]
+    ids = by_requester["ops"] | by_requester["ops2"]
+    assert len(ids) == 2  # another requester's approval is never shared (four-eyes)
+    pending = served.ok("boss", "list_approvals")["approvals"]
+    assert sorted(p["id"] for p in pending) == sorted(ids)
+
+    decided = served.ok(
+        "boss",
+        "decide_approval",
+        approval_id=by_requester["ops"].pop(),
+        decision="approve",
+        reason="once",
+    )
+    assert decided["approval"]["status"] == "executed"
+    assert served.ok("boss", "list_approvals")["approvals"] == []
+    other = served.ok("boss", "list_approvals", status="void")["approvals"]
+    assert [a["id"] for a in other] == list(by_requester["ops2"])
+    assert "executed as approval" in other[0]["reason"]

@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import select, text
 
 from paybill.server.domain import audit
+from paybill.server.domain.audit_checkpoint import read_checkpoint
 from paybill.server.store import AuditEvent
 from tests.support.served import Served
 
@@ -48,7 +49,7 @@ def test_denied_and_allowed_calls_are_chained(served: Served) -> None:
     assert (allowed.principal, allowed.decision.value, allowed.outcome) == ("ops", "allowed", "ok")
     assert allowed.prev_hash == denied.hash
     with served.services.db.session() as session:
-        assert audit.verify(session).ok
+        assert served.services.audit.verify(session).ok
 
 
 def test_tampered_row_is_named(served: Served) -> None:
@@ -57,7 +58,7 @@ def test_tampered_row_is_named(served: Served) -> None:
     victim = _events(served)[2]
     _tamper(served, victim.id, "forged")
     with served.services.db.session() as session:
-        report = audit.verify(session)
+        report = served.services.audit.verify(session)
     assert (report.ok, report.first_broken_id) == (False, victim.id)
     assert report.checked == 2
 
@@ -71,6 +72,76 @@ def test_audit_verify_cli(served: Served) -> None:
     bad = subprocess.run([PAYBILL, "audit", "verify"], env=env, capture_output=True, text=True)
     assert bad.returncode == 1
     assert f"BROKEN at event {victim.id}" in bad.stderr
+
+
+def _paybill_verify(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([PAYBILL, "audit", "verify"], env=env, capture_output=True, text=True)
+
+
+def test_audit_verify_cli_reports_the_key_and_the_checkpoint(served: Served) -> None:
+    env = served.env()
+    served.ok("ops", "list_plans")
+    first = _paybill_verify(env)  # writes a checkpoint at the tip it verified
+    assert first.returncode == 0, first.stderr
+    assert f"keyed with {served.services.audit.key.key_id}" in first.stdout
+    assert "checkpoint matched" in first.stdout
+    count = len(_events(served))
+    second = _paybill_verify(env)
+    assert f"checkpoint matched ({count} events)" in second.stdout
+    # Deleting the newest events now leaves a valid chain that no longer reaches it.
+    newest = _events(served)[-1]
+    engine = served.services.db.engine
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("ALTER TABLE audit_events DISABLE TRIGGER USER"))
+        else:
+            conn.execute(text("DROP TRIGGER audit_events_no_delete"))
+        conn.execute(text("DELETE FROM audit_events WHERE id = :i"), {"i": newest.id})
+    broken = _paybill_verify(env)
+    assert broken.returncode == 1
+    assert "BROKEN at its end" in broken.stderr and "events were deleted" in broken.stderr
+    assert "checkpoint NOT matched" in broken.stderr
+
+
+def test_audit_verify_cli_needs_the_key(served: Served) -> None:
+    env = {
+        **served.env(),
+        "PAYBILL_AUDIT_KEY_FILE": str(Path(served.env()["PAYBILL_DATA_DIR"]) / "none"),
+    }
+    missing = _paybill_verify(env)
+    assert missing.returncode == 1
+    assert "No audit key at" in missing.stderr and "Traceback" not in missing.stderr
+    key = served.services.settings.audit_key_path.read_text()
+    assert key.strip() not in missing.stderr + missing.stdout
+
+
+def test_get_audit_log_reports_the_verification(served: Served) -> None:
+    plain = served.ok("ops", "get_audit_log", limit=1)
+    assert plain["verification"] is None
+    event = plain["events"][0]
+    assert event["key_id"] == served.services.audit.key.key_id and event["seq"] > 1
+    checked = served.ok("admin", "get_audit_log", limit=1, verify=True)["verification"]
+    assert checked["ok"] and checked["checked"] == checked["keyed"] > 0
+    assert (checked["unkeyed"], checked["first_broken_id"], checked["reason"]) == (0, None, None)
+    victim = _events(served)[1]
+    _tamper(served, victim.id, "forged")
+    broken = served.ok("admin", "get_audit_log", limit=1, verify=True)["verification"]
+    assert (broken["ok"], broken["first_broken_id"], broken["checked"]) == (False, victim.id, 1)
+    assert broken["reason"] == "content does not match its hash"
+
+
+def test_a_worker_checkpoints_the_tip_when_it_stops(served: Served) -> None:
+    served.ok("ops", "create_tenant", slug="hooli", name="Hooli", plan="free")
+    done = subprocess.run(
+        [PAYBILL, "worker", "--once"], env=served.env(), capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    audit_log = served.services.audit
+    checkpoint = read_checkpoint(audit_log.checkpoint_path, audit_log.key)
+    events = _events(served)
+    assert checkpoint is not None
+    assert (checkpoint.count, checkpoint.last_id) == (len(events), events[-1].id)
+    assert events[-1].tool == "workflow.provision"  # the worker's own event is included
 
 
 def test_secrets_are_redacted_from_audit_arguments() -> None:

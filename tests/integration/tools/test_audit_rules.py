@@ -1,7 +1,8 @@
 """The audit rule of every stage of the guard chain: a refusal is recorded as
 ``{stage}:{code}`` under the stage that refused it, and readers of the audit log rely on
 those strings, so they are pinned here (checks that once ran inside handlers keep their
-``execute`` stage and its "allowed" decision)."""
+``execute`` stage and its "allowed" decision, except in decide_approval, whose handler is
+itself a gate: its refusals are "denied")."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from paybill.server.core.ratelimit import RateLimiter
 from paybill.server.store import AuditEvent, Plan, Tenant, WorkflowRun
 from tests.support.served import Served
 
@@ -234,3 +236,49 @@ def test_an_approved_call_is_recorded_with_its_approver(served: Served) -> None:
         f"approval:{pending}:approved_by:boss",
     )
     assert (decided.tool, decided.rule) == ("decide_approval", "acl:approver:decide_approval")
+
+
+def test_a_refused_decision_is_denied(served: Served) -> None:
+    """The four-eyes rule refuses a self-approval inside decide_approval's handler (stage
+    ``execute``); it is a denial, not an allowed call that failed. Other handlers' refusals
+    keep "allowed" (the walk above)."""
+    arguments = {"tenant": "globex", "confirm_slug": "globex", "reason": "contract end"}
+    pending = served.error("admin", "offboard_tenant", **arguments)["details"]["approval_id"]
+    refused = served.error(
+        "admin", "decide_approval", approval_id=pending, decision="approve", reason="mine"
+    )
+    assert refused["code"] == "DENIED"
+    event = _last(served)
+    assert (event.tool, event.decision.value, event.rule, event.principal) == (
+        "decide_approval",
+        "denied",
+        "execute:DENIED",
+        "admin",
+    )
+
+
+def test_an_unknown_tool_is_audited(served: Served) -> None:
+    outcome = served.pipeline.unknown_tool("drop_everything", "ops")
+    assert outcome.is_error
+    assert outcome.payload["error"]["code"] == "NOT_FOUND"
+    assert outcome.payload["error"]["details"] == {"tool": "drop_everything"}
+    event = _last(served)
+    assert (event.tool, event.decision.value, event.rule, event.principal, event.arguments) == (
+        "<unknown>",
+        "denied",
+        "validate:NOT_FOUND",
+        "ops",
+        {"tool": "drop_everything"},
+    )
+
+
+def test_unknown_tools_count_against_the_callers_rate(served: Served) -> None:
+    served.services.rate_limiter = RateLimiter(per_minute=2, clock=lambda: 0.0)
+    codes = [served.pipeline.unknown_tool("nope", "ops").payload["error"]["code"] for _ in "abc"]
+    assert codes == ["NOT_FOUND", "NOT_FOUND", "QUOTA_EXCEEDED"]
+    event = _last(served)
+    assert (event.tool, event.decision.value, event.rule) == (
+        "<unknown>",
+        "denied",
+        "limits:QUOTA_EXCEEDED",
+    )

@@ -6,7 +6,6 @@ import threading
 
 from sqlalchemy import select
 
-from paybill.server.domain import audit
 from paybill.server.store import Tenant
 from paybill.server.workflows.engine.worker import embedded_worker
 from tests.support.served import Served
@@ -38,6 +37,6 @@ def test_parallel_calls_all_succeed_and_chain_stays_linear(served: Served) -> No
     with served.services.db.session() as session:
         states = session.scalars(select(Tenant.state)).all()
         assert states == ["active"] * (2 + 6 * 3)
-        report = audit.verify(session)
+        report = served.services.audit.verify(session)
     assert report.ok
     assert report.checked >= 36

@@ -16,7 +16,6 @@ from sqlalchemy import select
 from paybill.server.app import build_server
 from paybill.server.core.errors import Conflict
 from paybill.server.core.settings import Settings
-from paybill.server.domain import audit
 from paybill.server.store import AuditEvent, Tenant, WorkflowRun, WorkflowStep
 from paybill.server.workflows.engine.runs import enqueue
 from paybill.server.workflows.engine.worker import LeaseLost, Worker, embedded_worker
@@ -44,7 +43,7 @@ def test_a_tool_returns_at_once_and_the_worker_finishes_the_run(served: Served) 
             select(AuditEvent.outcome).where(AuditEvent.tool == "workflow.provision")
         ).all()
         assert outcomes[-1] == "succeeded"
-        assert audit.verify(session).ok
+        assert served.services.audit.verify(session).ok
 
 
 def test_one_unfinished_run_per_tenant(served: Served) -> None:
@@ -193,7 +192,7 @@ def test_two_worker_processes_never_run_a_step_twice(served: Served) -> None:
             select(WorkflowStep.attempts).where(WorkflowStep.run_id.in_(runs))
         ).all()
         assert attempts == [1] * (2 * len(runs))
-        assert audit.verify(session).ok
+        assert served.services.audit.verify(session).ok
 
 
 def test_settings_reject_a_zero_lease(tmp_path: Path) -> None:

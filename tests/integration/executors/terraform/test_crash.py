@@ -15,7 +15,6 @@ import pytest
 from sqlalchemy import select
 
 from paybill.server.app import build_pipeline
-from paybill.server.domain import audit
 from paybill.server.executors.terraform.cli import Terraform
 from paybill.server.store import WorkflowRun
 from paybill.server.workflows.engine.worker import Worker
@@ -81,6 +80,8 @@ def test_worker_killed_mid_apply_converges_after_restart(
     state_file = settings.data_dir / "terraform" / tenant_id / "local" / "terraform.tfstate"
     before = json.loads(state_file.read_text())["resources"]
     assert len(before) == 1
+    killed_plans = list(state_file.parent.glob("*.tfplan"))
+    assert len(killed_plans) == 1  # the killed run's saved plan, never cleaned up by it
     crashed = pipeline.call("get_workflow", "admin", {"workflow_id": run_id}).payload
     assert crashed["status"] == "running"
     assert crashed["steps"][0]["status"] == "running"
@@ -99,13 +100,14 @@ def test_worker_killed_mid_apply_converges_after_restart(
     ]
     after = json.loads(state_file.read_text())["resources"]
     assert [r["type"] for r in after] == ["null_resource"]
+    assert not list(state_file.parent.glob("*.tfplan"))  # swept: its run is over
     ids = lambda resources: [i["attributes"]["id"] for r in resources for i in r["instances"]]  # noqa: E731
     assert ids(after) == ids(before)  # converged on the same resource, nothing duplicated
     tenant = pipeline.call("get_tenant", "admin", {"tenant": "crashy"}).payload
     assert tenant["state"] == "active"
     with services.db.session() as session:
         assert session.get(WorkflowRun, run_id).locked_by is None
-        assert audit.verify(session).ok
+        assert services.audit.verify(session).ok
         outcomes = session.scalars(
             select(WorkflowRun.status).where(WorkflowRun.tenant_id == tenant_id)
         ).all()

@@ -1,0 +1,198 @@
+"""The audit log as the server uses it: the keyed chain plus its checkpoint file.
+
+Writing the checkpoint on every append would put a file write (and fsync) on every call, so
+it is written after a commit that brings the events committed by this process since the last
+checkpoint to ``every``, or once ``seconds`` have passed since it; after a verification that
+passed; and at shutdown. Events committed after the newest checkpoint can be deleted from
+the end of the log without ``verify`` noticing; every event up to it cannot.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, event, func, select
+from sqlalchemy.orm import Session
+
+from paybill.server.core.settings import Settings
+from paybill.server.domain import audit
+from paybill.server.domain.audit_checkpoint import (
+    Checkpoint,
+    CheckpointUnreadable,
+    read_checkpoint,
+    write_checkpoint,
+)
+from paybill.server.domain.audit_key import AuditKey, ensure_key, load_key
+from paybill.server.store import AuditEvent
+
+log = logging.getLogger("paybill.audit")
+_APPENDED = "paybill.audit.appended"  # Session.info: events appended, not yet committed
+_LISTENING = "paybill.audit.listening"  # Session.info: its commit hooks are registered
+
+
+class AuditLog:
+    def __init__(
+        self,
+        key: AuditKey,
+        checkpoint_path: Path,
+        *,
+        every: int = 100,
+        seconds: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        reader: Engine | None = None,
+    ) -> None:
+        self.key = key
+        self.checkpoint_path = checkpoint_path
+        self.every = every
+        self.seconds = seconds
+        self._clock = clock
+        # Where the checkpoint reads the committed tip (on SQLite, without the write lock).
+        self.reader = reader
+        self._writing = threading.Lock()  # held while a checkpoint is read and written
+        self._counting = threading.Lock()  # the events since the last checkpoint
+        self._since = 0
+        self._last = clock()
+
+    @classmethod
+    def open(
+        cls, settings: Settings, *, create: bool = True, reader: Engine | None = None
+    ) -> AuditLog:
+        """The log of ``settings``' key and checkpoint files; the key is created when missing
+        unless ``create`` is False.
+
+        Raises:
+            InvalidInput: the key file is missing (``create`` False) or unusable.
+        """
+        path = settings.audit_key_path
+        key = ensure_key(path)[0] if create else load_key(path)
+        return cls(
+            key,
+            settings.audit_checkpoint_path,
+            every=settings.audit_checkpoint_every,
+            seconds=settings.audit_checkpoint_seconds,
+            reader=reader,
+        )
+
+    def append(self, session: Session, entry: audit.AuditEntry) -> AuditEvent:
+        """Append ``entry`` in ``session``'s transaction; its commit may write a checkpoint."""
+        appended = audit.append(session, entry, self.key)
+        if not session.info.get(_LISTENING):
+            session.info[_LISTENING] = True
+            event.listen(session, "after_commit", self._after_commit)
+            event.listen(session, "after_rollback", _forget)
+        session.info[_APPENDED] = session.info.get(_APPENDED, 0) + 1
+        return appended
+
+    def verify(self, session: Session) -> audit.VerifyReport:
+        """Verify the chain against the checkpoint; a passing log gets a fresh checkpoint."""
+        try:
+            checkpoint = read_checkpoint(self.checkpoint_path, self.key)
+        except CheckpointUnreadable as exc:
+            return audit.VerifyReport(0, reason=str(exc), key_id=self.key.key_id)
+        report = audit.verify(session, self.key, checkpoint)
+        if report.ok:
+            tip = Checkpoint(
+                report.checked,
+                report.last_id or 0,
+                report.last_hash or audit.GENESIS,
+                report.unkeyed,
+                self.key.key_id,
+            )
+            try:
+                with self._exclusive(wait=True):
+                    # Another writer may have moved it on while the log was read.
+                    self._write(tip, read_checkpoint(self.checkpoint_path, self.key))
+            except (OSError, CheckpointUnreadable):
+                log.exception("could not write the audit checkpoint")
+        return report
+
+    def _after_commit(self, session: Session) -> None:
+        appended = session.info.pop(_APPENDED, 0)
+        if not appended:
+            return
+        with self._counting:
+            self._since += appended
+            due = self._since >= self.every or self._clock() - self._last >= self.seconds
+        if due:
+            self.checkpoint(self.reader or session.get_bind().engine)
+
+    def checkpoint(self, engine: Engine) -> None:
+        """Record the committed tip, if it extends the current checkpoint; never raises (a
+        missed checkpoint narrows nothing that was already recorded)."""
+        try:
+            with self._exclusive(wait=False) as mine:
+                if not mine:
+                    return  # another thread is writing one now
+                with self._counting:
+                    self._since, self._last = 0, self._clock()
+                current = read_checkpoint(self.checkpoint_path, self.key)
+                with engine.connect() as conn:
+                    new = self._tip(conn, current)
+                if new is not None:
+                    self._write(new, current)
+        except Exception:
+            log.exception("could not write the audit checkpoint")
+
+    @contextmanager
+    def _exclusive(self, *, wait: bool) -> Iterator[bool]:
+        """One writer at a time: this process's threads (a lock) and the processes sharing
+        the file (an advisory lock on a file beside it), so no writer moves it backwards."""
+        if not self._writing.acquire(blocking=wait):
+            yield False
+            return
+        try:
+            self.checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
+            lock = self.checkpoint_path.with_name(self.checkpoint_path.name + ".lock")
+            with open(lock, "a") as handle:  # closing it releases the flock
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                yield True
+        finally:
+            self._writing.release()
+
+    def _tip(self, conn: Connection, current: Checkpoint | None) -> Checkpoint | None:
+        """The committed tip as a checkpoint, or None when none may be written now."""
+        tip = conn.execute(
+            select(AuditEvent.id, AuditEvent.hash, AuditEvent.seq, AuditEvent.key_id)
+            .order_by(AuditEvent.id.desc())
+            .limit(1)
+        ).first()
+        if current is None:
+            # The first checkpoint fixes the legacy (unkeyed) prefix, so a database-only
+            # attacker cannot later pass off a rewritten log as unkeyed legacy events.
+            if tip is None:
+                return Checkpoint(0, 0, audit.GENESIS, 0, self.key.key_id)
+            unkeyed = conn.scalar(select(func.count()).where(AuditEvent.key_id.is_(None))) or 0
+            if tip.key_id is None:
+                return Checkpoint(unkeyed, tip.id, tip.hash, unkeyed, self.key.key_id)
+        else:
+            unkeyed = current.unkeyed
+            if current.count and current.last_hash != conn.scalar(
+                select(AuditEvent.hash).where(AuditEvent.id == current.last_id)
+            ):
+                log.error("audit log no longer holds its checkpoint; run `paybill audit verify`")
+                return None
+        if tip is None or tip.seq is None or tip.key_id != self.key.key_id:
+            return None
+        return Checkpoint(tip.seq, tip.id, tip.hash, unkeyed, self.key.key_id)
+
+    def ensure_checkpoint(self, engine: Engine) -> None:
+        """Write the first checkpoint if there is none yet (at start and `paybill init`)."""
+        if not self.checkpoint_path.exists():
+            self.checkpoint(engine)
+
+    def _write(self, new: Checkpoint, current: Checkpoint | None) -> None:
+        if current is not None and new.count < current.count:
+            # The log is shorter than its checkpoint: keep the evidence for verify.
+            log.error("audit log is shorter than its checkpoint; run `paybill audit verify`")
+            return
+        write_checkpoint(self.checkpoint_path, new, self.key)
+
+
+def _forget(session: Session) -> None:
+    session.info.pop(_APPENDED, None)
