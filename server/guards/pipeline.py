@@ -19,7 +19,6 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from paybill.server.core.errors import (
     ApprovalRequired,
@@ -116,7 +115,7 @@ class Pipeline:
             session.commit()
         except PaybillError as error:
             return self._refused(call, stage, error)
-        except (IntegrityError, StaleDataError):
+        except IntegrityError:
             return self._refused(call, stage, _concurrent(tool))
         except Exception as exc:
             return self._refused(call, stage, unavailable(exc) or _internal(tool))

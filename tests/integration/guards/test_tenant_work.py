@@ -189,3 +189,25 @@ def test_an_approval_executes_at_most_once(served: Served) -> None:
     assert statuses[approval_id] == "approved"
     assert served.call("boss", "decide_approval", **decide).is_error
     assert _customers(served) == before
+
+
+def test_a_tenant_changed_during_tenant_work_is_a_conflict(served: Served) -> None:
+    # The call's reads end before its tenant work; a change that lands meanwhile makes its
+    # later write stale (the tenant's version), which is refused, not applied over it.
+    route = route_of(served, "acme")
+    held = Held(
+        served.services.engines.for_tenant(route, read_only=True), "customers", route.tenant_id
+    )
+    upgrade = {"tenant": "acme", "plan": "pro", "migrate_isolation": False}
+    try:
+        calls = Calls()
+        calls.start(served.call, "ops", "change_plan", **upgrade)
+        assert held.wait_started(1)
+        served.ok("ops", "suspend_tenant", tenant="acme", reason="maintenance")
+        held.release()
+        [outcome] = calls.join()
+    finally:
+        held.close()
+    assert outcome.is_error and outcome.payload["error"]["code"] == "CONFLICT", outcome.payload
+    tenant = served.ok("ops", "get_tenant", tenant="acme")
+    assert (tenant["plan"], tenant["state"]) == ("free", "suspended")
