@@ -7,8 +7,8 @@ from typing import Any, Literal
 from pydantic import Field
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, ProgrammingError
 
-from paybill.server.core.errors import SqlRejected
 from paybill.server.executors.dataplane.access import tenant_transaction
+from paybill.server.executors.dataplane.dberrors import database_refusal
 from paybill.server.executors.dataplane.metering import meter
 from paybill.server.executors.dataplane.sqlguard import TENANT_PARAM
 from paybill.server.executors.dataplane.structured import build_select
@@ -102,9 +102,10 @@ def query_table(call: Call, args: QueryTableInput) -> DataResult:
     ) as conn:
         result = conn.execute(query)
         names, rows = list(result.keys()), [tuple(r) for r in result]
-    meter(call.session, call.target(), call.now, rows_read=min(len(rows), limit))
     known = {} if args.aggregates else schema.columns(args.table)
-    return data_result(names, rows, limit, known)
+    data = data_result(names, rows, limit, known, max_bytes=settings.max_result_bytes)
+    meter(call.session, call.target(), call.now, rows_read=min(len(rows), limit))
+    return data
 
 
 class RunSqlInput(MutatingInput):
@@ -150,19 +151,20 @@ def run_sql(call: Call, args: RunSqlInput) -> RunSqlOutput:
         if isinstance(exc, OperationalError) and call.services.engines.postgres:
             raise
         # The statement passed the guard but the database refused it (a type mismatch, a
-        # function the backend lacks): the caller's own statement, so say why.
-        reason = str(exc.orig).splitlines()[0][:200]
-        raise SqlRejected(
-            f"SQL rejected (database_error): the database refused the statement: {reason}",
-            rule="database_error",
+        # function the backend lacks): say why, but never with the values it quoted.
+        raise database_refusal(
+            getattr(exc.orig, "sqlstate", None),
+            str(exc.orig),
+            postgres=call.services.engines.postgres,
         ) from None
     # Store writes only once the tenant transaction has ended (``Call.tenant_work``).
     if affected is not None:
         meter(call.session, call.target(), call.now, rows_written=affected)
         return RunSqlOutput(kind="write", result=None, rows_affected=affected)
     cap = settings.max_result_rows
+    data = data_result(names, rows, cap, max_bytes=settings.max_result_bytes)
     meter(call.session, call.target(), call.now, rows_read=min(len(rows), cap))
-    return RunSqlOutput(kind="read", result=data_result(names, rows, cap), rows_affected=None)
+    return RunSqlOutput(kind="read", result=data, rows_affected=None)
 
 
 def _spec(**kwargs: Any) -> ToolSpec:

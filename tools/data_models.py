@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import Field
 
+from paybill.server.core.errors import QuotaExceeded
 from paybill.server.guards.spec import ToolInput, ToolOutput
 
 IDENT = r"^[a-z_][a-z0-9_]{0,62}$"
@@ -65,13 +67,39 @@ def _type_of(values: list[Any]) -> str:
     return "text" if sample is not None else "unknown"
 
 
+def _bounded_rows(rows: list[tuple[Any, ...]], max_bytes: int) -> list[list[Any]]:
+    """Rows as JSON values, refused once their encoding passes ``max_bytes``: one huge value
+    (a ``string_agg`` of a whole table) is as costly to the caller as many rows."""
+    out: list[list[Any]] = []
+    size = 0
+    for row in rows:
+        values = [json_value(v) for v in row]
+        size += len(json.dumps(values, default=str, ensure_ascii=False).encode())
+        if size > max_bytes:
+            raise QuotaExceeded(
+                f"The result is larger than {max_bytes} bytes, the most one call returns. "
+                "Narrow the query: fewer or shorter columns (e.g. substring or length), "
+                "filters, an aggregate, or a lower LIMIT.",
+                limit="max_result_bytes",
+                max_result_bytes=max_bytes,
+            )
+        out.append(values)
+    return out
+
+
 def data_result(
     names: list[str],
     rows: list[tuple[Any, ...]],
     limit: int,
     known: dict[str, str] | None = None,
+    *,
+    max_bytes: int,
 ) -> DataResult:
-    """Rows as untrusted data; column types from the schema where known, else inferred."""
+    """Rows as untrusted data; column types from the schema where known, else inferred.
+
+    Raises:
+        QuotaExceeded: the kept rows encode to more than ``max_bytes``.
+    """
     truncated = len(rows) > limit
     kept = rows[:limit]
     known = known or {}
@@ -81,7 +109,7 @@ def data_result(
     ]
     return DataResult(
         columns=columns,
-        rows=[[json_value(v) for v in row] for row in kept],
+        rows=_bounded_rows(kept, max_bytes),
         row_count=len(kept),
         truncated=truncated,
     )

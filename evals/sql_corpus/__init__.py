@@ -1,6 +1,9 @@
 """The SQL guard's golden corpus: statements it must accept or reject, with the expected
 error code and rule (``accepted/*.sql``, ``rejected/*.sql``). The unit tests of the guard and
-the attack transcripts (``build_transcripts``) both read it."""
+the attack transcripts (``build_transcripts``) both read it. A case's header lines:
+``-- expect: SQL_REJECTED <rule>``, ``-- writer: true``, ``-- params: {json}``,
+``-- escaped: true`` (the body holds backslash escapes) and ``-- backend: postgres`` (an
+accepted statement only PostgreSQL runs; the SQLite store refuses it)."""
 
 from __future__ import annotations
 
@@ -21,6 +24,8 @@ class Case:
     expect_code: str | None = None
     expect_rule: str | None = None
     writer: bool = False
+    # "postgres": a statement only PostgreSQL runs (SQLite refuses it); None: both.
+    backend: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -38,6 +43,8 @@ def _case(file: str, block: str) -> Case:
             case.expect_code, case.expect_rule = code, rule or None
         elif line.startswith("-- writer:"):
             case.writer = line[10:].strip() == "true"
+        elif line.startswith("-- backend:"):
+            case.backend = line[11:].strip()
         elif line.startswith("-- params:"):
             case.params = json.loads(line[10:])
         elif line.startswith("-- escaped:"):

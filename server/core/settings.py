@@ -75,6 +75,13 @@ class Settings(BaseSettings):
     max_result_rows: int = Field(
         default=500, gt=0, le=10_000, description="Most rows one data call returns."
     )
+    max_result_bytes: int = Field(
+        default=1_048_576,
+        gt=0,
+        le=64 * 1_048_576,
+        description="Largest result (JSON-encoded rows) one data call returns; a larger one "
+        "is refused with QUOTA_EXCEEDED, not truncated.",
+    )
     bulk_threshold: int = Field(
         default=100,
         gt=0,

@@ -1,10 +1,15 @@
-"""The SQL guard: the only module that imports sqlglot (ARCHITECTURE.md section 5).
+"""The SQL guard, with its ``sqlguard_*`` modules the only code importing sqlglot
+(ARCHITECTURE.md section 5; docs/sql-guard.md says what each check proves).
 
 A statement is accepted only if it is exactly one SELECT (or, for callers allowed to write,
 one UPDATE/DELETE of one table), built only from allow-listed node types and functions, and
 referring only to tables and columns in the caller's visible schema. The tenant predicate and
 a LIMIT cap are then added on the AST, every string literal becomes a bound parameter, and
 the statement is rendered for the target database. Everything else is ``SQL_REJECTED``.
+
+The guard's own work is bounded (``sqlguard_budget``), what qualification resolved is proved
+complete (``sqlguard_resolve``) and the rewrite lives in ``sqlguard_rewrite``. Whatever the
+guard cannot analyse, for any reason, is refused.
 """
 
 from __future__ import annotations
@@ -19,20 +24,33 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import OptimizeError, ParseError, SqlglotError, TokenError
 from sqlglot.optimizer.qualify import qualify
-from sqlglot.optimizer.scope import traverse_scope
 
 from paybill.server.core.errors import SqlRejected
+from paybill.server.executors.dataplane.sqlguard_budget import (
+    MAX_SQL_CHARS,
+    Stopwatch,
+    check_shape,
+    too_complex,
+)
+from paybill.server.executors.dataplane.sqlguard_errors import reject as _reject
+from paybill.server.executors.dataplane.sqlguard_resolve import check_resolved, check_sources
+from paybill.server.executors.dataplane.sqlguard_rewrite import TENANT_PARAM as TENANT_PARAM
+from paybill.server.executors.dataplane.sqlguard_rewrite import Dialect as Dialect
+from paybill.server.executors.dataplane.sqlguard_rewrite import (
+    bind_literals,
+    cap_limit,
+    check_intervals,
+    inject_tenant,
+    render,
+)
 from paybill.server.executors.dataplane.visibility import VisibleSchema
 
 # sqlglot logs a warning for every statement it falls back to parsing as a Command; those
 # are rejected anyway, and the warning would only add noise to the server log.
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
+_log = logging.getLogger(__name__)
 
-MAX_SQL_CHARS = 10_000
-MAX_NODES = 2_000
-TENANT_PARAM = "__tenant_id"
 PARAM_NAME = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
-Dialect = Literal["postgres", "sqlite"]
 
 # Node types that never appear in an accepted statement, at any depth.
 _FORBIDDEN = tuple(
@@ -196,15 +214,6 @@ class GuardedSql:
     warnings: list[str] = field(default_factory=list)
 
 
-def _reject(rule: str, message: str, **details: Any) -> SqlRejected:
-    return SqlRejected(
-        f"SQL rejected ({rule}): {message} Use query_table for structured reads, or fix the "
-        "statement; nothing was executed.",
-        rule=rule,
-        **details,
-    )
-
-
 def _parse(sql: str) -> exp.Expr:
     if "\x00" in sql:
         raise _reject("nul_byte", "the statement contains a NUL byte.")
@@ -215,7 +224,9 @@ def _parse(sql: str) -> exp.Expr:
     except (ParseError, TokenError) as exc:
         first_line = str(exc).splitlines()[0][:200]
         raise _reject("parse_error", f"it does not parse: {first_line}") from None
-    except (SqlglotError, RecursionError, ValueError):
+    except RecursionError:
+        raise too_complex("it is nested too deeply to parse.", limit="recursion") from None
+    except (SqlglotError, ValueError):
         raise _reject("parse_error", "it does not parse.") from None
     if len(statements) != 1:
         raise _reject(
@@ -238,9 +249,7 @@ def _check_nodes(root: exp.Expr, allow_write: bool) -> Literal["read", "write"]:
         kind = "write"
     else:
         raise _reject("statement_type", f"{root.key.upper()} statements are not allowed.")
-    for count, node in enumerate(root.walk()):
-        if count > MAX_NODES:
-            raise _reject("too_complex", f"more than {MAX_NODES} syntax nodes.")
+    for node in root.walk():
         if isinstance(node, _FORBIDDEN):
             raise _reject("forbidden_node", f"{node.key.upper()} is not allowed.", node=node.key)
         if node is not root and isinstance(node, _WRITE_ROOTS):
@@ -263,23 +272,29 @@ def _check_nodes(root: exp.Expr, allow_write: bool) -> Literal["read", "write"]:
 
 
 def _check_tables(root: exp.Expr, schema: VisibleSchema) -> frozenset[str]:
-    ctes = {cte.alias_or_name for cte in root.find_all(exp.CTE)}
-    used: set[str] = set()
     for table in root.find_all(exp.Table):
         if table.args.get("db") or table.args.get("catalog"):
             raise _reject(
                 "qualified_table", "schema- or database-qualified tables are not allowed."
             )
-        name = table.name
-        if not name:
+        if not table.name:
             raise _reject("table_function", "table functions are not allowed in FROM.")
-        if name in ctes:
-            continue
-        if name not in schema.tables:
-            raise _reject("unknown_table", f"there is no table {name!r} you may read.", table=name)
-        used.add(name)
-    is_write = isinstance(root, (exp.Update, exp.Delete))
-    if is_write and any(root.args.get(k) for k in ("from", "using", "joins")):
+        alias = table.args.get("alias")
+        if alias is not None and alias.columns:
+            # customers AS c(a, b) renames the table's columns by position, hidden ones
+            # included: the names the guard checks would not be the columns that are read.
+            raise _reject(
+                "table_alias_columns",
+                "column aliases on a table (t(a, b)) are not allowed; alias columns in the "
+                "select list instead.",
+            )
+    if isinstance(root, exp.Query):
+        return check_sources(root, schema)
+    # UPDATE/DELETE: one table, no subqueries (``_check_nodes``), so no CTE to resolve.
+    used = {table.name for table in root.find_all(exp.Table)}
+    for name in sorted(used - set(schema.tables)):
+        raise _reject("unknown_table", f"there is no table {name!r} you may read.", table=name)
+    if any(root.args.get(k) for k in ("from", "from_", "using", "joins")):
         raise _reject("write_shape", "UPDATE/DELETE may name one table only.")
     return frozenset(used)
 
@@ -290,61 +305,6 @@ def _check_write_columns(root: exp.Expr, schema: VisibleSchema) -> None:
     for column in root.find_all(exp.Column):
         if column.name not in visible:
             raise _reject("unknown_column", f"column {column.name!r} cannot be used here.")
-
-
-def _tenant_predicate(table_alias: str) -> exp.Expr:
-    return exp.column("tenant_id", table=table_alias, quoted=True).eq(
-        exp.Placeholder(this=TENANT_PARAM)
-    )
-
-
-def _inject_tenant(root: exp.Expr) -> None:
-    if isinstance(root, _WRITE_ROOTS):
-        target = root.this if isinstance(root.this, exp.Table) else root.find(exp.Table)
-        alias = target.alias_or_name if target is not None else ""
-        root.where(_tenant_predicate(alias), copy=False)
-        return
-    for scope in traverse_scope(root):
-        select = scope.expression
-        if not isinstance(select, exp.Select):
-            continue
-        for join in select.args.get("joins") or []:
-            if isinstance(join.this, exp.Table) and join.side == "LEFT":
-                on = join.args.get("on")
-                predicate = _tenant_predicate(join.this.alias_or_name)
-                join.set("on", exp.and_(on, predicate) if on is not None else predicate)
-        left_joined = {
-            j.this.alias_or_name for j in select.args.get("joins") or [] if j.side == "LEFT"
-        }
-        for name, source in scope.selected_sources.items():
-            node = source[1] if isinstance(source, tuple) else source
-            if isinstance(node, exp.Table) and name not in left_joined:
-                select.where(_tenant_predicate(name), copy=False)
-
-
-def _cap_limit(root: exp.Expr, max_rows: int) -> int:
-    limit = root.args.get("limit")
-    requested = None
-    if limit is not None:
-        value = limit.expression
-        if isinstance(value, exp.Literal) and value.is_int:
-            requested = int(value.name)
-    effective = max_rows + 1 if requested is None or requested > max_rows else requested
-    root.set("limit", exp.Limit(expression=exp.Literal.number(effective)))
-    return effective
-
-
-_STRINGS = (exp.Literal, exp.RawString, exp.National, exp.ByteString)
-
-
-def _bind_literals(root: exp.Expr, params: dict[str, Any]) -> None:
-    """Every string literal ($$...$$, E'...', N'...' too) becomes a bound parameter."""
-    for index, node in enumerate(list(root.find_all(*_STRINGS))):
-        if isinstance(node, exp.Literal) and not node.is_string:
-            continue
-        name = f"__p{index}"
-        params[name] = node.this
-        node.replace(exp.Placeholder(this=name))
 
 
 def guard_sql(
@@ -361,7 +321,33 @@ def guard_sql(
     Raises:
         SqlRejected: the statement breaks any rule; ``details.rule`` says which.
     """
+    try:
+        return _guard(sql, params, schema, dialect, allow_write, max_rows)
+    except RecursionError:
+        raise too_complex("it is nested too deeply to check.", limit="recursion") from None
+    except SqlglotError as exc:
+        # sqlglot could not resolve something (e.g. one alias used twice): never INTERNAL.
+        raise _reject("unresolved", str(exc).splitlines()[0][:200]) from None
+    except SqlRejected:
+        raise
+    except Exception:
+        # sqlglot failed in an unforeseen way (it asserts internally, e.g. on a positional
+        # ORDER BY over a star it could not expand): what cannot be proved is refused.
+        _log.warning("sql guard could not analyse a statement", exc_info=True)
+        raise _reject("unresolved", "the guard could not analyse it; simplify it.") from None
+
+
+def _guard(
+    sql: str,
+    params: dict[str, Any],
+    schema: VisibleSchema,
+    dialect: Dialect,
+    allow_write: bool,
+    max_rows: int,
+) -> GuardedSql:
+    watch = Stopwatch()
     root = _parse(sql)
+    check_shape(root)
     kind = _check_nodes(root, allow_write)
     tables = _check_tables(root, schema)
     placeholders = {p.name for p in root.find_all(exp.Placeholder)}
@@ -369,6 +355,8 @@ def guard_sql(
         raise _reject("parameter", f"no value for parameter(s) {missing}.")
     if extra := sorted(set(params) - placeholders):
         raise _reject("parameter", f"unused parameter(s) {extra}.")
+    check_intervals(root, dialect)
+    watch.check("parse")
     if kind == "read":
         # qualify types its schema as dict[str, object]; dict is invariant, so a copy typed so.
         tables_schema: dict[str, object] = dict(schema.tables)
@@ -380,12 +368,18 @@ def guard_sql(
                 validate_qualify_columns=True,
                 quote_identifiers=True,
             )
-        except (OptimizeError, SqlglotError, RecursionError) as exc:
+        except (OptimizeError, SqlglotError) as exc:
             raise _reject("unknown_column", str(exc).splitlines()[0][:200]) from None
+        watch.check("qualify")
+        if not isinstance(root, exp.Query):  # qualify returns the query it was given
+            raise _reject("statement_type", "only SELECT statements are read.")
+        check_resolved(root, schema)
     else:
         _check_write_columns(root, schema)
-    _inject_tenant(root)
-    limit = _cap_limit(root, max_rows) if kind == "read" else None
+    inject_tenant(root)
+    limit = cap_limit(root, max_rows) if kind == "read" else None
     bound = dict(params)
-    _bind_literals(root, bound)
-    return GuardedSql(root.sql(dialect=dialect), bound, kind, tables, limit)
+    bind_literals(root, bound)
+    rendered = render(root, dialect)
+    watch.check("render")
+    return GuardedSql(rendered, bound, kind, tables, limit)
