@@ -12,6 +12,7 @@ from datetime import datetime
 from paybill.server.core.errors import InvalidInput
 from paybill.server.core.ratelimit import RateLimiter
 from paybill.server.core.settings import Settings
+from paybill.server.core.slots import Slots
 from paybill.server.core.vocabulary import CloudTarget
 from paybill.server.domain.acl import Acl
 from paybill.server.domain.audit_log import AuditLog
@@ -56,7 +57,11 @@ def build_services(
     """
     db = Database(settings.database_url)
     require_current(db)
-    engines = Engines(settings.database_url, TenantCredentials(settings.data_dir))
+    engines = Engines(
+        settings.database_url,
+        TenantCredentials(settings.data_dir),
+        tenant_pool=settings.tenant_concurrency,
+    )
     reader = make_engine(settings.database_url, write_lock=False)
     audit_log = AuditLog.open(settings, reader=reader)
     audit_log.ensure_checkpoint(reader)
@@ -70,6 +75,7 @@ def build_services(
         provisioner=provisioner or _provisioner(settings, engines),
         rate_limiter=RateLimiter(settings.rate_per_minute),
         tenant_rate=RateLimiter(settings.rate_per_minute),
+        tenant_slots=Slots(settings.tenant_concurrency),
         clock=clock,
         reader=reader,
         billing=load_billing_policy(settings.policies_dir),

@@ -94,7 +94,11 @@ def query_table(call: Call, args: QueryTableInput) -> DataResult:
     )
     settings = call.services.settings
     with tenant_transaction(
-        call.services.engines, route, read_only=True, timeout_ms=settings.statement_timeout_ms
+        call.services.engines,
+        route,
+        read_only=True,
+        timeout_ms=settings.statement_timeout_ms,
+        gate=call.tenant_work,
     ) as conn:
         result = conn.execute(query)
         names, rows = list(result.keys()), [tuple(r) for r in result]
@@ -135,13 +139,12 @@ def run_sql(call: Call, args: RunSqlInput) -> RunSqlOutput:
             route,
             read_only=guarded.kind == "read",
             timeout_ms=settings.statement_timeout_ms,
+            gate=call.tenant_work,
         ) as conn:
             result = conn.exec_driver_sql(guarded.sql, params)
-            if guarded.kind == "write":
-                affected = result.rowcount
-                meter(call.session, call.target(), call.now, rows_written=affected)
-                return RunSqlOutput(kind="write", result=None, rows_affected=affected)
-            names, rows = list(result.keys()), [tuple(r) for r in result]
+            affected = result.rowcount if guarded.kind == "write" else None
+            names = list(result.keys()) if affected is None else []
+            rows = [tuple(r) for r in result] if affected is None else []
     except (ProgrammingError, DataError, IntegrityError, OperationalError) as exc:
         # SQLite reports statement errors as OperationalError; on PostgreSQL that class
         # means the server itself failed, which is not the caller's to fix.
@@ -154,6 +157,10 @@ def run_sql(call: Call, args: RunSqlInput) -> RunSqlOutput:
             str(exc.orig),
             postgres=call.services.engines.postgres,
         ) from None
+    # Store writes only once the tenant transaction has ended (``Call.tenant_work``).
+    if affected is not None:
+        meter(call.session, call.target(), call.now, rows_written=affected)
+        return RunSqlOutput(kind="write", result=None, rows_affected=affected)
     cap = settings.max_result_rows
     data = data_result(names, rows, cap, max_bytes=settings.max_result_bytes)
     meter(call.session, call.target(), call.now, rows_read=min(len(rows), cap))

@@ -94,10 +94,10 @@ def change_plan(call: Call, args: ChangePlanInput) -> ChangePlanOutput:
     upgrade = new.tier > old.tier
     route = TenantRoute(tenant.id, tenant.isolation)
     timeout = call.services.settings.statement_timeout_ms
-    counts = row_counts(call.services.engines, route, timeout)
+    counts = row_counts(call.services.engines, route, timeout, call.tenant_work)
     rows = sum(counts.values())
     # Features in use only matter for downgrades: an upgrade never takes one away.
-    pii = 0 if upgrade else pii_rows(call.services.engines, route, timeout)
+    pii = 0 if upgrade else pii_rows(call.services.engines, route, timeout, call.tenant_work)
     require_fits(session, tenant, new, rows, pii_rows=pii)
     now = call.now
     moving = None

@@ -69,13 +69,20 @@ def insert_rows(call: Call, args: InsertRowsInput) -> ChangeRowsOutput:
     rows: list[dict[str, Any]] = call.prepared
     route = call.route()
     settings = call.services.settings
-    current = sum(row_counts(call.services.engines, route, settings.statement_timeout_ms).values())
+    counts = row_counts(
+        call.services.engines, route, settings.statement_timeout_ms, call.tenant_work
+    )
+    current = sum(counts.values())
     require_row_room(call.target(), current, len(rows))
     if call.dry_run:
         return ChangeRowsOutput(table=args.table, rows_affected=len(rows), dry_run=True)
     table = table_for(call.visible_schema(), args.table)
     with tenant_transaction(
-        call.services.engines, route, read_only=False, timeout_ms=settings.statement_timeout_ms
+        call.services.engines,
+        route,
+        read_only=False,
+        timeout_ms=settings.statement_timeout_ms,
+        gate=call.tenant_work,
     ) as conn:
         ids = [
             conn.execute(
@@ -116,9 +123,12 @@ def _change(call: Call, args: UpdateRowsInput | DeleteRowsInput) -> ChangeRowsOu
         statement = table.delete().where(*where)
     route, timeout = call.route(), call.services.settings.statement_timeout_ms
     if call.dry_run:
-        matching = count_matching(call.services.engines, route, table, where, timeout)
+        engines = call.services.engines
+        matching = count_matching(engines, route, table, where, timeout, call.tenant_work)
         return ChangeRowsOutput(table=args.table, rows_affected=matching, dry_run=True)
-    with tenant_transaction(call.services.engines, route, read_only=False, timeout_ms=timeout) as c:
+    with tenant_transaction(
+        call.services.engines, route, read_only=False, timeout_ms=timeout, gate=call.tenant_work
+    ) as c:
         affected = c.execute(statement).rowcount
     meter(call.session, call.target(), call.now, rows_written=affected)
     return ChangeRowsOutput(table=args.table, rows_affected=affected, dry_run=False)

@@ -41,6 +41,7 @@ def get_usage(call: Call, args: TenantRef) -> UsageOutput:
         call.services.engines,
         TenantRoute(tenant.id, tenant.isolation),
         call.services.settings.statement_timeout_ms,
+        call.tenant_work,
     )
     counters = call.session.scalars(
         select(UsageCounter)

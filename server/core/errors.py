@@ -14,6 +14,7 @@
     │   └── ApprovalVoid              CONFLICT           what an approval covered has changed
     ├── ProvisioningFailed            PROVISIONING_FAILED infrastructure step failed
     └── InternalError                 INTERNAL           anything unexpected, translated
+        ├── Unavailable               INTERNAL           the database is unreachable; retry
         └── TransientFaultsExhausted  INTERNAL           a run's step kept losing the database
 
 Each error carries a ``code``, a human ``message`` written for the agent reading it (what was
@@ -118,6 +119,21 @@ class InternalError(PaybillError):
             "An internal error occurred and the call did not complete. "
             "Retry later, or give the reference to an operator.",
             **({"reference": reference} if reference else {}),
+        )
+
+
+class Unavailable(InternalError):
+    """The database cannot be reached (a restart, a failover): ``details.reason`` is
+    ``unavailable`` and ``details.retry_after_seconds`` says when to try again."""
+
+    def __init__(self, retry_after_seconds: int = 5) -> None:
+        PaybillError.__init__(
+            self,
+            "The server's database is unavailable right now (restarting or unreachable), so "
+            f"the call did not complete. Retry in {retry_after_seconds} s; send the same "
+            "idempotency_key again for a change, so it runs at most once.",
+            reason="unavailable",
+            retry_after_seconds=retry_after_seconds,
         )
 
 

@@ -65,6 +65,13 @@ class Settings(BaseSettings):
     statement_timeout_ms: int = Field(
         default=5000, gt=0, le=600_000, description="Longest a tenant data statement may run."
     )
+    tenant_concurrency: int = Field(
+        default=4,
+        gt=0,
+        le=64,
+        description="Data statements one tenant may run at once in this process; more are "
+        "refused with QUOTA_EXCEEDED (retry shortly).",
+    )
     max_result_rows: int = Field(
         default=500, gt=0, le=10_000, description="Most rows one data call returns."
     )

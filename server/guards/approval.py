@@ -77,7 +77,12 @@ def bulk_change(call: Call) -> bool:
     where = tenant_rows(schema, table, call.target().id, filters)
     settings = call.services.settings
     matching = count_matching(
-        call.services.engines, call.route(), table, where, settings.statement_timeout_ms
+        call.services.engines,
+        call.route(),
+        table,
+        where,
+        settings.statement_timeout_ms,
+        call.tenant_work,
     )
     return matching > settings.bulk_threshold
 

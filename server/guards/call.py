@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from paybill.server.core.vocabulary import Role
+from paybill.server.domain import idempotency
 from paybill.server.executors.dataplane.naming import TenantRoute
 from paybill.server.executors.dataplane.visibility import VisibleSchema, visible_schema
 from paybill.server.guards.spec import DataMode, ToolSpec
@@ -75,6 +77,45 @@ class Call:
     sql: GuardedSql | None = None  # the statement the sql guard validated (and rewrote)
     retry: RetryTarget | None = None  # the failed run the retry guard admitted
     prepared: Any = None  # what the tool's own ``prepare`` check built (validated rows...)
+    owner: Call | None = None  # the deciding call an approved call runs inside
+    claimed: bool = False  # the idempotency key is marked in flight (``release_store``)
+
+    @contextmanager
+    def tenant_work(self, route: TenantRoute) -> Iterator[None]:
+        """The gate of every tenant statement of a tool call (``access.Gate``): the store
+        transaction ends first, so no store lock or connection waits on tenant work, and the
+        statement holds one of the tenant's concurrency slots while it runs.
+
+        Raises:
+            QuotaExceeded: the tenant's slots are all taken.
+        """
+        self.release_store()
+        with self.services.tenant_slots.hold(route.tenant_id):
+            yield
+
+    def release_store(self) -> None:
+        """Commit what the guards and the handler recorded so far and return the connection.
+
+        What a call writes before its tenant work is only what must hold while it runs: the
+        guards' own records and, for a call with an idempotency key, the key marked in flight
+        (the transaction's lock on it ends here). The handler's store writes come after, in
+        the transaction the pipeline commits with the audit event.
+        """
+        if self.owner is not None:
+            self.owner.release_store()
+            return
+        key = self.idempotency_key
+        if key is not None and not self.claimed:
+            arguments = self.arguments.model_dump(mode="json")
+            idempotency.claim(self.session, self.caller.id, self.spec.name, key, arguments)
+            self.claimed = True
+        self.session.commit()
+
+    @property
+    def idempotency_key(self) -> str | None:
+        """The call's key, or None when nothing is remembered (no key, or a dry run)."""
+        key: str | None = getattr(self.arguments, "idempotency_key", None)
+        return None if self.dry_run else key
 
     def target(self) -> Tenant:
         """The resolved tenant; only tenant-scoped specs (which always resolve one) use it."""

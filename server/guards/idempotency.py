@@ -9,9 +9,7 @@ from paybill.server.guards.call import Answer, Call, Outcome
 
 
 def _key(call: Call) -> str | None:
-    """The call's key, or None when nothing is remembered (no key, or a dry run)."""
-    key = getattr(call.arguments, "idempotency_key", None)
-    return None if call.dry_run else key
+    return call.idempotency_key
 
 
 def _normalised(call: Call) -> dict[str, Any]:
@@ -51,3 +49,10 @@ def remember(call: Call, payload: dict[str, Any], *, is_error: bool) -> None:
         _normalised(call),
         {"payload": payload, "is_error": is_error},
     )
+
+
+def forget(call: Call) -> None:
+    """Free the key this call claimed before its tenant work: nothing to replay."""
+    key = _key(call)
+    if key is not None and call.claimed:
+        idempotency.forget(call.session, call.caller.id, call.spec.name, key)

@@ -1,9 +1,12 @@
 """The one path every tool call takes: the guards of ``CHAIN`` in order, then the handler.
 
 Each guard passes the call on, answers it (an idempotent replay) or raises a
-``PaybillError``; only the handler acts. The call runs in one transaction: its effects and its
-audit event commit together. A refused or failed call is rolled back and audited in a
-transaction of its own, so denials are on record too.
+``PaybillError``; only the handler acts. A call without tenant work runs in one transaction:
+its effects and its audit event commit together. A call with tenant work ends its store
+transaction before the first tenant statement (``Call.tenant_work``): no store lock or
+connection waits on a tenant; its store writes after that (metering, the idempotent result,
+the audit event) commit together at the end. A refused or failed call is rolled back (to
+that point) and audited in a transaction of its own, so denials are on record too.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from paybill.server.guards.authenticate import authenticate
 from paybill.server.guards.authz import authorise
 from paybill.server.guards.billing import check_billing
 from paybill.server.guards.call import ANONYMOUS, Call, Guard, Outcome
-from paybill.server.guards.idempotency import remember, replay
+from paybill.server.guards.idempotency import forget, remember, replay
 from paybill.server.guards.lifecycle import check_action, check_data_state
 from paybill.server.guards.limits import check_limits
 from paybill.server.guards.quota import check_quota
@@ -42,6 +45,7 @@ from paybill.server.guards.sql import check_sql
 from paybill.server.guards.tenant import resolve_tenant
 from paybill.server.guards.validate import validate
 from paybill.server.store import Approval
+from paybill.server.store.outage import unavailable
 from paybill.server.workflows.engine.services import Services
 
 __all__ = ["CHAIN", "Outcome", "Pipeline", "Stage", "run_approved"]
@@ -113,8 +117,8 @@ class Pipeline:
             return self._refused(call, stage, error)
         except IntegrityError:
             return self._refused(call, stage, _concurrent(tool))
-        except Exception:
-            return self._refused(call, stage, _internal(tool))
+        except Exception as exc:
+            return self._refused(call, stage, unavailable(exc) or _internal(tool))
         finally:
             session.close()
         return Outcome(payload, is_error=False)
@@ -164,15 +168,17 @@ class Pipeline:
             # same key must see the new state. A failed provisioning run is.
             if error.keeps_changes and not isinstance(error, ApprovalRequired):
                 remember(call, payload, is_error=True)
-            elif not error.keeps_changes:
-                session.rollback()
+            else:
+                if not error.keeps_changes:
+                    session.rollback()
+                forget(call)  # a key claimed before tenant work: free for a retry again
             self._audit(call, decision, rule, error.code, error=error)
             session.commit()
-        except Exception:
+        except Exception as exc:
             log.exception("could not record the refusal of %s", call.spec.name)
             session.rollback()
             self._audit_fallback(call, rule)
-            payload = InternalError().to_payload()
+            payload = (unavailable(exc) or InternalError()).to_payload()
         return Outcome(payload, is_error=True)
 
     def _audit_fallback(self, call: Call, rule: str) -> None:
@@ -225,7 +231,13 @@ def _internal(tool: str) -> InternalError:
 
 def run_approved(call: Call, approval: Approval) -> dict[str, Any]:
     """Execute an approved call as its requester, through the same guards, in ``call``'s
-    transaction; the caller (decide_approval) has already checked the approval's hash."""
+    transaction; the caller (decide_approval) has already checked the approval's hash.
+
+    An approved call with tenant work commits ``call``'s transaction, and with it the
+    approval's ``approved`` status, before its first tenant statement: an approval executes
+    at most once. A crash or a failure after that point leaves it ``approved``, never
+    ``executed`` (and never pending again); the requester asks anew.
+    """
     spec = call.registry[approval.tool]
     nested = Call(
         call.services,
@@ -236,6 +248,7 @@ def run_approved(call: Call, approval: Approval) -> dict[str, Any]:
         call.registry,
         principal=approval.requested_by,
         approval=approval,
+        owner=call,
     )
     for step in APPROVED_CHAIN:
         if step.guard(nested) is not None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 import anyio
 import uvicorn
@@ -15,13 +16,16 @@ from mcp.server.auth.provider import AccessToken
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from paybill.server.core.errors import Unauthenticated
+from paybill.server.core.errors import InternalError, PaybillError, Unauthenticated, Unavailable
 from paybill.server.domain.principals import authenticate
 from paybill.server.mcp.adapter import ToolServer
 from paybill.server.mcp.http_audit import RefusalRecorder
 from paybill.server.mcp.transports import sse_app, streamable_http_app
 from paybill.server.store.database import Database
+from paybill.server.store.outage import unavailable
 from paybill.server.workflows.engine.services import Services
+
+log = logging.getLogger("paybill.http")
 
 HttpTransport = Literal["streamable-http", "sse"]
 
@@ -44,7 +48,13 @@ class BearerAuth:
             return
         header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
         key = header[7:].strip() if header.lower().startswith("bearer ") else ""
-        principal = await anyio.to_thread.run_sync(self._principal_for, key) if key else None
+        try:
+            principal = await anyio.to_thread.run_sync(self._principal_for, key) if key else None
+        except Exception as exc:
+            # Never the server's bare 500: the store is down (503, retry) or something broke.
+            log.exception("authenticating an HTTP request failed")
+            await _failed(send, unavailable(exc) or InternalError())
+            return
         if principal is None:
             client = scope.get("client") or ("unknown", 0)
             await anyio.to_thread.run_sync(
@@ -66,21 +76,31 @@ class BearerAuth:
 
 
 async def _unauthorised(send: Send) -> None:
-    body = json.dumps(
-        Unauthenticated(
-            "Send 'Authorization: Bearer <api key>'; create a key with `paybill principal add`."
-        ).to_payload()
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 401,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"www-authenticate", b'Bearer realm="paybill"'),
-            ],
-        }
+    error = Unauthenticated(
+        "Send 'Authorization: Bearer <api key>'; create a key with `paybill principal add`."
     )
+    await _answer(send, 401, error, [(b"www-authenticate", b'Bearer realm="paybill"')])
+
+
+async def _failed(send: Send, error: PaybillError) -> None:
+    """503 with ``Retry-After`` while the store is unreachable; 500 for anything else."""
+    if isinstance(error, Unavailable):
+        retry = str(error.details["retry_after_seconds"]).encode()
+        await _answer(send, 503, error, [(b"retry-after", retry)])
+    else:
+        await _answer(send, 500, error, [])
+
+
+async def _answer(
+    send: Send, status: int, error: PaybillError, headers: list[tuple[bytes, bytes]]
+) -> None:
+    body = json.dumps(error.to_payload()).encode()
+    start: dict[str, Any] = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(b"content-type", b"application/json"), *headers],
+    }
+    await send(start)
     await send({"type": "http.response.body", "body": body})
 
 

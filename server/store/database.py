@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ def make_engine(database_url: str, *, write_lock: bool = True) -> Engine:
     url = parse_database_url(database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            private_file(Path(url.database))
         # pysqlite's own transaction handling is off (isolation_level=None) so that SQLAlchemy
         # emits BEGIN itself: IMMEDIATE takes the write lock up front, so concurrent calls
         # queue on the busy timeout instead of failing when a read upgrades to a write, and
@@ -33,6 +34,24 @@ def make_engine(database_url: str, *, write_lock: bool = True) -> Engine:
             event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def private_file(path: Path) -> None:
+    """Create the SQLite file mode 0600 (its directory 0700 if new) before SQLite opens it,
+    and tighten an older, more permissive one: SQLite gives its -wal, -shm and -journal files
+    the database file's mode, so they follow."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # Only a file that does not exist yet is opened here: closing any descriptor of a file
+    # drops every POSIX lock this process holds on it, including those of open connections.
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+    sidecars = (path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal"))
+    for file in (path, *sidecars):
+        try:
+            if file.exists() and file.stat().st_mode & 0o077:
+                file.chmod(0o600)
+        except OSError:
+            pass  # not ours to change (another user's file): SQLite reports what it must
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

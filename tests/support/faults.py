@@ -1,8 +1,13 @@
-"""Faults injected behind real parts: a provisioner that fails once per operation."""
+"""Faults injected behind real parts: a provisioner that fails once per operation, a
+PostgreSQL database that cannot be reached."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+
+from sqlalchemy import Engine, text
 
 from paybill.server.core.errors import ProvisioningFailed
 from paybill.server.executors.provisioner import TenantFacts, no_progress
@@ -28,3 +33,24 @@ class FailsOnce:
     def archive(self, tenant: TenantFacts, progress: Any = no_progress) -> dict[str, Any]:
         self._maybe_fail("archive")
         return self.real.archive(tenant, progress)
+
+
+@contextmanager
+def unreachable(admin: Engine, name: str) -> Iterator[None]:
+    """PostgreSQL database ``name`` refuses connections and drops the open ones, as during a
+    restart, without touching the shared server; reachable again on exit. ``admin`` is an
+    AUTOCOMMIT engine on another database of the server."""
+    with admin.connect() as conn:
+        conn.execute(text(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false"))
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = :n AND pid <> pg_backend_pid()"
+            ),
+            {"n": name},
+        )
+    try:
+        yield
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true"))

@@ -11,6 +11,7 @@ from typing import Any
 
 from paybill.server.core.ratelimit import RateLimiter
 from paybill.server.core.settings import Settings
+from paybill.server.core.slots import Slots
 from paybill.server.core.vocabulary import Isolation, Role, SubscriptionStatus
 from paybill.server.domain.lifecycle import Lifecycle, load_definition
 from paybill.server.guards.call import Call, Caller
@@ -109,6 +110,9 @@ class Rows:
     def get(self, model: type, key: Any) -> Any:
         return self._objects.get(key)
 
+    def commit(self) -> None:
+        """Nothing to end: the store transaction a call ends before tenant work."""
+
 
 class GrantedAcl:
     """An ACL that grants exactly ``tools``, in any domain."""
@@ -128,6 +132,7 @@ def services(**overrides: Any) -> SimpleNamespace:
         "acl": GrantedAcl(set()),  # grants nothing beyond what a test puts in Call.grants
         "rate_limiter": RateLimiter(1000),
         "tenant_rate": RateLimiter(1000),
+        "tenant_slots": Slots(4),
         "engines": SimpleNamespace(postgres=False),
         "clock": lambda: NOW,
     }

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from paybill.server.executors.dataplane.access import tenant_transaction
+from paybill.server.executors.dataplane.access import tenant_transaction, ungated
 from paybill.server.executors.dataplane.naming import TenantRoute
 from paybill.server.executors.dataplane.schema import TENANT_TABLES
 from paybill.server.store import Tenant
@@ -25,7 +25,9 @@ def route_of(services: Services, slug: str) -> TenantRoute:
 
 def insert_raw(services: Services, slug: str, table: str, rows: list[dict[str, Any]]) -> None:
     route = route_of(services, slug)
-    with tenant_transaction(services.engines, route, read_only=False, timeout_ms=5000) as conn:
+    with tenant_transaction(
+        services.engines, route, read_only=False, timeout_ms=5000, gate=ungated
+    ) as conn:
         conn.execute(
             TENANT_TABLES[table].insert(), [{**row, "tenant_id": route.tenant_id} for row in rows]
         )

@@ -14,7 +14,7 @@ from sqlalchemy import Row, func, select
 
 from paybill.server.core.vocabulary import Isolation
 from paybill.server.executors.dataplane import objects
-from paybill.server.executors.dataplane.access import tenant_transaction
+from paybill.server.executors.dataplane.access import tenant_transaction, ungated
 from paybill.server.executors.dataplane.credentials import TenantCredentials
 from paybill.server.executors.dataplane.engines import Engines
 from paybill.server.executors.dataplane.naming import TenantRoute
@@ -58,7 +58,9 @@ def seed(engines: Engines, route: TenantRoute, tag: str) -> None:
     """Rows in every table, written as the tenant's role: unicode, quotes, newlines, NULLs,
     microsecond timestamps, and one invoice whose customer does not exist."""
     at = dt.datetime(2026, 3, 4, 5, 6, 7, 890123, tzinfo=UTC)
-    with tenant_transaction(engines, route, read_only=False, timeout_ms=10_000) as conn:
+    with tenant_transaction(
+        engines, route, read_only=False, timeout_ms=10_000, gate=ungated
+    ) as conn:
         ids = []
         for i, (name, email, country) in enumerate(
             [
@@ -108,7 +110,9 @@ def seed(engines: Engines, route: TenantRoute, tag: str) -> None:
 
 def add_customer(engines: Engines, route: TenantRoute, name: str) -> int:
     """Insert a customer as the tenant's role, letting the database pick the id."""
-    with tenant_transaction(engines, route, read_only=False, timeout_ms=10_000) as conn:
+    with tenant_transaction(
+        engines, route, read_only=False, timeout_ms=10_000, gate=ungated
+    ) as conn:
         row = {"tenant_id": route.tenant_id, "name": name}
         return conn.execute(customers.insert().returning(customers.c.id), row).scalar_one()
 
@@ -127,11 +131,15 @@ def tenant_view(engines: Engines, route: TenantRoute) -> list[Row]:
         .where(invoices.c.tenant_id == route.tenant_id)
         .order_by(invoices.c.id)
     )
-    with tenant_transaction(engines, route, read_only=True, timeout_ms=10_000) as conn:
+    with tenant_transaction(
+        engines, route, read_only=True, timeout_ms=10_000, gate=ungated
+    ) as conn:
         return list(conn.execute(statement))
 
 
 def customer_count(engines: Engines, route: TenantRoute) -> int:
-    with tenant_transaction(engines, route, read_only=True, timeout_ms=10_000) as conn:
+    with tenant_transaction(
+        engines, route, read_only=True, timeout_ms=10_000, gate=ungated
+    ) as conn:
         statement = select(func.count()).where(customers.c.tenant_id == route.tenant_id)
         return conn.execute(statement).scalar_one()

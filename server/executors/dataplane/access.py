@@ -11,8 +11,8 @@ security and grants hold even if the SQL guard were wrong. On SQLite, reads run 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -22,19 +22,30 @@ from paybill.server.core.errors import QuotaExceeded
 from paybill.server.executors.dataplane.engines import Engines
 from paybill.server.executors.dataplane.naming import TenantRoute
 
+# Entered before a tenant connection is taken and held until it is returned. A tool call's
+# gate (``Call.tenant_work``) ends the call's store transaction, so no store lock or store
+# connection is held while a tenant statement runs, and takes one of the tenant's
+# concurrency slots. Required, so no caller can forget to decide.
+Gate = Callable[[TenantRoute], AbstractContextManager[object]]
+
+
+def ungated(_route: TenantRoute) -> AbstractContextManager[object]:
+    """The gate of callers outside a tool call (workflow steps, the CLI)."""
+    return nullcontext()
+
 
 @contextmanager
 def tenant_transaction(
-    engines: Engines, route: TenantRoute, *, read_only: bool, timeout_ms: int
+    engines: Engines, route: TenantRoute, *, read_only: bool, timeout_ms: int, gate: Gate
 ) -> Iterator[Connection]:
     """Yield a connection inside a transaction scoped to ``route``'s tenant; commit on exit.
 
     Raises:
-        QuotaExceeded: the statement ran past ``timeout_ms``.
+        QuotaExceeded: the statement ran past ``timeout_ms``, or ``gate`` refused.
     """
     engine = engines.for_tenant(route, read_only=read_only)
     try:
-        with engine.connect() as conn:
+        with gate(route), engine.connect() as conn:
             if engines.postgres:
                 with conn.begin():
                     _scope_postgres(conn, route, read_only, timeout_ms)

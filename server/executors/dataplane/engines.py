@@ -31,8 +31,14 @@ class Engines:
     switch to another role or to the administrator.
     """
 
-    def __init__(self, database_url: str, credentials: TenantCredentials) -> None:
+    def __init__(
+        self, database_url: str, credentials: TenantCredentials, *, tenant_pool: int = 4
+    ) -> None:
         self.credentials = credentials
+        # Tenant roles get pools of their own, apart from the store's, so tenant statements
+        # never wait for (or take) a store connection. Sized to the per-tenant concurrency cap
+        # (a call holds its slot before it connects), plus room for a workflow step.
+        self._tenant_pool = tenant_pool
         self._url = make_url(database_url)
         self.postgres = self._url.get_backend_name() == "postgresql"
         shared_url = database_url if self.postgres else tenants_file_url(database_url)
@@ -58,7 +64,12 @@ class Engines:
                     password=self.credentials.ensure(route),
                     database=route.database or self._url.database,
                 )
-                engine = create_engine(url, pool_size=2, max_overflow=2, pool_pre_ping=True)
+                engine = create_engine(
+                    url,
+                    pool_size=self._tenant_pool,
+                    max_overflow=2,
+                    pool_pre_ping=True,
+                )
                 self._tenants[key] = engine
             return engine
 

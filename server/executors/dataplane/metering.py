@@ -8,7 +8,7 @@ from sqlalchemy import ColumnElement, Table, func, or_, select
 from sqlalchemy.orm import Session
 
 from paybill.server.core.errors import QuotaExceeded
-from paybill.server.executors.dataplane.access import tenant_transaction
+from paybill.server.executors.dataplane.access import Gate, tenant_transaction
 from paybill.server.executors.dataplane.engines import Engines
 from paybill.server.executors.dataplane.naming import TenantRoute
 from paybill.server.executors.dataplane.schema import TENANT_TABLES
@@ -32,8 +32,10 @@ def meter(
     session.flush()
 
 
-def row_counts(engines: Engines, route: TenantRoute, timeout_ms: int) -> dict[str, int]:
-    with tenant_transaction(engines, route, read_only=True, timeout_ms=timeout_ms) as conn:
+def row_counts(engines: Engines, route: TenantRoute, timeout_ms: int, gate: Gate) -> dict[str, int]:
+    with tenant_transaction(
+        engines, route, read_only=True, timeout_ms=timeout_ms, gate=gate
+    ) as conn:
         return {
             name: conn.execute(
                 select(func.count()).select_from(table).where(table.c.tenant_id == route.tenant_id)
@@ -48,17 +50,22 @@ def count_matching(
     table: Table,
     where: list[ColumnElement[bool]],
     timeout_ms: int,
+    gate: Gate,
 ) -> int:
     """How many rows of ``table`` match ``where`` (``structured.tenant_rows``)."""
-    with tenant_transaction(engines, route, read_only=True, timeout_ms=timeout_ms) as conn:
+    with tenant_transaction(
+        engines, route, read_only=True, timeout_ms=timeout_ms, gate=gate
+    ) as conn:
         return conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
 
 
-def pii_rows(engines: Engines, route: TenantRoute, timeout_ms: int) -> int:
+def pii_rows(engines: Engines, route: TenantRoute, timeout_ms: int, gate: Gate) -> int:
     """Rows holding a value in any PII column (``info={"pii": True}``): the tenant uses the
     ``data.pii`` feature as long as it stores such values."""
     total = 0
-    with tenant_transaction(engines, route, read_only=True, timeout_ms=timeout_ms) as conn:
+    with tenant_transaction(
+        engines, route, read_only=True, timeout_ms=timeout_ms, gate=gate
+    ) as conn:
         for table in TENANT_TABLES.values():
             pii = [c for c in table.columns if c.info.get("pii")]
             if pii:

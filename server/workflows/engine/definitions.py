@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from paybill.server.executors.dataplane.naming import TenantRoute
 from paybill.server.executors.provisioner import TenantFacts
 
 if TYPE_CHECKING:
@@ -37,6 +39,14 @@ class StepContext:
         if tenant is None:
             raise RuntimeError(f"tenant {self.tenant_id} vanished")
         return tenant
+
+    def tenant_work(self, _route: TenantRoute) -> AbstractContextManager[object]:
+        """The gate of a step's tenant statements (``access.Gate``): the step's store
+        transaction ends first, so it holds no store lock or connection while they run. What
+        the step wrote before would commit with it: a step reads, counts, then writes.
+        Steps take no concurrency slot (a tenant has one run at a time)."""
+        self.session.commit()
+        return nullcontext()
 
     def run(self) -> WorkflowRun:
         from paybill.server.store import WorkflowRun

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from paybill.server.core.ratelimit import RateLimiter
 from paybill.server.core.settings import Settings
+from paybill.server.core.slots import Slots
 from paybill.server.domain.acl import Acl
 from paybill.server.domain.audit_log import AuditLog
 from paybill.server.domain.billing_policy import BillingPolicy
@@ -34,6 +35,7 @@ class Services:
     provisioner: Provisioner
     rate_limiter: RateLimiter  # per principal
     tenant_rate: RateLimiter  # per tenant, at the plan's queries_per_minute
+    tenant_slots: Slots  # per tenant, data statements running at once
     clock: Callable[[], datetime]
     # Reads that must not take SQLite's write lock (waiting on a run while a worker writes).
     reader: Engine

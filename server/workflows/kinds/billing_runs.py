@@ -63,8 +63,9 @@ def check_fits(context: StepContext) -> dict[str, Any]:
     services = context.services
     route = TenantRoute(tenant.id, tenant.isolation)
     timeout = services.settings.statement_timeout_ms
-    rows = sum(row_counts(services.engines, route, timeout).values())
-    pii = pii_rows(services.engines, route, timeout)
+    # Nothing written yet: the step's reads end before the counts (``tenant_work``).
+    rows = sum(row_counts(services.engines, route, timeout, context.tenant_work).values())
+    pii = pii_rows(services.engines, route, timeout, context.tenant_work)
     require_fits(context.session, tenant, get_plan(context.session, target), rows, pii_rows=pii)
     return {"fits": target, "rows": rows}
 

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from paybill.server.core.vocabulary import Isolation
-from paybill.server.executors.dataplane.access import tenant_transaction
+from paybill.server.executors.dataplane.access import tenant_transaction, ungated
 from paybill.server.executors.dataplane.checksums import Canonical, load_order, table_checksums
 from paybill.server.executors.dataplane.export import (
     ExportCorrupt,
@@ -45,7 +45,9 @@ def lab(store_url: str, tmp_path: Path) -> Iterator[Lab]:
 
 def _ids(lab: Lab, route: TenantRoute) -> list[int]:
     statement = select(customers.c.id).where(customers.c.tenant_id == route.tenant_id)
-    with tenant_transaction(lab.engines, route, read_only=True, timeout_ms=10_000) as conn:
+    with tenant_transaction(
+        lab.engines, route, read_only=True, timeout_ms=10_000, gate=ungated
+    ) as conn:
         return list(conn.execute(statement.order_by(customers.c.id)).scalars())
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 
 from paybill.server.core.vocabulary import Isolation, Role
 from paybill.server.domain.principals import add_principal
-from paybill.server.executors.dataplane.access import tenant_transaction
+from paybill.server.executors.dataplane.access import tenant_transaction, ungated
 from paybill.server.executors.dataplane.naming import TenantRoute
 from tests.support.served import Served
 
@@ -63,7 +63,7 @@ def pairs(served: Served, isolation: Isolation) -> Iterator[dict[Isolation, Pair
 def _raw(served: Served, route: TenantRoute, sql: str, **params: str) -> list[tuple]:
     """Unguarded SQL inside the tenant's scoped transaction: as if the guard were off."""
     engines = served.services.engines
-    with tenant_transaction(engines, route, read_only=False, timeout_ms=5000) as conn:
+    with tenant_transaction(engines, route, read_only=False, timeout_ms=5000, gate=ungated) as conn:
         result = conn.execute(text(sql), params)
         return [tuple(r) for r in result] if result.returns_rows else []
 

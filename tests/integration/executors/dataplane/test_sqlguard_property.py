@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 
 from paybill.server.core.errors import SqlRejected
 from paybill.server.core.vocabulary import Role
-from paybill.server.executors.dataplane.access import tenant_transaction
+from paybill.server.executors.dataplane.access import tenant_transaction, ungated
 from paybill.server.executors.dataplane.naming import TenantRoute
 from paybill.server.executors.dataplane.schema import HIDDEN_COLUMNS, TENANT_TABLES
 from paybill.server.executors.dataplane.sqlguard import TENANT_PARAM, Dialect, guard_sql
@@ -171,7 +171,7 @@ def _run(served: Served, route: TenantRoute, schema: VisibleSchema, sql: str) ->
     params = {**guarded.params, TENANT_PARAM: route.tenant_id}
     try:
         with tenant_transaction(
-            served.services.engines, route, read_only=True, timeout_ms=5000
+            served.services.engines, route, read_only=True, timeout_ms=5000, gate=ungated
         ) as conn:
             result = conn.exec_driver_sql(guarded.sql, params)
             names, rows = list(result.keys()), [tuple(r) for r in result]
