@@ -134,7 +134,8 @@ def check_resolved(root: exp.Query, schema: VisibleSchema) -> None:
     """After qualification: every column resolves to a visible column, nothing else is left.
 
     Raises:
-        SqlRejected: a leftover star, a whole-row or field reference, an unresolved column.
+        SqlRejected: a leftover star, a whole-row or field reference, an unresolved column,
+            a NATURAL join (its join columns are implicit).
     """
     checked: set[int] = set()
     for scope in traverse_scope(root):
@@ -152,3 +153,13 @@ def check_resolved(root: exp.Query, schema: VisibleSchema) -> None:
             )
         elif isinstance(node, exp.Column) and id(node) not in checked:
             raise reject("unknown_column", f"column {node.sql()!r} could not be resolved.")
+    for join in root.find_all(exp.Join):
+        if join.method == "NATURAL":
+            # Qualification rewrites a NATURAL join it can resolve into an ON over visible
+            # columns; one left joins on every name both sides share, hidden ones included:
+            # `customers NATURAL JOIN (SELECT 'a@b.c' AS email) AS d` tests customers.email.
+            raise reject(
+                "natural_join",
+                "NATURAL JOIN compares columns it does not name; join with ON or USING "
+                "and the columns you may use.",
+            )

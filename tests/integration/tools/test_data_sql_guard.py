@@ -64,6 +64,21 @@ def test_breaches_are_refused(guarded: Served, sql: str) -> None:
     assert PII_SENTINEL not in str(error)
 
 
+# NATURAL JOIN joins on every shared column name, hidden ones too: a derived table with a
+# column named email turns the join into a test of customers.email (an oracle).
+NATURAL_ORACLES = [
+    f"SELECT name FROM customers NATURAL JOIN (SELECT '{PII_SENTINEL}' AS email) AS d",
+    f"WITH d AS (SELECT '{PII_SENTINEL}' AS email, 1 AS hit) "
+    "SELECT d.hit FROM customers NATURAL LEFT JOIN d",
+]
+
+
+@pytest.mark.parametrize("sql", NATURAL_ORACLES, ids=range(len(NATURAL_ORACLES)))
+def test_natural_join_on_a_hidden_column_is_refused(guarded: Served, sql: str) -> None:
+    error = guarded.error(CALLER, "run_sql", tenant=TENANT, sql=sql)
+    assert (error["code"], error["details"]["rule"]) == ("SQL_REJECTED", "natural_join"), error
+
+
 def test_a_star_returns_only_visible_columns(guarded: Served) -> None:
     result = guarded.ok(CALLER, "run_sql", tenant=TENANT, sql="SELECT * FROM customers")
     names = [c["name"] for c in result["result"]["columns"]]

@@ -134,3 +134,26 @@ def test_sqlglot_failing_unexpectedly_is_a_rejection(
 
     monkeypatch.setattr(sqlguard, "qualify", broken)
     assert _rule("SELECT id FROM customers") == "unresolved"
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT name FROM customers NATURAL JOIN (SELECT 'a@b.c' AS email) AS d",
+        "SELECT d.hit FROM customers NATURAL LEFT JOIN (SELECT 'a@b.c' AS email, 1 AS hit) AS d",
+        "SELECT count(*) FROM support_tickets NATURAL JOIN (SELECT 'x' AS tenant_id) AS d",
+        "WITH d AS (SELECT 'a@b.c' AS email) SELECT name FROM customers NATURAL JOIN d",
+    ],
+)
+@pytest.mark.parametrize("dialect", ["postgres", "sqlite"])
+def test_natural_join_is_refused_its_join_columns_are_implicit(sql: str, dialect: Dialect) -> None:
+    # Its join columns include hidden ones (email, tenant_id) that no column reference names.
+    assert _rule(sql, dialect) == "natural_join"
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "sqlite"])
+def test_natural_join_of_tables_runs_as_the_visible_columns_it_shares(dialect: Dialect) -> None:
+    # Qualification rewrites it to an ON over the visible columns both tables have: nothing
+    # implicit is left to run.
+    guarded = _guard("SELECT i.id FROM invoices AS i NATURAL JOIN customers AS c", dialect)
+    assert "NATURAL" not in guarded.sql and 'ON "i"."id" = "c"."id" WHERE' in guarded.sql
