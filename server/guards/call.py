@@ -86,11 +86,14 @@ class Call:
         transaction ends first, so no store lock or connection waits on tenant work, and the
         statement holds one of the tenant's concurrency slots while it runs.
 
+        The slot is taken before the store transaction ends: a full tenant refuses the call
+        while nothing of it is committed yet (an approval being executed stays pending).
+
         Raises:
             QuotaExceeded: the tenant's slots are all taken.
         """
-        self.release_store()
         with self.services.tenant_slots.hold(route.tenant_id):
+            self.release_store()
             yield
 
     def release_store(self) -> None:

@@ -6,6 +6,7 @@ runs at most ``tenant_concurrency`` statements at once. Real threads, held state
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 
 import pytest
 from sqlalchemy import create_engine
@@ -211,3 +212,26 @@ def test_a_tenant_changed_during_tenant_work_is_a_conflict(served: Served) -> No
     assert outcome.is_error and outcome.payload["error"]["code"] == "CONFLICT", outcome.payload
     tenant = served.ok("ops", "get_tenant", tenant="acme")
     assert (tenant["plan"], tenant["state"]) == ("free", "suspended")
+
+
+def test_an_approval_refused_for_a_full_tenant_stays_pending(served: Served) -> None:
+    # The tenant's slots are taken before the decision commits: a full tenant refuses the
+    # approved call (retry in a moment) with the approval still pending, not spent.
+    pending = served.error("acme-admin", "delete_rows", tenant="acme", table="customers")
+    approval_id = pending["details"]["approval_id"]
+    before = _customers(served)
+    decide = {"approval_id": approval_id, "decision": "approve", "reason": "ok by me"}
+    tenant_id = route_of(served, "acme").tenant_id
+    with ExitStack() as full:
+        for _ in range(CAP):
+            full.enter_context(served.services.tenant_slots.hold(tenant_id))
+        refused = served.error("boss", "decide_approval", **decide)
+    assert refused["code"] == "QUOTA_EXCEEDED", refused
+    statuses = {
+        a["id"]: a["status"] for a in served.ok("boss", "list_approvals", status=None)["approvals"]
+    }
+    assert statuses[approval_id] == "pending"
+    assert _customers(served) == before
+    decided = served.ok("boss", "decide_approval", **decide)
+    assert decided["approval"]["status"] == "executed"
+    assert _customers(served) == 0
