@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, Table, func, or_, select
+from sqlalchemy import ColumnElement, Result, Table, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from paybill.server.core.errors import QuotaExceeded
@@ -18,18 +20,42 @@ from paybill.server.store import Tenant, UsageCounter
 def meter(
     session: Session, tenant: Tenant, now: datetime, *, rows_read: int = 0, rows_written: int = 0
 ) -> None:
-    """Count one data call in the caller's (control-plane) transaction."""
-    day = now.date()
-    counter = session.scalar(
-        select(UsageCounter).where(UsageCounter.tenant_id == tenant.id, UsageCounter.day == day)
+    """Count one data call in the caller's (control-plane) transaction.
+
+    Runs after the call's tenant work has committed, so it must not fail on a concurrent call
+    of the same tenant: the day's counter is incremented in place (no lost update), and when
+    a racing call creates it first (the unique (tenant, day)), this one increments theirs.
+    """
+    added = {
+        "calls": UsageCounter.calls + 1,
+        "rows_read": UsageCounter.rows_read + rows_read,
+        "rows_written": UsageCounter.rows_written + rows_written,
+    }
+    increment = (
+        update(UsageCounter)
+        .where(UsageCounter.tenant_id == tenant.id, UsageCounter.day == now.date())
+        .values(**added)
+        .execution_options(synchronize_session=False)
     )
-    if counter is None:
-        counter = UsageCounter(tenant_id=tenant.id, day=day, calls=0, rows_read=0, rows_written=0)
-        session.add(counter)
-    counter.calls += 1
-    counter.rows_read += rows_read
-    counter.rows_written += rows_written
-    session.flush()
+    if _rowcount(session.execute(increment)):
+        return
+    counter = UsageCounter(
+        tenant_id=tenant.id,
+        day=now.date(),
+        calls=1,
+        rows_read=rows_read,
+        rows_written=rows_written,
+    )
+    try:
+        with session.begin_nested():
+            session.add(counter)
+    except IntegrityError:
+        session.execute(increment)  # created meanwhile by a call of the same tenant
+
+
+def _rowcount(result: Result[Any]) -> int:
+    # Session.execute is typed as returning a Result; for an UPDATE it is a CursorResult.
+    return int(getattr(result, "rowcount", 0))
 
 
 def row_counts(engines: Engines, route: TenantRoute, timeout_ms: int, gate: Gate) -> dict[str, int]:
