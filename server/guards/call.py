@@ -79,9 +79,11 @@ class Call:
     prepared: Any = None  # what the tool's own ``prepare`` check built (validated rows...)
     owner: Call | None = None  # the deciding call an approved call runs inside
     claimed: bool = False  # the idempotency key is marked in flight (``release_store``)
+    # A tenant write of this call committed: a failure after it must not free the key.
+    tenant_wrote: bool = False
 
     @contextmanager
-    def tenant_work(self, route: TenantRoute) -> Iterator[None]:
+    def tenant_work(self, route: TenantRoute, read_only: bool) -> Iterator[None]:
         """The gate of every tenant statement of a tool call (``access.Gate``): the store
         transaction ends first, so no store lock or connection waits on tenant work, and the
         statement holds one of the tenant's concurrency slots while it runs.
@@ -95,6 +97,10 @@ class Call:
         with self.services.tenant_slots.hold(route.tenant_id):
             self.release_store()
             yield
+        # Reached only once the tenant transaction has committed (the gate is outermost).
+        call: Call | None = None if read_only else self
+        while call is not None:
+            call.tenant_wrote, call = True, call.owner
 
     def release_store(self) -> None:
         """Commit what the guards and the handler recorded so far and return the connection.

@@ -116,9 +116,9 @@ class Pipeline:
         except PaybillError as error:
             return self._refused(call, stage, error)
         except IntegrityError:
-            return self._refused(call, stage, _concurrent(tool))
+            return self._refused(call, stage, _concurrent(tool), unforeseen=True)
         except Exception as exc:
-            return self._refused(call, stage, unavailable(exc) or _internal(tool))
+            return self._refused(call, stage, unavailable(exc) or _internal(tool), unforeseen=True)
         finally:
             session.close()
         return Outcome(payload, is_error=False)
@@ -157,7 +157,12 @@ class Pipeline:
             return Outcome(InternalError().to_payload(), is_error=True)
         return Outcome(error.to_payload(), is_error=True)
 
-    def _refused(self, call: Call, stage: str, error: PaybillError) -> Outcome:
+    def _refused(
+        self, call: Call, stage: str, error: PaybillError, *, unforeseen: bool = False
+    ) -> Outcome:
+        """Roll back, record and answer a refused or failed call. An ``unforeseen`` failure
+        (the store failing, a bug) after a tenant write committed leaves the claimed key in
+        flight, so a retry with it cannot write again."""
         payload = error.to_payload()
         allowed = stage == EXECUTE and not call.spec.refusals_denied
         decision = Decision.ALLOWED if allowed else Decision.DENIED
@@ -171,7 +176,8 @@ class Pipeline:
             else:
                 if not error.keeps_changes:
                     session.rollback()
-                forget(call)  # a key claimed before tenant work: free for a retry again
+                if not (unforeseen and call.tenant_wrote):
+                    forget(call)  # a key claimed before tenant work: free for a retry again
             self._audit(call, decision, rule, error.code, error=error)
             session.commit()
         except Exception as exc:

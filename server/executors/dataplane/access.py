@@ -25,11 +25,12 @@ from paybill.server.executors.dataplane.naming import TenantRoute
 # Entered before a tenant connection is taken and held until it is returned. A tool call's
 # gate (``Call.tenant_work``) ends the call's store transaction, so no store lock or store
 # connection is held while a tenant statement runs, and takes one of the tenant's
-# concurrency slots. Required, so no caller can forget to decide.
-Gate = Callable[[TenantRoute], AbstractContextManager[object]]
+# concurrency slots. Required, so no caller can forget to decide. It is told whether the
+# transaction only reads: a tool call keeps its key in flight after a committed write.
+Gate = Callable[[TenantRoute, bool], AbstractContextManager[object]]
 
 
-def ungated(_route: TenantRoute) -> AbstractContextManager[object]:
+def ungated(_route: TenantRoute, _read_only: bool) -> AbstractContextManager[object]:
     """The gate of callers outside a tool call (workflow steps, the CLI)."""
     return nullcontext()
 
@@ -45,7 +46,7 @@ def tenant_transaction(
     """
     engine = engines.for_tenant(route, read_only=read_only)
     try:
-        with gate(route), engine.connect() as conn:
+        with gate(route, read_only), engine.connect() as conn:
             if engines.postgres:
                 with conn.begin():
                     _scope_postgres(conn, route, read_only, timeout_ms)

@@ -40,7 +40,7 @@ class StepContext:
             raise RuntimeError(f"tenant {self.tenant_id} vanished")
         return tenant
 
-    def tenant_work(self, _route: TenantRoute) -> AbstractContextManager[object]:
+    def tenant_work(self, _route: TenantRoute, _read_only: bool) -> AbstractContextManager[object]:
         """The gate of a step's tenant statements (``access.Gate``): the step's store
         transaction ends first, so it holds no store lock or connection while they run. What
         the step wrote before would commit with it: a step reads, counts, then writes.

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import ExitStack
+from typing import Any
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, event, text
 
 from paybill.server.guards.pipeline import Outcome
 from tests.support.held import Calls, Held, route_of
@@ -235,3 +236,34 @@ def test_an_approval_refused_for_a_full_tenant_stays_pending(served: Served) -> 
     decided = served.ok("boss", "decide_approval", **decide)
     assert decided["approval"]["status"] == "executed"
     assert _customers(served) == 0
+
+
+def test_a_store_fault_after_a_tenant_write_keeps_the_key_in_flight(served: Served) -> None:
+    # The tenant rows are committed when the store connection dies under the call's later
+    # writes (metering): the answer is a typed retry hint, and a retry with the same key must
+    # not insert the rows a second time.
+    store = served.services.db.engine
+    if store.dialect.name != "postgresql":
+        pytest.skip("a store backend terminated mid-transaction: PostgreSQL")
+    terminated: list[int] = []
+
+    def terminate(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "usage_counters" in statement and not terminated:
+            pid = conn.connection.dbapi_connection.info.backend_pid
+            terminated.append(pid)
+            with store.connect() as other:
+                other.execute(text("SELECT pg_terminate_backend(:p, 10000)"), {"p": pid})
+                other.commit()
+
+    before = _customers(served)
+    insert = {"tenant": "acme", "table": "customers", "rows": [{"name": "Ada", "country": "DE"}]}
+    event.listen(store, "before_cursor_execute", terminate)
+    try:
+        failed = served.error("acme-admin", "insert_rows", **insert, idempotency_key="k-fault")
+    finally:
+        event.remove(store, "before_cursor_execute", terminate)
+    assert terminated and failed["code"] == "INTERNAL", failed
+    assert _customers(served) == before + 1  # the tenant write had committed
+    retry = served.error("acme-admin", "insert_rows", **insert, idempotency_key="k-fault")
+    assert retry["code"] == "CONFLICT" and "effect is unknown" in retry["message"], retry
+    assert _customers(served) == before + 1
