@@ -33,7 +33,11 @@ from paybill.server.executors.dataplane.sqlguard_budget import (
     too_complex,
 )
 from paybill.server.executors.dataplane.sqlguard_errors import reject as _reject
-from paybill.server.executors.dataplane.sqlguard_resolve import check_resolved, check_sources
+from paybill.server.executors.dataplane.sqlguard_resolve import (
+    check_resolved,
+    check_sources,
+    check_sqlite_distinct_on,
+)
 from paybill.server.executors.dataplane.sqlguard_rewrite import TENANT_PARAM as TENANT_PARAM
 from paybill.server.executors.dataplane.sqlguard_rewrite import Dialect as Dialect
 from paybill.server.executors.dataplane.sqlguard_rewrite import (
@@ -374,6 +378,8 @@ def _guard(
         if not isinstance(root, exp.Query):  # qualify returns the query it was given
             raise _reject("statement_type", "only SELECT statements are read.")
         check_resolved(root, schema)
+        if dialect == "sqlite":
+            check_sqlite_distinct_on(root, schema)
     else:
         _check_write_columns(root, schema)
     inject_tenant(root)

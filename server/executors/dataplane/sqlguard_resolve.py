@@ -14,6 +14,7 @@ from __future__ import annotations
 from sqlglot import exp
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
+from paybill.server.executors.dataplane.schema import TENANT_TABLES
 from paybill.server.executors.dataplane.sqlguard_errors import reject
 from paybill.server.executors.dataplane.visibility import VisibleSchema
 
@@ -162,4 +163,33 @@ def check_resolved(root: exp.Query, schema: VisibleSchema) -> None:
                 "natural_join",
                 "NATURAL JOIN compares columns it does not name; join with ON or USING "
                 "and the columns you may use.",
+            )
+
+
+def check_sqlite_distinct_on(root: exp.Query, schema: VisibleSchema) -> None:
+    """SQLite has no DISTINCT ON: sqlglot renders it as a window (PARTITION BY, ORDER BY) in
+    a subquery, where a bare name means the table's column before the output column. An
+    output name that is a column the caller may not see would then partition or order by
+    that hidden column (``SELECT DISTINCT ON (email) name AS email FROM customers``).
+
+    Raises:
+        SqlRejected: such a query names an output column like a hidden column (rule
+            ``distinct_on``).
+    """
+    hidden = {
+        column.name
+        for name, table in TENANT_TABLES.items()
+        for column in table.columns
+        if column.name not in schema.columns(name)
+    }
+    for select in root.find_all(exp.Select):
+        distinct = select.args.get("distinct")
+        if not isinstance(distinct, exp.Distinct) or distinct.args.get("on") is None:
+            continue
+        clashing = sorted(hidden.intersection(select.named_selects))
+        if clashing:
+            raise reject(
+                "distinct_on",
+                f"on this backend DISTINCT ON cannot name an output column {clashing[0]!r}: "
+                "that is the name of a column you may not use. Choose another alias.",
             )

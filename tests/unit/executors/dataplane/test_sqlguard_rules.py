@@ -157,3 +157,13 @@ def test_natural_join_of_tables_runs_as_the_visible_columns_it_shares(dialect: D
     # implicit is left to run.
     guarded = _guard("SELECT i.id FROM invoices AS i NATURAL JOIN customers AS c", dialect)
     assert "NATURAL" not in guarded.sql and 'ON "i"."id" = "c"."id" WHERE' in guarded.sql
+
+
+def test_distinct_on_may_not_alias_a_hidden_column_on_sqlite() -> None:
+    # SQLite runs DISTINCT ON as a window in a subquery, where "email" is customers.email.
+    sql = "SELECT DISTINCT ON (email) name AS email FROM customers"
+    assert _rule(sql, "sqlite") == "distinct_on"
+    ordered = "SELECT DISTINCT ON (name) name, country AS tenant_id FROM customers ORDER BY name"
+    assert _rule(ordered, "sqlite") == "distinct_on"
+    assert "DISTINCT ON" in _guard(sql, "postgres").sql  # PostgreSQL means the output column
+    _guard("SELECT DISTINCT ON (country) country AS place FROM customers", "sqlite")
