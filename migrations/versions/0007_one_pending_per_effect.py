@@ -24,8 +24,16 @@ PENDING_DOWNGRADE = "kind = 'scheduled_downgrade' AND status = 'pending'"
 
 
 def upgrade() -> None:
+    # Hashes of the earlier format never equal a new request's (format "2."): left pending,
+    # one could run an effect a new approval of the same request already ran. Void them.
     op.execute(
-        "UPDATE approvals SET status = 'void', reason = 'duplicate of an older pending "
+        "UPDATE approvals SET status = 'void', decided_at = CURRENT_TIMESTAMP, reason = "
+        "'requested before the approval format changed; request it again' "
+        "WHERE status = 'pending' AND plan_hash NOT LIKE '2.%'"
+    )
+    op.execute(
+        "UPDATE approvals SET status = 'void', decided_at = CURRENT_TIMESTAMP, "
+        "reason = 'duplicate of an older pending "
         "approval of the same effect' WHERE status = 'pending' AND EXISTS (SELECT 1 FROM "
         "approvals AS older WHERE older.status = 'pending' AND older.plan_hash = "
         "approvals.plan_hash AND older.requested_by = approvals.requested_by AND "

@@ -130,7 +130,7 @@ class Unavailable(InternalError):
         PaybillError.__init__(
             self,
             "The server's database is unavailable right now (restarting or unreachable), so "
-            f"the call did not complete. Retry in {retry_after_seconds} s; send the same "
+            f"the call may not have completed. Retry in {retry_after_seconds} s; send the same "
             "idempotency_key again for a change, so it runs at most once.",
             reason="unavailable",
             retry_after_seconds=retry_after_seconds,

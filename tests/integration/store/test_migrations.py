@@ -128,7 +128,7 @@ def test_0007_keeps_one_pending_approval_per_effect_and_one_waiting_downgrade(
                     tenant_id=tenant.id,
                     tool="offboard_tenant",
                     arguments={},
-                    plan_hash="same-effect",
+                    plan_hash="2.same-effect",
                     status="pending",
                     requested_by="ops",
                     expires_at=start + timedelta(days=1),
@@ -144,11 +144,25 @@ def test_0007_keeps_one_pending_approval_per_effect_and_one_waiting_downgrade(
                 not_before=start + timedelta(days=30),
             )
             run.created_at = start + timedelta(seconds=n)
+        session.add(
+            Approval(
+                tenant_id=tenant.id,
+                tool="offboard_tenant",
+                arguments={},
+                plan_hash="f" * 64,  # the format before "2."
+                status="pending",
+                requested_by="ops2",
+                expires_at=start + timedelta(days=1),
+                created_at=start - timedelta(seconds=1),
+            )
+        )
     migrate.upgrade(db.engine)
     assert _schema_diff(db.engine) == []
     with db.session() as session:
         approvals = session.scalars(select(Approval).order_by(Approval.created_at)).all()
-        assert [a.status.value for a in approvals] == ["pending", "void", "void"]
+        assert [a.status.value for a in approvals] == ["void", "pending", "void", "void"]
+        assert "format changed" in (approvals[0].reason or "")
+        assert all(a.decided_at is not None for a in approvals if a.status.value == "void")
         runs = session.scalars(select(WorkflowRun).order_by(WorkflowRun.created_at)).all()
         assert [(r.status.value, r.input["n"]) for r in runs] == [
             ("succeeded", 0),
