@@ -4,7 +4,8 @@ Before qualification every FROM/JOIN source must be a tenant table or a CTE in s
 that resolves to no CTE is a real relation, and the catalog is not the caller's), and no CTE
 may be named like a tenant table or a catalog relation. After qualification nothing may be
 left that sqlglot did not resolve: no star except ``count(*)``, no whole-row reference (a
-table alias used as a value), no field access on a row, and every column is a (source,
+table alias used as a value), no field access on a row, no NATURAL join (the database would
+join on every same-named column, hidden ones included), and every column is a (source,
 column) pair whose source is a visible tenant table or a checked derived source exposing it.
 Any node the walk does not account for is refused: the check fails closed.
 """
@@ -145,6 +146,13 @@ def check_resolved(root: exp.Query, schema: VisibleSchema) -> None:
     for node in root.walk():
         if isinstance(node, exp.Star):
             _check_star(node)
+        elif isinstance(node, exp.Join) and "NATURAL" in (node.method, node.kind):
+            # sqlglot rewrites NATURAL to ON only while expanding a star; one left here joins,
+            # in the database, on hidden columns too (customers.email = d.email: an oracle).
+            raise reject(
+                "natural_join",
+                "NATURAL joins are not allowed here; join with ON or USING on named columns.",
+            )
         elif isinstance(node, exp.TableColumn | exp.Dot):
             raise reject(
                 "whole_row",

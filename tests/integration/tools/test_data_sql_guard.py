@@ -64,6 +64,20 @@ def test_breaches_are_refused(guarded: Served, sql: str) -> None:
     assert PII_SENTINEL not in str(error)
 
 
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT count(*) AS n FROM customers NATURAL JOIN (SELECT '{v}' AS email) AS d",
+        "SELECT d.x FROM (SELECT '{v}' AS email, 1 AS x) AS d NATURAL LEFT JOIN customers",
+    ],
+)
+def test_natural_join_is_no_oracle_on_hidden_columns(guarded: Served, sql: str) -> None:
+    # PostgreSQL and SQLite join NATURAL on every same-named column, the hidden email too:
+    # one row back would confirm that a customer has that email.
+    error = guarded.error(CALLER, "run_sql", tenant=TENANT, sql=sql.format(v=PII_SENTINEL))
+    assert error["details"]["rule"] == "natural_join", error
+
+
 def test_a_star_returns_only_visible_columns(guarded: Served) -> None:
     result = guarded.ok(CALLER, "run_sql", tenant=TENANT, sql="SELECT * FROM customers")
     names = [c["name"] for c in result["result"]["columns"]]
