@@ -9,9 +9,9 @@ def rss():
 
 
 async def main(c, backend):
-    for n in (8, 11, 12, 13):
-        cols = ", ".join(f"c{i}.name" for i in range(n))
-        sql = f"SELECT string_agg(concat({cols}), ',') AS s FROM " + ", ".join(
+    for n in [int(x) for x in (os.environ.get("BIG_NS") or "8,11,12,13").split(",")]:
+        cols = " || ".join(f"c{i}.name" for i in range(n))
+        sql = f"SELECT string_agg({cols}, ',') AS s FROM " + ", ".join(
             f"customers c{i}" for i in range(n)
         )
         t0 = time.monotonic()
