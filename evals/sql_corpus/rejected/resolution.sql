@@ -153,3 +153,23 @@ SELECT i.status FROM customers c JOIN invoices AS i(id, tenant_id, status) ON tr
 -- name: whole_row_in_distinct_on
 -- expect: SQL_REJECTED whole_row
 SELECT DISTINCT ON (c) id FROM customers c
+
+-- name: natural_join_hidden_column_oracle
+-- expect: SQL_REJECTED natural_join
+SELECT count(*) FROM customers NATURAL JOIN (SELECT 'someone@example.com' AS email) AS d
+
+-- name: natural_join_hidden_column_values_list
+-- expect: SQL_REJECTED natural_join
+SELECT v.email AS guess, c.name FROM customers c NATURAL JOIN (VALUES ('a@example.com'), ('b@example.com')) AS v(email)
+
+-- name: natural_left_join_hidden_column_derived_first
+-- expect: SQL_REJECTED natural_join
+SELECT d.x FROM (SELECT 'a@example.com' AS email, 1 AS x) AS d NATURAL LEFT JOIN customers
+
+-- name: natural_join_tenant_id_oracle
+-- expect: SQL_REJECTED natural_join
+SELECT c.name FROM customers c NATURAL JOIN (SELECT '00000000-0000-0000-0000-000000000000' AS tenant_id) AS d
+
+-- name: natural_join_in_subquery
+-- expect: SQL_REJECTED natural_join
+SELECT name FROM customers WHERE EXISTS (SELECT 1 FROM customers c2 NATURAL JOIN (SELECT 'a@example.com' AS email) AS d)

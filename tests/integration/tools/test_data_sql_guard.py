@@ -70,6 +70,8 @@ NATURAL_ORACLES = [
     f"SELECT name FROM customers NATURAL JOIN (SELECT '{PII_SENTINEL}' AS email) AS d",
     f"WITH d AS (SELECT '{PII_SENTINEL}' AS email, 1 AS hit) "
     "SELECT d.hit FROM customers NATURAL LEFT JOIN d",
+    f"SELECT count(*) AS n FROM customers NATURAL JOIN (SELECT '{PII_SENTINEL}' AS email) AS d",
+    f"SELECT d.x FROM (SELECT '{PII_SENTINEL}' AS email, 1 AS x) AS d NATURAL LEFT JOIN customers",
 ]
 
 

@@ -217,7 +217,7 @@ PAST_DUE = SubscriptionStatus.PAST_DUE
 
 
 @pytest.mark.parametrize(
-    ("situation", "current", "target", "migrate", "postgres", "status", "expected"),
+    ("situation", "current", "target", "migrate", "on_postgres", "status", "expected"),
     [
         ("the same plan", "free", "free", None, True, None, False),
         ("cross-isolation upgrade, PostgreSQL", "free", "pro", None, True, None, True),
@@ -231,7 +231,7 @@ PAST_DUE = SubscriptionStatus.PAST_DUE
     ],
 )
 def test_isolation_move(
-    store: Database, situation, current, target, migrate, postgres, status, expected
+    store: Database, situation, current, target, migrate, on_postgres, status, expected
 ) -> None:
     with Session(store.engine) as session:
         plans = {p.id: p for p in session.scalars(select(Plan))}
@@ -245,7 +245,7 @@ def test_isolation_move(
             target=tenant(on=on, subscription=status or SubscriptionStatus.ACTIVE),
             arguments=arguments,
             session=session,
-            services_=services(engines=SimpleNamespace(postgres=postgres)),
+            services_=services(engines=SimpleNamespace(postgres=on_postgres)),
         )
         if isinstance(expected, bool):
             assert isolation_move(call) is expected, situation

@@ -2,7 +2,10 @@
 joins, subqueries, stars, whole-row references), the guard refuses it, or the statement it
 lets through returns only columns the caller may see and no hidden, PII or other tenant's
 value, executed against a real tenant store seeded with sentinels (SQLite and PostgreSQL,
-where whole-row references are real values); the guard's own work stays bounded."""
+where whole-row references are real values); its row count does not depend on hidden values
+(a literal source with columns named like hidden ones, set once to the real hidden value and
+once to another: a NATURAL join used to match them in the database); the guard's own work
+stays bounded."""
 
 from __future__ import annotations
 
@@ -34,6 +37,9 @@ TABLES = sorted(TENANT_TABLES)
 COLUMNS = {t: [c.name for c in TENANT_TABLES[t].columns] for t in TABLES}
 SECRET_COLUMNS = HIDDEN_COLUMNS | {"email"}
 LITERAL_ALIASES = {"a", "b", "n", "k"}
+# Placeholders in a literal source named like hidden columns, replaced before each run.
+PROBE_EMAIL, PROBE_TENANT = "<probe-email>", "<probe-tenant>"
+NO_EMAIL, NO_TENANT = "nobody@example.invalid", "00000000-0000-0000-0000-000000000000"
 
 
 @dataclass
@@ -54,7 +60,9 @@ def _source(draw: st.DrawFn, q: Query, i: int) -> tuple[str, str, str | None]:
     """(FROM text, alias, the tenant table behind it or None for literals)."""
     alias, table = f"s{i}", draw(st.sampled_from(TABLES))
     kind = draw(
-        st.sampled_from(["table", "bare", "renamed", "derived", "derived_star", "dup", "cte"])
+        st.sampled_from(
+            ["table", "bare", "renamed", "derived", "derived_star", "dup", "cte", "probe"]
+        )
     )
     if kind == "table":
         return f"{table} AS {alias}", alias, table
@@ -67,6 +75,9 @@ def _source(draw: st.DrawFn, q: Query, i: int) -> tuple[str, str, str | None]:
         return table, table, table
     if kind == "dup":
         return f"(SELECT 1 AS a, 2 AS a) AS {alias}", alias, None
+    if kind == "probe":
+        literal = f"(SELECT '{PROBE_EMAIL}' AS email, '{PROBE_TENANT}' AS tenant_id)"
+        return f"{literal} AS {alias}", alias, None
     cols = "*" if kind == "derived_star" else _column(draw, q, table)
     if kind == "cte":
         q.ctes.append(f"w{i} AS (SELECT {cols} FROM {table})")
@@ -103,7 +114,7 @@ def selects(draw: st.DrawFn) -> tuple[str, bool]:
     q = Query()
     sources = [_source(draw, q, i) for i in range(draw(st.integers(1, 3)))]
     from_ = sources[0][0]
-    for text, _alias, _table in sources[1:]:
+    for i, (text, _alias, _table) in enumerate(sources[1:], start=1):
         join = draw(
             st.sampled_from(
                 [", ", " CROSS JOIN ", " NATURAL JOIN ", " JOIN ", " LEFT JOIN ", " USING "]
@@ -112,7 +123,9 @@ def selects(draw: st.DrawFn) -> tuple[str, bool]:
         on = " ON true" if join in (" JOIN ", " LEFT JOIN ") else ""
         if join == " USING ":
             shared = draw(st.sampled_from(["id", "customer_id", "tenant_id", "email", "status"]))
-            q.touches_secret |= shared in SECRET_COLUMNS
+            # Between probe literals only, those names are the literals' own columns.
+            probes_only = all(PROBE_EMAIL in t for t, _, _ in sources[: i + 1])
+            q.touches_secret |= shared in SECRET_COLUMNS and not probes_only
             join, on = " JOIN ", f" USING ({shared})"
         from_ += f"{join}{text}{on}"
     items = [
@@ -180,6 +193,10 @@ def _run(served: Served, route: TenantRoute, schema: VisibleSchema, sql: str) ->
     return names, rows
 
 
+def _rows(rows: list[tuple[object, ...]], swap: dict[str, str]) -> list[tuple[str, ...]]:
+    return sorted(tuple(swap.get(str(v), str(v)) for v in row) for row in rows)
+
+
 @settings(
     max_examples=150,
     deadline=None,
@@ -192,12 +209,25 @@ def test_accepted_selects_return_only_what_the_caller_may_see(
     served, routes = store
     sql, touches_secret = case
     schema = visible_schema(Role.TENANT_AGENT, {"data.read", "data.sql"})
-    outcome = _run(served, routes["globex"], schema, sql)
+    route = routes["globex"]
+    hidden = sql.replace(PROBE_EMAIL, PII_SENTINEL).replace(PROBE_TENANT, route.tenant_id)
+    outcome = _run(served, route, schema, hidden)
     if outcome is None:
         return
+    literal_names: set[str] = set()
+    if PROBE_EMAIL in sql:
+        swap = {PII_SENTINEL: NO_EMAIL, route.tenant_id: NO_TENANT}
+        other = sql.replace(PROBE_EMAIL, NO_EMAIL).replace(PROBE_TENANT, NO_TENANT)
+        elsewhere = _run(served, route, schema, other)
+        assert elsewhere is not None, other
+        # The same rows, up to the probe values themselves when selected.
+        assert _rows(outcome[1], swap) == _rows(elsewhere[1], {}), f"depends on hidden: {sql}"
+        # Values are checked on the run whose probes hold no secret (they come back as
+        # themselves when selected); the probe's column names are literals' names.
+        outcome, literal_names = elsewhere, {"email", "tenant_id"}
     assert not touches_secret, f"accepted a statement reaching hidden data: {sql}"
     names, rows = outcome
-    visible = {c for cols in schema.tables.values() for c in cols}
+    visible = {c for cols in schema.tables.values() for c in cols} | literal_names
     assert set(names) <= visible | LITERAL_ALIASES | {"_col_0", "_col_1", "_col_2"}, sql
     secrets = {PII_SENTINEL, OTHER_TENANT_SENTINEL, *(r.tenant_id for r in routes.values())}
     values = {str(v) for row in rows for v in row}
