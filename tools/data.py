@@ -140,6 +140,7 @@ def run_sql(call: Call, args: RunSqlInput) -> RunSqlOutput:
             read_only=guarded.kind == "read",
             timeout_ms=settings.statement_timeout_ms,
             gate=call.tenant_work,
+            max_value_bytes=settings.max_result_bytes,
         ) as conn:
             result = conn.exec_driver_sql(guarded.sql, params)
             affected = result.rowcount if guarded.kind == "write" else None

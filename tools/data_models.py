@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field
 
-from paybill.server.core.errors import QuotaExceeded
+from paybill.server.core.errors import too_large
 from paybill.server.guards.spec import ToolInput, ToolOutput
 
 IDENT = r"^[a-z_][a-z0-9_]{0,62}$"
@@ -97,13 +97,7 @@ def _bounded_rows(rows: list[tuple[Any, ...]], max_bytes: int) -> list[list[Any]
         values = [json_value(v) for v in row]
         size += len(json.dumps(values, default=str, ensure_ascii=False).encode())
         if size > max_bytes:
-            raise QuotaExceeded(
-                f"The result is larger than {max_bytes} bytes, the most one call returns. "
-                "Narrow the query: fewer or shorter columns (e.g. substring or length), "
-                "filters, an aggregate, or a lower LIMIT.",
-                limit="max_result_bytes",
-                max_result_bytes=max_bytes,
-            )
+            raise too_large(max_bytes)
         out.append(values)
     return out
 

@@ -154,3 +154,14 @@ class TransientFaultsExhausted(InternalError):
 
 _ERROR_CLASSES: list[type[PaybillError]] = [PaybillError, *PaybillError.__subclasses__()]
 ERROR_CODES: tuple[str, ...] = tuple(dict.fromkeys(cls.code for cls in _ERROR_CLASSES))
+
+
+def too_large(max_bytes: int) -> QuotaExceeded:
+    """The refusal of a result (or a value built for it) larger than ``max_bytes``."""
+    return QuotaExceeded(
+        f"The result is larger than {max_bytes} bytes, the most one call returns. "
+        "Narrow the query: fewer or shorter columns (e.g. substring or length), "
+        "filters, an aggregate, or a lower LIMIT.",
+        limit="max_result_bytes",
+        max_result_bytes=max_bytes,
+    )

@@ -26,6 +26,7 @@ def statement(call: Call) -> GuardedSql:
             dialect="postgres" if call.services.engines.postgres else "sqlite",
             allow_write=may_write_data(call),
             max_rows=call.services.settings.max_result_rows,
+            max_value_chars=call.services.settings.max_result_bytes,
         )
     return call.sql
 

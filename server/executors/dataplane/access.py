@@ -10,15 +10,16 @@ security and grants hold even if the SQL guard were wrong. On SQLite, reads run 
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import Connection, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 
-from paybill.server.core.errors import QuotaExceeded
+from paybill.server.core.errors import QuotaExceeded, too_large
 from paybill.server.executors.dataplane.engines import Engines
 from paybill.server.executors.dataplane.naming import TenantRoute
 
@@ -37,12 +38,23 @@ def ungated(_route: TenantRoute, _read_only: bool) -> AbstractContextManager[obj
 
 @contextmanager
 def tenant_transaction(
-    engines: Engines, route: TenantRoute, *, read_only: bool, timeout_ms: int, gate: Gate
+    engines: Engines,
+    route: TenantRoute,
+    *,
+    read_only: bool,
+    timeout_ms: int,
+    gate: Gate,
+    max_value_bytes: int | None = None,
 ) -> Iterator[Connection]:
     """Yield a connection inside a transaction scoped to ``route``'s tenant; commit on exit.
 
+    On SQLite, which runs inside this process, a read with ``max_value_bytes`` may build no
+    string or blob longer than four times that (a character takes up to four bytes): an
+    aggregate over a cross join would otherwise take the server's memory with it.
+
     Raises:
-        QuotaExceeded: the statement ran past ``timeout_ms``, or ``gate`` refused.
+        QuotaExceeded: the statement ran past ``timeout_ms``, built a value past the bound,
+            or ``gate`` refused.
     """
     engine = engines.for_tenant(route, read_only=read_only)
     try:
@@ -52,8 +64,13 @@ def tenant_transaction(
                     _scope_postgres(conn, route, read_only, timeout_ms)
                     yield conn
             else:
-                with _sqlite_budget(conn, read_only, timeout_ms), conn.begin():
+                limit = 4 * max_value_bytes + 1024 if read_only and max_value_bytes else None
+                with _sqlite_budget(conn, read_only, timeout_ms, limit), conn.begin():
                     yield conn
+    except DataError as exc:
+        if max_value_bytes and "too big" in str(exc.orig):
+            raise too_large(max_value_bytes) from None
+        raise
     except OperationalError as exc:
         if _timed_out(exc):
             raise QuotaExceeded(
@@ -77,16 +94,22 @@ def _scope_postgres(conn: Connection, route: TenantRoute, read_only: bool, timeo
 
 
 @contextmanager
-def _sqlite_budget(conn: Connection, read_only: bool, timeout_ms: int) -> Iterator[None]:
+def _sqlite_budget(
+    conn: Connection, read_only: bool, timeout_ms: int, max_length: int | None
+) -> Iterator[None]:
     raw: Any = conn.connection.driver_connection
     deadline = time.monotonic() + timeout_ms / 1000
     raw.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
     if read_only:
         raw.execute("PRAGMA query_only = ON")
+    length = sqlite3.SQLITE_LIMIT_LENGTH
+    previous = raw.setlimit(length, max_length) if max_length else None
     try:
         yield
     finally:
         raw.set_progress_handler(None, 0)
+        if previous is not None:
+            raw.setlimit(length, previous)
         if read_only:
             raw.execute("PRAGMA query_only = OFF")
 

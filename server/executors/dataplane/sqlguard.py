@@ -42,6 +42,7 @@ from paybill.server.executors.dataplane.sqlguard_rewrite import TENANT_PARAM as 
 from paybill.server.executors.dataplane.sqlguard_rewrite import Dialect as Dialect
 from paybill.server.executors.dataplane.sqlguard_rewrite import (
     bind_literals,
+    bound_aggregates,
     cap_limit,
     check_intervals,
     inject_tenant,
@@ -319,14 +320,16 @@ def guard_sql(
     dialect: Dialect,
     allow_write: bool,
     max_rows: int,
+    max_value_chars: int | None = None,
 ) -> GuardedSql:
-    """Validate and rewrite one statement for a tenant-scoped execution.
+    """Validate and rewrite one statement for a tenant-scoped execution; with
+    ``max_value_chars``, text and array aggregates are cut in the database to one more.
 
     Raises:
         SqlRejected: the statement breaks any rule; ``details.rule`` says which.
     """
     try:
-        return _guard(sql, params, schema, dialect, allow_write, max_rows)
+        return _guard(sql, params, schema, dialect, allow_write, max_rows, max_value_chars)
     except RecursionError:
         raise too_complex("it is nested too deeply to check.", limit="recursion") from None
     except SqlglotError as exc:
@@ -348,6 +351,7 @@ def _guard(
     dialect: Dialect,
     allow_write: bool,
     max_rows: int,
+    max_value_chars: int | None,
 ) -> GuardedSql:
     watch = Stopwatch()
     root = _parse(sql)
@@ -384,6 +388,8 @@ def _guard(
         _check_write_columns(root, schema)
     inject_tenant(root)
     limit = cap_limit(root, max_rows) if kind == "read" else None
+    if kind == "read" and max_value_chars is not None:
+        bound_aggregates(root, max_value_chars, dialect)
     bound = dict(params)
     bind_literals(root, bound)
     rendered = render(root, dialect)

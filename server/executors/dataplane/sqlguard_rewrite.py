@@ -72,6 +72,24 @@ def cap_limit(root: exp.Expr, max_rows: int) -> int:
     return effective
 
 
+def bound_aggregates(root: exp.Expr, max_chars: int, dialect: Dialect) -> None:
+    """Cut every text aggregate (and, on PostgreSQL, array aggregate) to ``max_chars + 1``
+    characters or elements in the database: a ``string_agg`` over a cross join grows
+    without bound, and fetching it whole would cost the server its memory before the
+    result's size could be refused. One more than the bound is kept, so a cut value is
+    still larger than the result may be and is refused, never returned short."""
+    length = exp.Literal.number(max_chars + 1)
+    # Innermost first: an outer aggregate's copy then already holds its inner ones' bounds.
+    for node in reversed(list(root.find_all(exp.GroupConcat, exp.ArrayAgg, bfs=False))):
+        target = node.parent if isinstance(node.parent, exp.Window) else node
+        if isinstance(node, exp.GroupConcat):
+            start = exp.Literal.number(1)
+            target.replace(exp.Substring(this=target.copy(), start=start, length=length))
+        elif dialect == "postgres":
+            cut = exp.Slice(this=exp.Literal.number(1), expression=length)
+            target.replace(exp.Bracket(this=exp.Paren(this=target.copy()), expressions=[cut]))
+
+
 _STRINGS = (exp.Literal, exp.RawString, exp.National, exp.ByteString)
 # An interval's text stays inline (a bound parameter cannot be an interval literal's text):
 # numbers, unit words, signs, dots and colons ('1 day 2 hours', '1:30'), nothing that could

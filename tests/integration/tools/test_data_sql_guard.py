@@ -152,3 +152,35 @@ def test_results_are_bounded_in_bytes(small_results: Served) -> None:
         [1],
         [190],
     ]
+
+
+def test_an_aggregate_over_a_cross_join_is_refused(small_results: Served) -> None:
+    # string_agg over a cross join grows with the product of the tables (1.27 GB of server
+    # memory for thirteen tables): refused, and a small aggregate still answers.
+    served = small_results
+    insert_raw(served.services, TENANT, "customers", [{"name": f"n{i}"} for i in range(20)])
+    sql = (
+        "SELECT string_agg(a.name || b.name || c.name, ',') AS s "
+        "FROM customers a, customers b, customers c"
+    )
+    error = served.error(CALLER, "run_sql", tenant=TENANT, sql=sql)
+    assert (error["code"], error["details"]["limit"]) == ("QUOTA_EXCEEDED", "max_result_bytes")
+    within = "SELECT length(string_agg(name, ',')) AS n FROM customers WHERE name = 'n1'"
+    assert served.ok(CALLER, "run_sql", tenant=TENANT, sql=within)["result"]["rows"] == [[2]]
+
+
+def test_sqlite_builds_no_value_past_the_bound_in_the_server(small_results: Served) -> None:
+    # SQLite runs inside the server: the aggregate itself may not grow past the bound, even
+    # when only its length is returned. PostgreSQL builds it in its own memory and answers.
+    served = small_results
+    insert_raw(served.services, TENANT, "customers", [{"name": f"m{i}"} for i in range(20)])
+    sql = (
+        "SELECT length(string_agg(a.name || b.name, ',')) AS n "
+        "FROM customers a, customers b WHERE a.name LIKE 'm%' AND b.name LIKE 'm%'"
+    )
+    if served.services.engines.postgres:
+        (n,) = served.ok(CALLER, "run_sql", tenant=TENANT, sql=sql)["result"]["rows"][0]
+        assert n == 151  # cut to one more than the result may hold
+        return
+    error = served.error(CALLER, "run_sql", tenant=TENANT, sql=sql)
+    assert (error["code"], error["details"]["limit"]) == ("QUOTA_EXCEEDED", "max_result_bytes")

@@ -167,3 +167,46 @@ def test_distinct_on_may_not_alias_a_hidden_column_on_sqlite() -> None:
     assert _rule(ordered, "sqlite") == "distinct_on"
     assert "DISTINCT ON" in _guard(sql, "postgres").sql  # PostgreSQL means the output column
     _guard("SELECT DISTINCT ON (country) country AS place FROM customers", "sqlite")
+
+
+def _bounded(sql: str, dialect: Dialect) -> str:
+    return guard_sql(
+        sql, {}, schema=AGENT, dialect=dialect, allow_write=False, max_rows=100, max_value_chars=40
+    ).sql
+
+
+@pytest.mark.parametrize(
+    ("sql", "postgres", "sqlite"),
+    [
+        (
+            "SELECT string_agg(name, ',') AS s FROM customers",
+            'SUBSTRING(STRING_AGG("customers"."name", %(',
+            'SUBSTRING(GROUP_CONCAT("customers"."name", :',
+        ),
+        (
+            "SELECT string_agg(name, ',') OVER (ORDER BY id) AS s FROM customers",
+            'SUBSTRING(STRING_AGG("customers"."name", %(',
+            'SUBSTRING(GROUP_CONCAT("customers"."name", :',
+        ),
+        (
+            "SELECT array_agg(name) AS a FROM customers",
+            '(ARRAY_AGG("customers"."name"))[1:41]',
+            'ARRAY_AGG("customers"."name")',  # no arrays on SQLite: it refuses the statement
+        ),
+    ],
+)
+def test_text_and_array_aggregates_are_cut_in_the_database(
+    sql: str, postgres: str, sqlite: str
+) -> None:
+    assert postgres in _bounded(sql, "postgres")
+    assert sqlite in _bounded(sql, "sqlite")
+    # One more than the bound (40): a cut value is still too large, so it is refused.
+    assert "41" in _bounded(sql, "postgres")
+
+
+def test_an_inner_aggregate_is_cut_inside_the_outer_one() -> None:
+    sql = (
+        "SELECT country, string_agg((SELECT string_agg(i.status, ',') FROM invoices i "
+        "WHERE i.customer_id = c.id), ';') AS s FROM customers c GROUP BY country"
+    )
+    assert _bounded(sql, "postgres").count("SUBSTRING(STRING_AGG(") == 2
