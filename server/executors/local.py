@@ -33,9 +33,15 @@ class LocalProvisioner:
     def _write(self, tenant: TenantFacts, record: dict[str, Any]) -> Path:
         path = self.root / tenant.slug / "infrastructure.json"
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            # Owner only, like the credentials and the store: the record names the tenant's
+            # role, schema and database.
+            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, exist_ok=True)
             tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(record, indent=2, sort_keys=True))
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)  # a leftover temporary file may be more permissive
+            with os.fdopen(fd, "w", encoding="utf-8") as file:
+                file.write(json.dumps(record, indent=2, sort_keys=True))
             os.replace(tmp, path)  # atomic: a crash never leaves half a record
         except OSError as exc:
             raise ProvisioningFailed(
