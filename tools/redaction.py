@@ -25,9 +25,14 @@ _ROW_TOOLS = frozenset({"insert_rows"})
 _VALUE_TOOLS = frozenset({"update_rows"})
 _FILTER_TOOLS = frozenset({"update_rows", "delete_rows", "query_table"})
 _SQL_TOOLS = frozenset({"run_sql"})
-# A SQL string literal ('' escapes a quote, E'' escapes with backslashes) or a PostgreSQL
-# dollar-quoted string.
-_LITERAL = re.compile(r"[Ee]?'(?:[^'\\]|''|\\.)*'?|\$([A-Za-z_]*)\$.*?(?:\$\1\$|$)", re.DOTALL)
+# A SQL string literal ('' escapes a quote, E'' escapes with backslashes), a PostgreSQL
+# dollar-quoted string, or a number standing on its own (a phone number or an account number
+# is PII too; digits inside a name like c1 are not matched).
+_LITERAL = re.compile(
+    r"[Ee]?'(?:[^'\\]|''|\\.)*'?|\$([A-Za-z_]*)\$.*?(?:\$\1\$|$)|\b\d[\d.]*(?:[eE][+-]?\d+)?\b",
+    re.DOTALL,
+)
+_NUMBER = re.compile(r"\d")
 
 
 def _row(value: Any, columns: dict[str, str]) -> Any:
@@ -45,7 +50,9 @@ def _filter(value: Any, columns: dict[str, str]) -> Any:
 
 
 def _statement(value: Any) -> Any:
-    return _LITERAL.sub(f"'{REDACTED}'", value) if isinstance(value, str) else REDACTED
+    if not isinstance(value, str):
+        return REDACTED
+    return _LITERAL.sub(lambda m: REDACTED if _NUMBER.match(m[0]) else f"'{REDACTED}'", value)
 
 
 def visible_arguments(

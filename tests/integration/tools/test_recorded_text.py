@@ -123,3 +123,7 @@ def test_a_reader_who_may_see_pii_sees_the_values() -> None:
         "run_sql", {"sql": "a = 'it''s' AND b = $x$secret$x$ AND c = E'\\'q'"}, narrow, False
     )
     assert "secret" not in quoted["sql"] and "it" not in quoted["sql"] and "q'" not in quoted["sql"]
+    numbers = visible_arguments(
+        "run_sql", {"sql": "SELECT c1 FROM t WHERE phone = 4915112345 AND x > 1.5e3"}, narrow, False
+    )
+    assert numbers["sql"] == (f"SELECT c1 FROM t WHERE phone = {REDACTED} AND x > {REDACTED}")
