@@ -3,7 +3,7 @@ the chain's verification (platform roles: it covers every tenant's events)."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -34,6 +34,10 @@ class GetAuditLogInput(ToolInput):
 
 
 class AuditVerificationOut(BaseModel):
+    """Read from ``audit.VerifyReport`` (``from_attributes``)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     ok: bool
     checked: int = Field(description="Events that verified, from the first.")
     keyed: int = Field(description="Of those, events signed with the audit key.")
@@ -94,17 +98,7 @@ def _verify(call: Call) -> AuditVerificationOut:
     # The services' reader: a long scan must not hold SQLite's write lock.
     with Session(call.services.reader) as session:
         report = call.services.audit.verify(session)
-    return AuditVerificationOut(
-        ok=report.ok,
-        checked=report.checked,
-        keyed=report.keyed,
-        unkeyed=report.unkeyed,
-        key_id=report.key_id,
-        checkpoint=report.checkpoint,
-        checkpoint_count=report.checkpoint_count,
-        first_broken_id=report.first_broken_id,
-        reason=report.reason,
-    )
+    return AuditVerificationOut.model_validate(report)
 
 
 TOOLS = [

@@ -8,10 +8,6 @@ from paybill.server.domain import idempotency
 from paybill.server.guards.call import Answer, Call, Outcome
 
 
-def _key(call: Call) -> str | None:
-    return call.idempotency_key
-
-
 def _normalised(call: Call) -> dict[str, Any]:
     """The validated arguments, so explicit defaults (dry_run=false) match omitted ones."""
     normalised: dict[str, Any] = call.arguments.model_dump(mode="json")
@@ -24,7 +20,7 @@ def replay(call: Call) -> Answer | None:
     Raises:
         Conflict: the key was used with other arguments.
     """
-    key = _key(call)
+    key = call.idempotency_key
     if key is None:
         return None
     caller, tool = call.caller.id, call.spec.name
@@ -38,7 +34,7 @@ def replay(call: Call) -> Answer | None:
 
 def remember(call: Call, payload: dict[str, Any], *, is_error: bool) -> None:
     """Store the call's result under its key, for replays."""
-    key = _key(call)
+    key = call.idempotency_key
     if key is None:
         return
     idempotency.remember(
@@ -53,6 +49,6 @@ def remember(call: Call, payload: dict[str, Any], *, is_error: bool) -> None:
 
 def forget(call: Call) -> None:
     """Free the key this call claimed before its tenant work: nothing to replay."""
-    key = _key(call)
+    key = call.idempotency_key
     if key is not None and call.claimed:
         idempotency.forget(call.session, call.caller.id, call.spec.name, key)

@@ -19,9 +19,9 @@ from collections.abc import Callable
 from paybill.server.core.vocabulary import Decision
 from paybill.server.domain.audit import AuditEntry
 from paybill.server.domain.audit_log import AuditLog
+from paybill.server.guards.call import ANONYMOUS
 from paybill.server.store.database import Database
 
-ANONYMOUS = "<anonymous>"
 TOOL = "<http>"
 RULE = "http:UNAUTHENTICATED"
 DROPPED_RULE = "http:DROPPED"
@@ -90,7 +90,7 @@ class RefusalRecorder:
 def _refusal(client: str, path: str, key: str) -> AuditEntry:
     reason = "a key that matches no active principal" if key else "no bearer key"
     return AuditEntry(
-        principal=ANONYMOUS,
+        principal=ANONYMOUS.name,
         tool=TOOL,
         arguments={"client": client, "path": path[:200], "key_sha256": key_digest(key)},
         decision=Decision.DENIED,
@@ -103,7 +103,7 @@ def _refusal(client: str, path: str, key: str) -> AuditEntry:
 
 def _dropped(count: int) -> AuditEntry:
     return AuditEntry(
-        principal=ANONYMOUS,
+        principal=ANONYMOUS.name,
         tool=TOOL,
         arguments={"dropped": count, "window_seconds": WINDOW_SECONDS},
         decision=Decision.DENIED,

@@ -8,7 +8,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from paybill.server.core.settings import parse_database_url
@@ -80,3 +80,11 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def updated_rows(result: Result[Any]) -> int:
+    """The rows an UPDATE matched: Session.execute is typed as returning a Result, but for
+    DML it is a CursorResult, which alone has ``rowcount``."""
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"expected the CursorResult of an UPDATE, got {type(result).__name__}")
+    return result.rowcount

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import ColumnElement, Result, Table, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -15,6 +14,7 @@ from paybill.server.executors.dataplane.engines import Engines
 from paybill.server.executors.dataplane.naming import TenantRoute
 from paybill.server.executors.dataplane.schema import TENANT_TABLES
 from paybill.server.store import Tenant, UsageCounter
+from paybill.server.store.database import updated_rows
 
 
 def meter(
@@ -37,7 +37,7 @@ def meter(
         .values(**added)
         .execution_options(synchronize_session=False)
     )
-    if _rowcount(session.execute(increment)):
+    if updated_rows(session.execute(increment)):
         return
     counter = UsageCounter(
         tenant_id=tenant.id,
@@ -51,11 +51,6 @@ def meter(
             session.add(counter)
     except IntegrityError:
         session.execute(increment)  # created meanwhile by a call of the same tenant
-
-
-def _rowcount(result: Result[Any]) -> int:
-    # Session.execute is typed as returning a Result; for an UPDATE it is a CursorResult.
-    return int(getattr(result, "rowcount", 0))
 
 
 def row_counts(engines: Engines, route: TenantRoute, timeout_ms: int, gate: Gate) -> dict[str, int]:

@@ -3,15 +3,11 @@
 Every step converges when run again, so a fault of the database connection under it (the
 backend terminated, the server restarting, the network dropped) or a transaction the server
 chose to abort (a serialization failure, a deadlock) is retried with a capped exponential
-backoff; anything else fails the run as before. What counts as transient is
+backoff (this module); anything else fails the run as before. What counts as transient is
 ``store.outage.is_transient``, the pipeline's classifier too.
 """
 
 from __future__ import annotations
-
-from paybill.server.store.outage import is_transient
-
-__all__ = ["backoff", "is_transient"]
 
 
 def backoff(attempt: int, base: float, cap: float) -> float:

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import CursorResult, Result, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -42,11 +42,13 @@ from paybill.server.core.vocabulary import Decision, RunStatus, StepStatus
 from paybill.server.domain import audit
 from paybill.server.executors.provisioner import TenantFacts
 from paybill.server.store import Tenant, TenantRunLock, WorkflowRun, WorkflowStep
+from paybill.server.store.database import updated_rows
+from paybill.server.store.outage import is_transient
 from paybill.server.workflows.engine import plan_files
 from paybill.server.workflows.engine.billing_tick import BillingTicker
 from paybill.server.workflows.engine.definitions import StepContext
 from paybill.server.workflows.engine.runs import UNFINISHED
-from paybill.server.workflows.engine.transient import backoff, is_transient
+from paybill.server.workflows.engine.transient import backoff
 
 if TYPE_CHECKING:
     from paybill.server.workflows.engine.services import Services
@@ -171,7 +173,7 @@ class Worker:
     def _renew(self, session: Session, run_id: str, tenant_id: str | None) -> None:
         """Extend this worker's lease; Raises: LeaseLost when another owns the run now."""
         until = self._now() + self.lease
-        renewed = _rowcount(
+        renewed = updated_rows(
             session.execute(
                 update(WorkflowRun)
                 .where(WorkflowRun.id == run_id, WorkflowRun.locked_by == self.owner)
@@ -180,7 +182,7 @@ class Worker:
             )
         )
         if tenant_id is not None:
-            renewed = renewed and _rowcount(
+            renewed = renewed and updated_rows(
                 session.execute(
                     update(TenantRunLock)
                     .where(
@@ -490,11 +492,3 @@ def _discard(session: Session) -> None:
         session.rollback()
     except Exception:
         log.warning("rolling back a step's session failed", exc_info=True)
-
-
-def _rowcount(result: Result[Any]) -> int:
-    """The rows an UPDATE matched: Session.execute is typed as returning a Result, but for
-    DML it is a CursorResult, which alone has ``rowcount``."""
-    if not isinstance(result, CursorResult):
-        raise TypeError(f"expected the CursorResult of an UPDATE, got {type(result).__name__}")
-    return result.rowcount

@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, ProgrammingError
 
 from paybill.server.core.errors import ProvisioningFailed
-from paybill.server.workflows.engine.transient import backoff, is_transient
+from paybill.server.store.outage import is_transient
+from paybill.server.workflows.engine.transient import backoff
 
 
 class DriverError(Exception):
