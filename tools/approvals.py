@@ -1,4 +1,5 @@
-"""list_approvals and decide_approval: the human gate in front of destructive actions."""
+"""list_approvals, get_approval and decide_approval: the human gate in front of destructive
+actions."""
 
 from __future__ import annotations
 
@@ -50,7 +51,25 @@ def list_approvals(call: Call, args: ListApprovalsInput) -> ListApprovalsOutput:
 
 def _out(redactor: Redactor, approval: Approval) -> ApprovalOut:
     arguments = redactor.arguments(approval.tool, approval.arguments, approval.tenant_id)
-    return ApprovalOut.of(approval, arguments)
+    effect = redactor.effect(approval.tool, approval.effect, approval.tenant_id)
+    return ApprovalOut.of(approval, arguments, effect)
+
+
+class GetApprovalInput(ToolInput):
+    approval_id: str = Field(pattern=r"^[0-9a-f-]{36}$")
+
+
+class GetApprovalOutput(ToolOutput):
+    content_trust: TenantText = "untrusted_tenant_data"
+    notice: str = RECORDED_NOTICE
+    approval: ApprovalOut
+
+
+def get_approval(call: Call, args: GetApprovalInput) -> GetApprovalOutput:
+    approval = call.session.get(Approval, args.approval_id)
+    if approval is None:  # resolved by ``_tenant_of_approval`` first; deleted since
+        raise NotFound(f"No approval {args.approval_id!r}.", approval_id=args.approval_id)
+    return GetApprovalOutput(approval=_out(Redactor(call.session, call.caller.role), approval))
 
 
 class DecideApprovalInput(MutatingInput):
@@ -70,10 +89,10 @@ class DecideApprovalOutput(ToolOutput):
 
 # Tools that show approvals: a caller granted neither in an approval's domain cannot tell it
 # from one that does not exist.
-APPROVAL_READERS = ("list_approvals", "decide_approval")
+APPROVAL_READERS = ("list_approvals", "get_approval", "decide_approval")
 
 
-def _tenant_of_approval(call: Call, args: DecideApprovalInput) -> Tenant | None:
+def _tenant_of_approval(call: Call, args: GetApprovalInput | DecideApprovalInput) -> Tenant | None:
     approval = call.session.get(Approval, args.approval_id)
     tenant = (
         call.session.get(Tenant, approval.tenant_id) if approval and approval.tenant_id else None
@@ -160,6 +179,17 @@ TOOLS = [
         output_model=ListApprovalsOutput,
         handler=list_approvals,
         scope=Scope.CALLER,
+    ),
+    ToolSpec(
+        name="get_approval",
+        title="Get approval",
+        description="One approval: its status, requester, expiry and the effect it binds "
+        "(what would run, as the approver sees it). Use it to follow an APPROVAL_REQUIRED.",
+        input_model=GetApprovalInput,
+        output_model=GetApprovalOutput,
+        handler=get_approval,
+        scope=Scope.TENANT,
+        tenant_of=_tenant_of_approval,
     ),
     ToolSpec(
         name="decide_approval",

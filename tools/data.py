@@ -16,6 +16,7 @@ from paybill.server.guards.approval import sql_writes
 from paybill.server.guards.call import Call
 from paybill.server.guards.spec import (
     DataAccess,
+    GatedOutput,
     MutatingInput,
     Scope,
     ToolInput,
@@ -119,7 +120,7 @@ class RunSqlInput(MutatingInput):
     params: dict[str, Scalar] = Field(default_factory=dict, max_length=50)
 
 
-class RunSqlOutput(ToolOutput):
+class RunSqlOutput(GatedOutput):
     kind: Literal["read", "write"]
     result: DataResult | None
     rows_affected: int | None

@@ -148,6 +148,11 @@ class ApprovalOut(RecordOut):
     tool: str
     arguments: dict[str, Any]
     plan_hash: str
+    effect: dict[str, Any] | None = Field(
+        description="What the approval binds, as the approver sees it: kind, summary, tenant, "
+        "details (docs/approvals.md); null on approvals older than effect binding."
+    )
+    effect_hash: str | None = Field(description="SHA-256 of the effect's canonical JSON.")
     status: str
     requested_by: str
     decided_by: str | None
@@ -157,10 +162,21 @@ class ApprovalOut(RecordOut):
     created_at: datetime
 
     @classmethod
-    def of(cls, approval: Approval, arguments: dict[str, Any] | None = None) -> ApprovalOut:
-        """The approval, with ``arguments`` (redacted for the reader) in place of its own."""
+    def of(
+        cls,
+        approval: Approval,
+        arguments: dict[str, Any] | None = None,
+        effect: dict[str, Any] | None = None,
+    ) -> ApprovalOut:
+        """The approval, with ``arguments`` and ``effect`` (redacted for the reader) in place
+        of its own."""
         out = cls.model_validate(approval)
-        return out if arguments is None else out.model_copy(update={"arguments": arguments})
+        update: dict[str, Any] = {}
+        if arguments is not None:
+            update["arguments"] = arguments
+        if effect is not None:
+            update["effect"] = effect
+        return out.model_copy(update=update) if update else out
 
 
 class AuditEventOut(RecordOut):

@@ -6,7 +6,7 @@ from pydantic import Field, model_validator
 
 from paybill.server.core.errors import InvalidInput
 from paybill.server.guards.call import Call
-from paybill.server.guards.spec import MutatingInput, Scope, ToolOutput, ToolSpec
+from paybill.server.guards.spec import GatedOutput, MutatingInput, Scope, ToolSpec
 from paybill.server.workflows.engine.runs import enqueue
 from paybill.server.workflows.kinds.tenant_runs import OFFBOARD
 from paybill.tools.models import SLUG_FIELD, RunOut, TenantOut
@@ -28,7 +28,7 @@ class OffboardInput(MutatingInput):
         return self
 
 
-class OffboardOutput(ToolOutput):
+class OffboardOutput(GatedOutput):
     tenant: TenantOut
     workflow: RunOut | None
     dry_run: bool

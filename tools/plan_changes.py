@@ -16,7 +16,7 @@ from paybill.server.executors.dataplane.naming import TenantRoute
 from paybill.server.guards import billing
 from paybill.server.guards.approval import isolation_move
 from paybill.server.guards.call import Call
-from paybill.server.guards.spec import MutatingInput, Scope, ToolOutput, ToolSpec
+from paybill.server.guards.spec import GatedOutput, MutatingInput, Scope, ToolOutput, ToolSpec
 from paybill.server.workflows.engine.runs import enqueue, schedule_replacing
 from paybill.server.workflows.kinds import migration
 from paybill.server.workflows.kinds.billing_runs import SCHEDULED_DOWNGRADE
@@ -58,7 +58,7 @@ class IsolationMigrationOut(ToolOutput):
     steps: list[str]
 
 
-class ChangePlanOutput(ToolOutput):
+class ChangePlanOutput(GatedOutput):
     tenant: TenantOut
     from_plan: str
     to_plan: str

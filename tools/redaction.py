@@ -85,6 +85,28 @@ def visible_arguments(
     return out
 
 
+def visible_effect(
+    tool: str, effect: dict[str, Any], schema: VisibleSchema, sees_all: bool
+) -> dict[str, Any]:
+    """A copy of an approval's effect (``domain.effects``) with the tenant values the reader
+    may not see redacted, as ``visible_arguments`` does for the call's arguments: the call's
+    arguments, a write's statement (its literals) and the values it sets."""
+    details = dict(effect.get("details") or {})
+    if isinstance(details.get("arguments"), dict):
+        details["arguments"] = visible_arguments(tool, details["arguments"], schema, sees_all)
+    table = details.get("table")
+    columns = schema.columns(table) if isinstance(table, str) else {}
+    if "values" in details:
+        details["values"] = _row(details["values"], columns)
+    if "filters" in details:
+        found = details["filters"]
+        listed = isinstance(found, list)
+        details["filters"] = [_filter(f, columns) for f in found] if listed else REDACTED
+    if not sees_all and "statement" in details:
+        details["statement"] = _statement(details["statement"])
+    return {**effect, "details": details}
+
+
 class Redactor:
     """Redacts recorded arguments for one reader, by the plan of each record's tenant (a
     record without a tenant gets the narrowest view)."""
@@ -106,3 +128,11 @@ class Redactor:
     def arguments(self, tool: str, arguments: dict[str, Any], tenant_id: str | None) -> Any:
         schema, sees_all = self._view(tenant_id)
         return visible_arguments(tool, arguments, schema, sees_all)
+
+    def effect(
+        self, tool: str, effect: dict[str, Any] | None, tenant_id: str | None
+    ) -> dict[str, Any] | None:
+        if effect is None:
+            return None
+        schema, sees_all = self._view(tenant_id)
+        return visible_effect(tool, effect, schema, sees_all)

@@ -17,7 +17,13 @@ from paybill.server.executors.dataplane.metering import (
 from paybill.server.executors.dataplane.structured import coerce, table_for, tenant_rows
 from paybill.server.guards.approval import bulk_change
 from paybill.server.guards.call import Call
-from paybill.server.guards.spec import DataAccess, MutatingInput, Scope, ToolOutput, ToolSpec
+from paybill.server.guards.spec import (
+    DataAccess,
+    GatedOutput,
+    MutatingInput,
+    Scope,
+    ToolSpec,
+)
 from paybill.tools.data_models import IDENT, FilterIn, Scalar
 from paybill.tools.models import SLUG_FIELD
 from paybill.tools.resolve import tenant_by_slug
@@ -31,7 +37,7 @@ class InsertRowsInput(MutatingInput):
     rows: list[dict[str, Scalar]] = Field(min_length=1, max_length=500)
 
 
-class ChangeRowsOutput(ToolOutput):
+class ChangeRowsOutput(GatedOutput):
     table: str
     rows_affected: int
     ids: list[int] = Field(default_factory=list, description="Ids of inserted rows.")

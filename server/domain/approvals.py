@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from paybill.server.core.errors import ApprovalVoid, Conflict, Denied, InvalidInput, NotFound
 from paybill.server.core.hashing import canonical_hash
 from paybill.server.core.vocabulary import ApprovalStatus
+from paybill.server.domain.effects import Effect
 from paybill.server.store import Approval, Principal, Tenant
 
 _NOT_PART_OF_PLAN = ("idempotency_key", "dry_run")
@@ -84,6 +85,24 @@ def requester_disabled(session: Session, approval: Approval) -> bool:
     return disabled is None or disabled
 
 
+def pending_request(
+    session: Session,
+    tool: str,
+    arguments: dict[str, Any],
+    tenant: Tenant | None,
+    requested_by: str,
+    now: datetime,
+) -> Approval | None:
+    """The requester's pending approval of this very call (``plan_hash``), if one is still
+    open; an expired one is voided on the way."""
+    existing = _pending(session, plan_hash(tool, arguments, tenant), requested_by)
+    if existing is not None and existing.expires_at <= now:
+        void(existing, now, "expired before a decision")
+        session.flush()
+        return None
+    return existing
+
+
 def request_approval(
     session: Session,
     *,
@@ -93,29 +112,26 @@ def request_approval(
     requested_by: str,
     now: datetime,
     ttl: timedelta,
+    effect: Effect,
 ) -> Approval:
-    """Create a pending approval, or return the pending one for the very same effect.
+    """Create a pending approval bound to ``effect``, or return the pending one a racing
+    identical request created first.
 
-    One pending approval per effect (``plan_hash``: the tool, its canonical arguments and the
+    One pending approval per call (``plan_hash``: the tool, its canonical arguments and the
     tenant as it is now) and requester: a partial unique index enforces it, so of racing
-    identical requests one inserts and the others get its approval. Another principal asking
-    for the same effect gets an approval of its own: sharing one would make it the approval's
-    requester in name only, free to decide what it asked for (four-eyes).
+    identical requests one inserts and the others get its approval. The caller voids an
+    older pending one whose effect no longer holds first (``pending_request``). Another
+    principal asking for the same effect gets an approval of its own: sharing one would make
+    it the approval's requester in name only, free to decide what it asked for (four-eyes).
     """
     digest = plan_hash(tool, arguments, tenant)
-    existing = _pending(session, digest, requested_by)
-    if existing is not None and existing.expires_at <= now:
-        void(existing, now, "expired before a decision")
-        session.flush()
-        existing = None
-    if existing is not None:
-        return existing
-    kept = _kept(arguments)
     approval = Approval(
         tenant_id=tenant.id if tenant else None,
         tool=tool,
-        arguments=kept,
+        arguments=_kept(arguments),
         plan_hash=digest,
+        effect=effect.document,
+        effect_hash=effect.sha256,
         status=ApprovalStatus.PENDING,
         requested_by=requested_by,
         expires_at=now + ttl,

@@ -130,3 +130,50 @@ def authenticate(session: Session, plaintext: str) -> Principal:
         raise refused
     key.last_used_at = utcnow()
     return key.principal
+
+
+def _named(session: Session, name: str) -> Principal:
+    """Raises: NotFound (no principal of that name, disabled or not)."""
+    principal = session.scalar(select(Principal).where(Principal.name == name))
+    if principal is None:
+        raise NotFound(f"No principal named {name!r}.", name=name)
+    return principal
+
+
+def disable_principal(session: Session, name: str) -> Principal:
+    """Disable ``name`` and revoke its keys: it can no longer authenticate, and approvals it
+    requested can no longer run as it. Idempotent.
+
+    Raises: NotFound (no such principal).
+    """
+    principal = _named(session, name)
+    principal.disabled = True
+    now = utcnow()
+    for key in principal.api_keys:
+        if key.revoked_at is None:
+            key.revoked_at = now
+    session.flush()
+    return principal
+
+
+def rotate_key(session: Session, name: str) -> IssuedKey:
+    """Revoke every key of ``name`` and issue a new one (its plaintext is returned once).
+
+    Raises:
+        NotFound: no such principal.
+        InvalidInput: the principal is disabled (a disabled principal gets no key).
+    """
+    principal = _named(session, name)
+    if principal.disabled:
+        raise InvalidInput(
+            f"Principal {name!r} is disabled; it gets no new key. Add a new principal instead.",
+            name=name,
+        )
+    now = utcnow()
+    for old in principal.api_keys:
+        if old.revoked_at is None:
+            old.revoked_at = now
+    key = issue_key()
+    principal.api_keys.append(ApiKey(prefix=key.prefix, key_hash=key.key_hash))
+    session.flush()
+    return key

@@ -14,7 +14,7 @@ from paybill.server.core.vocabulary import Role
 from paybill.server.domain import idempotency
 from paybill.server.executors.dataplane.naming import TenantRoute
 from paybill.server.executors.dataplane.visibility import VisibleSchema, visible_schema
-from paybill.server.guards.spec import DataMode, ToolSpec
+from paybill.server.guards.spec import ApprovalNeedOut, DataMode, ToolSpec
 
 if TYPE_CHECKING:
     from paybill.server.executors.dataplane.sqlguard import GuardedSql
@@ -71,6 +71,8 @@ class Call:
     tenant: Tenant | None = None
     tenant_id: str | None = None  # kept apart from ``tenant``: it survives a rollback
     approval: Approval | None = None  # set when an approved action is being executed
+    # A dry run of a gated tool: the approval the real call would need (the approval guard).
+    approval_need: ApprovalNeedOut | None = None
     decided_by: str = ""  # the guard rule that let the call through, for the audit record
     # Tools the caller's roles grant in the call's domain, computed once by the authz guard.
     grants: frozenset[str] = field(default_factory=frozenset)

@@ -109,7 +109,7 @@ class Pipeline:
                     session.commit()
                     return answer.outcome
             stage = EXECUTE
-            payload = spec.handler(call, call.arguments).model_dump(mode="json")
+            payload = _handled(call)
             remember(call, payload, is_error=False)
             self._audit(call, Decision.ALLOWED, call.decided_by, "ok")
             session.commit()
@@ -219,6 +219,16 @@ class Pipeline:
                 detail=error.message[:1000] if error else None,
             ),
         )
+
+
+def _handled(call: Call) -> dict[str, Any]:
+    """The handler's result; a gated tool's dry run says whether the real call would wait for
+    an approval, and on what (the approval guard put it on the call)."""
+    output = call.spec.handler(call, call.arguments)
+    if call.spec.gated and call.dry_run:
+        need = call.approval_need
+        output = output.model_copy(update={"approval_required": need is not None, "approval": need})
+    return output.model_dump(mode="json")
 
 
 def _concurrent(tool: str) -> Conflict:

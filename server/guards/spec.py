@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 if TYPE_CHECKING:
+    from paybill.server.domain.effects import Effect
     from paybill.server.guards.call import Call
-    from paybill.server.store import Tenant
+    from paybill.server.store import Approval, Tenant
     from paybill.server.workflows.engine.services import Services
 
 
@@ -79,9 +80,75 @@ class ToolOutput(BaseModel):
 
 Handler = Callable[["Call", Any], ToolOutput]
 TenantResolver = Callable[["Call", Any], "Tenant | None"]
-# True means "ask first": approval depending on the call itself (raw DML, bulk deletes). The
-# predicates live with the approval guard (``guards.approval``), never in a tool module.
-ApprovalPredicate = Callable[["Call"], bool]
+
+
+@dataclass(frozen=True)
+class ApprovalRule:
+    """Why a call needs an approval: the rule's name (``bulk_change``) and, in words, what
+    about this call made it apply."""
+
+    rule: str
+    reason: str
+
+
+# A rule when the call must wait for an approval ("ask first": raw DML, bulk deletes), None
+# when it may run. The predicates live with the approval guard (``guards.approval``), never
+# in a tool module.
+ApprovalPredicate = Callable[["Call"], ApprovalRule | None]
+
+
+class EffectSource(Protocol):
+    """How a gated tool's effect is derived from what would run, and checked again before
+    the approved call runs (``domain.effects``)."""
+
+    def derive(self, call: Call, *, preview: bool) -> Effect:
+        """The effect of ``call`` as it would run now. ``preview`` (a dry run): nothing is
+        kept for a later execution (a saved plan is not stored)."""
+        ...
+
+    def drift(self, call: Call, approval: Approval) -> str | None:
+        """Why ``approval``'s effect no longer holds for ``call`` (which is executing it),
+        in words; None when what would run is still exactly what was approved."""
+        ...
+
+
+class EffectOut(BaseModel):
+    """An effect as an approver sees it (``domain.effects``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str = Field(description="sql_write, isolation_move, offboarding or call.")
+    summary: str
+    tenant: dict[str, Any] | None
+    details: dict[str, Any] = Field(description="Per kind; see docs/approvals.md.")
+    sha256: str = Field(description="SHA-256 of the effect's canonical JSON; binds approvals.")
+
+
+class ApprovalNeedOut(BaseModel):
+    """What a dry run of a gated tool says about the approval the real call needs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rule: str = Field(description="The rule that asks for an approval (e.g. bulk_change).")
+    reason: str = Field(description="What about this call made the rule apply.")
+    effect: EffectOut = Field(description="The effect an approver would see and approve.")
+
+
+class GatedOutput(ToolOutput):
+    """Output of a tool that may need an approval: its dry run says whether and why."""
+
+    approval_required: bool | None = Field(
+        default=None,
+        description="Dry runs only: true when the real call would wait for an approval "
+        "(APPROVAL_REQUIRED); null for calls that ran.",
+    )
+    approval: ApprovalNeedOut | None = Field(
+        default=None,
+        description="Dry runs that need an approval: the rule, why, and the effect the "
+        "approver will see.",
+    )
+
+
 # What the call does that needs a subscription in good standing ("upgrade"), worded for the
 # refusal, or None when this call needs no admission (``guards.billing`` has the gates).
 BillingGate = Callable[["Call"], "str | None"]
@@ -136,6 +203,8 @@ class ToolSpec:
     feature: str | None = None  # plan entitlement a tenant-scoped caller needs
     executes_approved: bool = False  # runs actions that others marked destructive
     approval_when: ApprovalPredicate | None = None
+    # What an approval of this tool binds; None: the call itself (tool, arguments, tenant).
+    effect: EffectSource | None = None
     data_access: DataAccess | None = None  # tenant rows: lifecycle data states and the quota
     billing_gate: BillingGate | None = None  # admission by subscription status
     retries_run: bool = False  # the retry guard admits only a tenant's latest failed run
@@ -154,6 +223,14 @@ class ToolSpec:
             self.scope is not Scope.TENANT or self.tenant_of is None
         ):
             raise ValueError(f"{self.name}: data_access needs a tenant-scoped tool")
+        # A gated tool's dry run must be able to say that (and why) it needs an approval.
+        if self.gated and not issubclass(self.output_model, GatedOutput):
+            raise ValueError(f"{self.name}: a gated tool's output must be a GatedOutput")
+
+    @property
+    def gated(self) -> bool:
+        """Some calls of this tool wait for an approval."""
+        return self.requires_approval or self.approval_when is not None
 
     @property
     def runs_sql(self) -> bool:

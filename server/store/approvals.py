@@ -39,6 +39,10 @@ class Approval(Base):
     tool: Mapped[str] = mapped_column(String(64))
     arguments: Mapped[dict[str, Any]]
     plan_hash: Mapped[str] = mapped_column(String(64))
+    # What the approver sees and approves: the canonical effect (``domain.effects``) and its
+    # SHA-256, re-derived from the artefact that would run before the approved call runs.
+    effect: Mapped[dict[str, Any] | None]
+    effect_hash: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[ApprovalStatus] = mapped_column(
         enum_column_type(ApprovalStatus, "approval_status")
     )

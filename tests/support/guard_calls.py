@@ -15,7 +15,7 @@ from paybill.server.core.slots import Slots
 from paybill.server.core.vocabulary import Isolation, Role, SubscriptionStatus
 from paybill.server.domain.lifecycle import Lifecycle, load_definition
 from paybill.server.guards.call import Call, Caller
-from paybill.server.guards.spec import MutatingInput, Scope, ToolOutput, ToolSpec
+from paybill.server.guards.spec import GatedOutput, MutatingInput, Scope, ToolOutput, ToolSpec
 from paybill.tools import all_tools
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -33,6 +33,10 @@ class ProbeInput(MutatingInput):
     tenant: str = "acme"
 
 
+class ProbeOutput(GatedOutput):
+    """The probe's output: gated, so a guard test may switch approvals on."""
+
+
 def _never_called(call: Call, args: Any) -> ToolOutput:
     raise AssertionError("a guard test never runs the handler")
 
@@ -44,7 +48,7 @@ def spec(**fields: Any) -> ToolSpec:
         title="Probe",
         description="A tool for guard tests.",
         input_model=ProbeInput,
-        output_model=ToolOutput,
+        output_model=ProbeOutput,
         handler=_never_called,
         scope=Scope.TENANT,
         tenant_of=lambda call, args: call.tenant,

@@ -23,21 +23,27 @@ ALLOWED = {
     "ops": {t.name for t in all_tools()}
     - {"decide_approval", "break_workflow_lock", "set_billing_state"}
     - DATA_WRITE,
-    "boss": READ | {"list_approvals", "decide_approval", "get_audit_log"},
+    "boss": READ | {"list_approvals", "get_approval", "decide_approval", "get_audit_log"},
     "billing": READ | {"suspend_tenant", "resume_tenant", "get_usage", "set_billing_state"},
     # Tenant-scoped principals are bound to acme; acme's free plan lacks audit.export and
     # data.sql, so get_audit_log and run_sql are refused by entitlement.
     "acme-admin": READ
     | DATA_READ
     | DATA_WRITE
-    | {"change_plan", "offboard_tenant", "list_approvals"},
+    | {"change_plan", "offboard_tenant", "list_approvals", "get_approval"},
     "acme-bot": READ | DATA_READ,
 }
 # Tools whose domain is the caller's own scope: no "other tenant" to aim at.
 CALLER_SCOPED = {"list_plans", "list_tenants", "list_approvals", "create_tenant"}
 # Tools taking a record id: a record the caller may not see is refused as NOT_FOUND, the
 # answer for an id that does not exist (test_id_visibility), not DENIED.
-BY_ID = {"decide_approval", "get_workflow", "retry_workflow", "break_workflow_lock"}
+BY_ID = {
+    "get_approval",
+    "decide_approval",
+    "get_workflow",
+    "retry_workflow",
+    "break_workflow_lock",
+}
 
 
 def _arguments(tool: str, slug: str, ids: dict[str, dict[str, str]]) -> dict:
@@ -58,6 +64,7 @@ def _arguments(tool: str, slug: str, ids: dict[str, dict[str, str]]) -> dict:
         },
         "get_workflow": {"workflow_id": ids["run"][slug]},
         "list_approvals": {},
+        "get_approval": {"approval_id": ids["approval"][slug]},
         "decide_approval": {
             "approval_id": ids["approval"][slug],
             "decision": "approve",

@@ -11,12 +11,14 @@ from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
-from paybill.server.core.errors import ApprovalRequired, PaybillError
+from paybill.server.core.errors import ApprovalRequired, ApprovalVoid, PaybillError
 from paybill.server.core.ratelimit import RateLimiter
 from paybill.server.core.vocabulary import ApprovalStatus, SubscriptionStatus
+from paybill.server.domain.effects import effect_hash
 from paybill.server.domain.tenants import create_tenant
 from paybill.server.executors.dataplane.schema import TENANT_TABLES, tenant_metadata
 from paybill.server.guards.approval import bulk_change, check_approval, isolation_move, sql_writes
+from paybill.server.guards.spec import ApprovalRule
 from paybill.server.store import Approval, Plan
 from paybill.server.store.database import Database
 from tests.support.guard_calls import (
@@ -35,20 +37,21 @@ from tests.support.guard_calls import (
 )
 
 ALWAYS = spec(requires_approval=True)
+YES = ApprovalRule("probe_rule", "the probe says so.")
 
 
 @pytest.mark.parametrize(
-    ("situation", "tool", "dry_run", "approved", "expected"),
+    ("situation", "tool", "dry_run", "expected"),
     [
-        ("a tool that always asks", ALWAYS, False, False, "APPROVAL_REQUIRED"),
-        ("its dry run", ALWAYS, True, False, None),
-        ("its approved execution", ALWAYS, False, True, None),
-        ("a predicate that says yes", spec(approval_when=lambda call: True), False, False, "ask"),
-        ("a predicate that says no", spec(approval_when=lambda call: False), False, False, None),
-        ("a tool that never asks", spec(), False, False, None),
+        ("a tool that always asks", ALWAYS, False, "APPROVAL_REQUIRED"),
+        ("its dry run", ALWAYS, True, None),
+        ("a predicate that says yes", spec(approval_when=lambda call: YES), False, "ask"),
+        ("its dry run", spec(approval_when=lambda call: YES), True, None),
+        ("a predicate that says no", spec(approval_when=lambda call: None), False, None),
+        ("a tool that never asks", spec(), False, None),
     ],
 )
-def test_gate(store: Database, situation, tool, dry_run, approved, expected) -> None:
+def test_gate(store: Database, situation, tool, dry_run, expected) -> None:
     with Session(store.engine) as session:
         target = create_tenant(
             session, LIFECYCLE, slug="acme", name="Acme", plan_id="free", actor="t"
@@ -59,11 +62,13 @@ def test_gate(store: Database, situation, tool, dry_run, approved, expected) -> 
             target=target,
             session=session,
             arguments={"tenant": "acme", "dry_run": dry_run},
-            approval=SimpleNamespace(id="a-1") if approved else None,
         )
         if expected is None:
             check_approval(call)
             assert session.scalars(select(Approval)).all() == [], situation
+            # A gated tool's dry run says what the real call would need; others say nothing.
+            asks = tool.gated and situation != "a predicate that says no"
+            assert (call.approval_need is not None) is (dry_run and asks), situation
             return
         with pytest.raises(ApprovalRequired) as refused:
             check_approval(call)
@@ -73,11 +78,68 @@ def test_gate(store: Database, situation, tool, dry_run, approved, expected) -> 
             "probe",
             "ops",
         )
+        rule = "always" if tool.requires_approval else "probe_rule"
         assert refused.value.details == {
             "approval_id": pending.id,
             "expires_at": pending.expires_at.isoformat(),
+            "rule": rule,
+            "effect_summary": "probe on tenant acme",
+            "effect_sha256": pending.effect_hash,
         }
-        assert refused.value.message.startswith(f"probe needs approval. Approval {pending.id}")
+        assert pending.effect is not None
+        assert effect_hash(pending.effect) == pending.effect_hash
+        assert refused.value.message.startswith("probe needs approval: ")
+        assert f"Approval {pending.id} is pending" in refused.value.message
+
+
+def _requested(session: Session, target) -> Approval:
+    with pytest.raises(ApprovalRequired):
+        check_approval(make_call(ALWAYS, caller=OPERATOR, target=target, session=session))
+    return session.scalars(select(Approval)).one()
+
+
+def test_an_approved_call_runs_while_its_effect_holds(store: Database) -> None:
+    with Session(store.engine) as session:
+        target = create_tenant(
+            session, LIFECYCLE, slug="acme", name="Acme", plan_id="free", actor="t"
+        )
+        approval = _requested(session, target)
+        call = make_call(ALWAYS, caller=OPERATOR, target=target, session=session, approval=approval)
+        check_approval(call)  # passes: nothing changed
+        assert approval.status is ApprovalStatus.PENDING
+
+
+@pytest.mark.parametrize(
+    ("situation", "change", "why"),
+    [
+        ("the tenant moved on", "tenant", "the effect changed since it was approved (tenant)"),
+        ("the stored effect was edited", "effect", "tampered"),
+        ("the stored hash was edited", "hash", "tampered"),
+        ("no effect at all", "none", "the approval carries no effect"),
+    ],
+)
+def test_an_approved_call_whose_effect_changed_is_void(
+    store: Database, situation, change, why
+) -> None:
+    with Session(store.engine) as session:
+        target = create_tenant(
+            session, LIFECYCLE, slug="acme", name="Acme", plan_id="free", actor="t"
+        )
+        approval = _requested(session, target)
+        if change == "tenant":
+            target.state = "active"
+        elif change == "effect":
+            approval.effect = {**approval.effect, "summary": "something harmless"}
+        elif change == "hash":
+            approval.effect_hash = "0" * 64
+        else:
+            approval.effect, approval.effect_hash = None, None
+        call = make_call(ALWAYS, caller=OPERATOR, target=target, session=session, approval=approval)
+        with pytest.raises(ApprovalVoid) as refused:
+            check_approval(call)
+        assert approval.status is ApprovalStatus.VOID, situation
+        assert approval.reason is not None and approval.reason.startswith(why), situation
+        assert refused.value.details["reason"] == "effect_changed"
 
 
 def test_asking_twice_is_one_pending_approval(store: Database) -> None:
@@ -118,7 +180,7 @@ def test_sql_writes(situation, caller, grants, sql, expected) -> None:
         grants=frozenset(grants),
     )
     if isinstance(expected, bool):
-        assert sql_writes(call) is expected, situation
+        assert (sql_writes(call) is not None) is expected, situation
         assert call.sql is not None  # validated once, for the handler too
         return
     with pytest.raises(PaybillError) as refused:
@@ -204,7 +266,7 @@ def test_bulk_change(
         services_=services(settings=settings, engines=engines, tenant_rate=limiter),
     )
     if isinstance(expected, bool):
-        assert bulk_change(call) is expected, situation
+        assert (bulk_change(call) is not None) is expected, situation
         return
     with pytest.raises(PaybillError) as refused:
         bulk_change(call)
@@ -248,7 +310,7 @@ def test_isolation_move(
             services_=services(engines=SimpleNamespace(postgres=on_postgres)),
         )
         if isinstance(expected, bool):
-            assert isolation_move(call) is expected, situation
+            assert (isolation_move(call) is not None) is expected, situation
             return
         with pytest.raises(PaybillError) as refused:
             isolation_move(call)
