@@ -9,7 +9,9 @@ from paybill.tools import (
     offboarding,
     plan_changes,
     plans,
+    principals,
     rows,
+    runs,
     tenants,
     usage,
     workflows,
@@ -30,6 +32,8 @@ def all_tools() -> list[ToolSpec]:
         *data.TOOLS,
         *rows.TOOLS,
         *usage.TOOLS,
+        *runs.TOOLS,
+        *principals.TOOLS,
     ]
     names = [s.name for s in specs]
     if len(names) != len(set(names)):

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from paybill.server.core.errors import Denied
+from paybill.server.core.vocabulary import Decision
 from paybill.server.guards.call import Call
 from paybill.server.guards.spec import Scope, ToolInput, ToolOutput, ToolSpec
 from paybill.server.store import AuditEvent, Tenant
@@ -26,6 +27,9 @@ class GetAuditLogInput(ToolInput):
         le=2**31 - 1,
         description="Page: events older than it.",
     )
+    principal: str | None = Field(default=None, max_length=100, description="Only this caller.")
+    tool: str | None = Field(default=None, max_length=100, description="Only this tool.")
+    decision: Decision | None = Field(default=None, description="Only allowed or denied.")
     verify: bool = Field(
         default=False,
         description="Also verify the whole chain (MACs, links, the checkpoint) as `paybill "
@@ -76,6 +80,12 @@ def get_audit_log(call: Call, args: GetAuditLogInput) -> GetAuditLogOutput:
         return GetAuditLogOutput(events=[], next_before_id=None)
     if args.before_id is not None:
         query = query.where(AuditEvent.id < args.before_id)
+    if args.principal is not None:
+        query = query.where(AuditEvent.principal == args.principal)
+    if args.tool is not None:
+        query = query.where(AuditEvent.tool == args.tool)
+    if args.decision is not None:
+        query = query.where(AuditEvent.decision == args.decision)
     rows = list(call.session.scalars(query))
     page = rows[: args.limit]
     more = len(rows) > args.limit

@@ -29,6 +29,7 @@ LAZY_COMMANDS = {
     "tenants": "paybill.server.cli.listing:tenant_group",
     "plan": "paybill.server.cli.listing:plan_group",
     "serve": "paybill.server.cli.serve:serve",
+    "console": "paybill.server.cli.console:console",
     "worker": "paybill.server.cli.worker:worker",
     "audit": "paybill.server.cli.audit:audit_group",
     "demo": "paybill.server.cli.demo:demo",

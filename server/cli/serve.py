@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from contextlib import nullcontext
 from typing import Literal
 
 import click
+from starlette.types import ASGIApp
 
-from paybill.server.app import build_server, build_services
+from paybill.server.app import build_pipeline, build_server, build_services
 from paybill.server.cli.context import CliContext
 from paybill.server.core.errors import InvalidInput
 from paybill.server.domain.principals import get_principal
 from paybill.server.mcp.adapter import http_principal
 from paybill.server.mcp.http import serve_http
 from paybill.server.mcp.transports import serve_stdio
+from paybill.server.workflows.engine.services import Services
 from paybill.server.workflows.engine.worker import embedded_worker
 
 
@@ -29,6 +32,12 @@ from paybill.server.workflows.engine.worker import embedded_worker
 @click.option("--host", default="127.0.0.1", show_default=True, help="HTTP bind address.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option(
+    "--console",
+    "with_console",
+    is_flag=True,
+    help="HTTP only: also serve the operator console at /console on the same port.",
+)
+@click.option(
     "--principal",
     help="stdio only: the principal every call runs as (default: PAYBILL_PRINCIPAL).",
 )
@@ -38,6 +47,7 @@ def serve(
     transport: Literal["stdio", "sse", "streamable-http"],  # the Choice above
     host: str,
     port: int,
+    with_console: bool,
     principal: str | None,
 ) -> None:
     """Serve Paybill's tools to MCP clients.
@@ -55,6 +65,8 @@ def serve(
         else nullcontext()
     )
     if transport == "stdio":
+        if with_console:
+            raise InvalidInput("--console needs an HTTP transport (streamable-http or sse).")
         name = principal or settings.principal
         if not name:
             raise InvalidInput(
@@ -70,6 +82,22 @@ def serve(
         return
     if principal:
         raise InvalidInput("--principal is for stdio; HTTP callers authenticate with API keys.")
+    wrap = None
+    if with_console:
+        wrap = _console_beside(services, host, port)
+        click.echo(f"Paybill console on http://{host}:{port}/console/", err=True)
     click.echo(f"Paybill MCP server on http://{host}:{port} ({transport})", err=True)
     with worker:  # serve_http checkpoints the audit log when it stops
-        serve_http(build_server(services, http_principal), services, transport, host, port)
+        serve_http(
+            build_server(services, http_principal), services, transport, host, port, wrap=wrap
+        )
+
+
+def _console_beside(services: Services, host: str, port: int) -> Callable[[ASGIApp], ASGIApp]:
+    """The console mounted at /console beside the MCP app (imported only when asked for)."""
+    from paybill.server.console.app import console_app
+    from paybill.server.console.mount import WithConsole
+    from paybill.server.console.security import local_hosts
+
+    console = console_app(build_pipeline(services), allowed_hosts=local_hosts(host, port))
+    return lambda mcp: WithConsole(mcp, console)

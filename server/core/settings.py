@@ -188,6 +188,30 @@ class Settings(BaseSettings):
         "dedicated `paybill worker` processes execute the runs.",
     )
 
+    console_session_seconds: int = Field(
+        default=8 * 3600,
+        ge=60,
+        le=7 * 86400,
+        description="How long an operator console login lasts before signing in again.",
+    )
+    console_secret_file: Path | None = Field(
+        default=None,
+        description="Key that signs console session cookies (default <data_dir>/console.key, "
+        "created 0600 on first use). Every replica serving the console must read the same key.",
+    )
+    console_secure_cookie: bool = Field(
+        default=False,
+        description="Mark the console's session cookie Secure (always on for https requests); "
+        "turn on behind a TLS-terminating proxy.",
+    )
+    console_login_per_minute: int = Field(
+        default=10, ge=1, le=1000, description="Console login attempts a minute per client."
+    )
+
+    @property
+    def console_secret_path(self) -> Path:
+        return self.console_secret_file or self.data_dir / "console.key"
+
     @property
     def audit_key_path(self) -> Path:
         return self.audit_key_file or self.data_dir / "audit.key"

@@ -113,6 +113,12 @@ def role_of(session: Session, name: str | None) -> Role | None:
     return None if principal is None or principal.disabled else principal.role
 
 
+def parse_key_prefix(plaintext: str) -> str:
+    """The public prefix of a well-formed key ('' for anything else)."""
+    match = _KEY_SHAPE.match(plaintext)
+    return match.group(1) if match else ""
+
+
 def authenticate(session: Session, plaintext: str) -> Principal:
     """Resolve a bearer key to its principal.
 

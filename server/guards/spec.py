@@ -154,6 +154,8 @@ class GatedOutput(ToolOutput):
 BillingGate = Callable[["Call"], "str | None"]
 
 DataMode = Literal["read", "write"]
+Surface = Literal["mcp", "console"]
+CONSOLE_ONLY: frozenset[Surface] = frozenset({"console"})
 
 
 @dataclass(frozen=True)
@@ -216,6 +218,9 @@ class ToolSpec:
     prepare: Callable[[Call, Any], Any] | None = None
     poll: Poller | None = None
     wait_seconds: Callable[[Any], float] | None = None  # how long the caller asked to wait
+    # Where the tool is offered: console-only tools (principal management) are neither listed
+    # nor dispatched by the MCP adapter, so an agent cannot reach them at all.
+    surfaces: frozenset[Surface] = frozenset({"mcp", "console"})
 
     def __post_init__(self) -> None:
         # The data guards gate the call's tenant, so the tool must name one.

@@ -133,7 +133,9 @@ class _Tools:
     def __init__(self, pipeline: Pipeline, principal_of: PrincipalOf) -> None:
         self.pipeline = pipeline
         self.principal_of = principal_of
-        self.tools = [tool_of(spec) for spec in pipeline.registry.values()]
+        # Console-only tools are invisible here: not listed, and called as unknown tools.
+        self.specs = {n: s for n, s in pipeline.registry.items() if "mcp" in s.surfaces}
+        self.tools = [tool_of(spec) for spec in self.specs.values()]
         self.schemas = {tool.name: tool.input_schema for tool in self.tools}
 
     async def list_tools(
@@ -142,7 +144,7 @@ class _Tools:
         return ListToolsResult(tools=list(self.tools))
 
     async def call_tool(self, ctx: RequestContext, params: CallToolRequestParams) -> CallToolResult:
-        spec = self.pipeline.registry.get(params.name)
+        spec = self.specs.get(params.name)
         if spec is None:
             outcome = await anyio.to_thread.run_sync(
                 self.pipeline.unknown_tool, params.name, self.principal_of(ctx)

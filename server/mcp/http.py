@@ -139,9 +139,19 @@ class _Server(uvicorn.Server):
 
 
 def serve_http(
-    server: ToolServer, services: Services, transport: HttpTransport, host: str, port: int
+    server: ToolServer,
+    services: Services,
+    transport: HttpTransport,
+    host: str,
+    port: int,
+    wrap: Callable[[ASGIApp], ASGIApp] | None = None,
 ) -> None:
+    """``wrap``: puts another app beside the MCP one (the console at /console)."""
     app = http_app(server, services, transport, host, port)
+    serve_asgi(wrap(app) if wrap else app, services, host, port)
+
+
+def serve_asgi(app: ASGIApp, services: Services, host: str, port: int) -> None:
+    """Run ``app`` with uvicorn until stopped; the audit log's tip is checkpointed then."""
     config = uvicorn.Config(app, host=host, port=port, log_level="warning")
-    # The audit log's tip is checkpointed when the server stops.
     _Server(config, lambda: services.audit.checkpoint(services.reader)).run()

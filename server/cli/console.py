@@ -1,0 +1,40 @@
+"""`paybill console`: the operator console, a web UI for humans, on 127.0.0.1 by default."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from contextlib import nullcontext
+
+import click
+
+from paybill.server.app import build_pipeline, build_services
+from paybill.server.cli.context import CliContext
+from paybill.server.console.app import console_app
+from paybill.server.console.security import local_hosts
+from paybill.server.mcp.http import serve_asgi
+from paybill.server.workflows.engine.worker import embedded_worker
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Bind address.")
+@click.option("--port", default=8700, show_default=True, type=click.IntRange(1, 65535))
+@click.pass_obj
+def console(obj: CliContext, host: str, port: int) -> None:
+    """Serve the operator console: tenants, runs, approvals, the audit log, principals.
+
+    Log in with a principal's API key; every page and action runs through the same guards
+    as an MCP call, as that principal, and is audited.
+    """
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
+    settings = obj.settings
+    services = build_services(settings)
+    app = console_app(build_pipeline(services), allowed_hosts=local_hosts(host, port))
+    worker = (
+        embedded_worker(services, settings.worker_poll_seconds)
+        if settings.embedded_worker
+        else nullcontext()
+    )
+    click.echo(f"Paybill console on http://{host}:{port}/", err=True)
+    with worker:
+        serve_asgi(app, services, host, port)

@@ -1,0 +1,1 @@
+"""The operator console: a server-rendered web UI for humans over the same guard pipeline."""
