@@ -36,6 +36,7 @@ pytest_plugins = [
     "tests.support.served",
     "tests.support.terraform",
     "tests.support.clouds",
+    "tests.support.console",
 ]
 
 

@@ -24,7 +24,7 @@ class Gateway:
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
 
-    async def call(self, principal: str, tool: str, **arguments: Any) -> dict[str, Any]:
+    async def call(self, principal: str, tool: str, /, **arguments: Any) -> dict[str, Any]:
         """The tool's structured result.
 
         Raises:
@@ -36,7 +36,7 @@ class Gateway:
         return outcome.payload
 
     async def attempt(
-        self, principal: str, tool: str, **arguments: Any
+        self, principal: str, tool: str, /, **arguments: Any
     ) -> tuple[dict[str, Any] | None, ToolRefused | None]:
         """A read a page can do without (usage, verification): its result or its refusal."""
         try:

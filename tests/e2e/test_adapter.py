@@ -25,7 +25,9 @@ from tests.support.serving import paybill_http
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 PAYBILL = str(Path(sys.executable).parent / "paybill")
-SPECS = {spec.name: spec for spec in all_tools()}
+# What MCP clients are offered: console-only tools (ToolSpec.surfaces) are not.
+SPECS = {spec.name: spec for spec in all_tools() if "mcp" in spec.surfaces}
+CONSOLE_ONLY = [spec.name for spec in all_tools() if "mcp" not in spec.surfaces]
 MODES = ["auto", "legacy"]  # the 2026-07-28 protocol, and the initialize handshake
 
 
@@ -98,6 +100,36 @@ def test_an_unknown_tool_is_an_error_result(served: Served, mode: str) -> None:
         "denied",
         "validate:NOT_FOUND",
     )
+
+
+@pytest.mark.parametrize("tool", CONSOLE_ONLY)
+def test_a_console_only_tool_answers_as_an_unknown_tool(served: Served, tool: str) -> None:
+    """Even for the platform admin it may run for in the console: not listed, and its call
+    is refused and audited exactly as a call of a tool that does not exist."""
+
+    async def call(name: str) -> Any:
+        async with Client(build_server(served.services, lambda _ctx: "admin")) as client:
+            listed = [t.name for t in (await client.list_tools()).tools]
+            return listed, await client.call_tool(name, {"name": "ops"})
+
+    listed, result = anyio.run(call, tool)
+    _, unknown = anyio.run(call, "no_such_tool")
+    assert tool not in listed
+    assert result.is_error
+    expected = unknown.structured_content["error"]
+    assert result.structured_content["error"] == {
+        **expected,
+        "message": expected["message"].replace("no_such_tool", tool),
+        "details": {"tool": tool},
+    }
+    with served.services.db.session() as session:
+        events = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(2))
+        assert [(e.tool, e.arguments) for e in events] == [
+            ("<unknown>", {"tool": "no_such_tool"}),
+            ("<unknown>", {"tool": tool}),
+        ]
+    # Nothing ran: the principal it named is still active with its key.
+    assert served.ok("ops", "list_plans")
 
 
 @pytest.mark.parametrize("mode", MODES)
