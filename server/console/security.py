@@ -48,12 +48,18 @@ def local_hosts(host: str, port: int) -> list[str]:
 
 
 def same_origin(request: Request, allowed_hosts: Iterable[str] | None) -> bool:
-    """The request names an allowed Host, and a POST's Origin (when the browser sends one,
-    as every current browser does on form posts) is that same host."""
+    """The request names an allowed Host and did not come from another site.
+
+    Browsers say where a request came from in ``Sec-Fetch-Site``; ``Origin`` is checked when
+    it names an origin (under ``Referrer-Policy: no-referrer`` Chromium sends ``null`` on
+    form posts). Clients that send neither still need the session's CSRF token."""
     host = request.headers.get("host", "")
     if allowed_hosts is not None and host not in allowed_hosts:
         return False
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        return False
     origin = request.headers.get("origin")
-    if origin is None:
-        return True  # non-browser clients: the CSRF token still has to match
+    if origin is None or origin == "null":
+        return True
     return origin in (f"http://{host}", f"https://{host}")

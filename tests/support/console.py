@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import re
+import socket
+import subprocess
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 from starlette.testclient import TestClient
 
 from paybill.server.console.app import console_app
 from tests.support.served import Served
+from tests.support.serving import PAYBILL, free_port
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -46,3 +53,42 @@ def login(client: TestClient, key: str) -> TestClient:
 def console(served: Served) -> Iterator[TestClient]:
     with console_client(served) as client:
         yield client
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by scripts/test.sh; never downloaded
+
+
+@contextmanager
+def paybill_console(env: dict[str, str]) -> Iterator[str]:
+    """`paybill console` (with its embedded worker) on a free port; yields its base URL."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [PAYBILL, "console", "--port", str(port)],
+        env={**env, "PAYBILL_WORKER_POLL_SECONDS": "0.2"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if proc.poll() is not None:
+                pytest.fail(f"console exited: {proc.stderr.read().decode()}")  # type: ignore[union-attr]
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    """Headless Chromium (the system's) driven by Playwright."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/test.sh (it installs Chromium)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield launched
+        launched.close()

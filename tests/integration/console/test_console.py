@@ -143,8 +143,13 @@ def test_pages_without_a_session_go_to_login_and_forms_are_refused(
 
 @pytest.mark.parametrize(
     ("csrf", "headers"),
-    [("forged", ORIGIN), ("", ORIGIN), (None, {"origin": "http://evil.example"})],
-    ids=["wrong token", "no token", "other origin"],
+    [
+        ("forged", ORIGIN),
+        ("", ORIGIN),
+        (None, {"origin": "http://evil.example"}),
+        (None, {"origin": "null", "sec-fetch-site": "cross-site"}),
+    ],
+    ids=["wrong token", "no token", "other origin", "cross-site"],
 )
 def test_a_forged_form_changes_nothing_and_is_audited(
     served: Served, console: TestClient, csrf: str | None, headers: dict[str, str]
