@@ -15,6 +15,9 @@ export TF_CLI_CONFIG_FILE
 # sed, not head: head would exit after one line and terraform could die of SIGPIPE.
 terraform version | sed -n 1p
 bash scripts/ensure-postgres.sh
+# The console's browser tests drive Debian's Chromium through Playwright (never a browser
+# download, never `playwright install`); installed once, when missing.
+[ -x /usr/bin/chromium ] || { apt-get update -qq && apt-get install -y -qq chromium; }
 ruff check .
 ruff format --check .
 lint-imports

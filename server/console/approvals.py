@@ -69,9 +69,8 @@ def _run_of(result: dict[str, Any] | None) -> str | None:
     if not isinstance(result, dict):
         return None
     workflow = result.get("workflow")
-    if isinstance(workflow, dict) and isinstance(workflow.get("id"), str):
-        return workflow["id"]
-    return None
+    run_id = workflow.get("id") if isinstance(workflow, dict) else None
+    return run_id if isinstance(run_id, str) else None
 
 
 async def decide(request: Request) -> Response:

@@ -113,10 +113,15 @@ def test_a_wrong_key_is_refused_audited_and_rate_limited(
                 "/login", data={"api_key": "x", "csrf": csrf_of(page.text)}, headers=ORIGIN
             ).status_code
         )
-    assert codes[-1] == 429 and "QUOTA_EXCEEDED" in console.post(
-        "/login", data={"api_key": "x", "csrf": csrf_of(console.get("/login").text)},
-        headers=ORIGIN,
-    ).text
+    assert (
+        codes[-1] == 429
+        and "QUOTA_EXCEEDED"
+        in console.post(
+            "/login",
+            data={"api_key": "x", "csrf": csrf_of(console.get("/login").text)},
+            headers=ORIGIN,
+        ).text
+    )
 
 
 def test_login_without_its_form_token_is_refused(served: Served, console: TestClient) -> None:
@@ -235,8 +240,9 @@ def test_a_tenant_admin_sees_only_its_tenant_and_cannot_decide(
     served: Served, console: TestClient
 ) -> None:
     globex = offboarding(served)
-    acme = served.error("ops", "offboard_tenant", tenant="acme", confirm_slug="acme",
-                        reason="moving out")["details"]["approval_id"]
+    acme = served.error(
+        "ops", "offboard_tenant", tenant="acme", confirm_slug="acme", reason="moving out"
+    )["details"]["approval_id"]
     login(console, served.keys["acme-admin"])
     tenants = console.get("/tenants").text
     assert "/tenants/acme" in tenants and "globex" not in tenants
@@ -284,21 +290,20 @@ def test_principals_rotate_shows_the_key_once_and_ends_sessions(served: Served) 
         login(ops, served.keys["ops"])
         assert ops.get("/tenants").status_code == 200
         page = admin.get("/principals").text
-        rotated = admin.post("/principals/ops/rotate", data={"csrf": csrf_of(page)},
-                             headers=ORIGIN)
+        rotated = admin.post("/principals/ops/rotate", data={"csrf": csrf_of(page)}, headers=ORIGIN)
         assert rotated.status_code == 200
         key = rotated.text.split('id="new-key">')[1].split("<")[0]
         assert key.startswith("pb_") and key not in admin.get("/principals").text
         assert ops.get("/tenants").headers["location"] == "/login"  # its key was revoked
         login(ops, key)
         assert ops.get("/tenants").status_code == 200
-        disabled = admin.post("/principals/ops/disable", data={"csrf": csrf_of(page)},
-                              headers=ORIGIN)
+        disabled = admin.post(
+            "/principals/ops/disable", data={"csrf": csrf_of(page)}, headers=ORIGIN
+        )
         assert disabled.status_code == 303
         assert ops.get("/tenants").headers["location"] == "/login"
         assert "disabled" in admin.get("/principals").text
-        own = admin.post("/principals/admin/disable", data={"csrf": csrf_of(page)},
-                         headers=ORIGIN)
+        own = admin.post("/principals/admin/disable", data={"csrf": csrf_of(page)}, headers=ORIGIN)
         assert own.status_code == 400 and "INVALID_INPUT" in own.text
     actions = [e.tool for e in last_events(served, 10) if not e.tool.startswith("list_")]
     assert actions[:3] == ["disable_principal", "disable_principal", "rotate_principal_key"]
