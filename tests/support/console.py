@@ -59,11 +59,14 @@ CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by scripts/test.sh; never 
 
 
 @contextmanager
-def paybill_console(env: dict[str, str]) -> Iterator[str]:
-    """`paybill console` (with its embedded worker) on a free port; yields its base URL."""
+def paybill_console(env: dict[str, str], *args: str) -> Iterator[str]:
+    """`paybill console` (with its embedded worker) on a free port; yields its base URL.
+    ``args`` replace the command: e.g. ``"serve", "--transport", "streamable-http",
+    "--console"`` (the console is then at ``/console`` of the yielded URL)."""
     port = free_port()
+    command = list(args) or ["console"]
     proc = subprocess.Popen(
-        [PAYBILL, "console", "--port", str(port)],
+        [PAYBILL, *command, "--port", str(port)],
         env={**env, "PAYBILL_WORKER_POLL_SECONDS": "0.2"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -75,7 +78,8 @@ def paybill_console(env: dict[str, str]) -> Iterator[str]:
                 if sock.connect_ex(("127.0.0.1", port)) == 0:
                     break
             if proc.poll() is not None:
-                pytest.fail(f"console exited: {proc.stderr.read().decode()}")  # type: ignore[union-attr]
+                stderr = proc.stderr.read().decode() if proc.stderr else ""
+                pytest.fail(f"paybill {command[0]} exited: {stderr}")
             time.sleep(0.1)
         yield f"http://127.0.0.1:{port}"
     finally:

@@ -118,6 +118,8 @@ def test_the_console_journey(served: Served, browser: Browser) -> None:
         decisions = page.locator("table.audit tbody tr")
         expect(decisions).to_have_count(2)
         expect(decisions.first).to_contain_text("boss")
+        expect(decisions.nth(0)).to_contain_text("reject")  # newest first
+        expect(decisions.nth(1)).to_contain_text("approve")
         shot(page, "audit")
         if SHOTS:
             admin = log_in(browser.new_context(viewport=size), base, served.keys["admin"])
