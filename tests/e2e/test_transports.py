@@ -24,7 +24,8 @@ from tests.support.served import Served
 from tests.support.serving import http_server
 
 PAYBILL = str(Path(sys.executable).parent / "paybill")
-SPECS = {spec.name: spec for spec in all_tools()}
+# What MCP clients are offered: console-only tools (ToolSpec.surfaces) are not.
+SPECS = {spec.name: spec for spec in all_tools() if "mcp" in spec.surfaces}
 
 
 def _arguments(served: Served) -> dict[str, dict[str, Any]]:

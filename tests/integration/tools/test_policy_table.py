@@ -15,14 +15,17 @@ from tests.support.served import Served, SharedStores
 
 # Written out by hand from the role design (ARCHITECTURE.md section 7), not derived from
 # policies/acl_policy.csv, so a policy edit that widens access fails here.
-READ = {"list_plans", "get_tenant", "list_tenants", "get_workflow"}
+READ = {"list_plans", "get_tenant", "list_tenants", "get_workflow", "list_workflows"}
+# Console-only principal management: platform_admin alone.
+PRINCIPALS = {"list_principals", "disable_principal", "rotate_principal_key"}
 DATA_READ = {"describe_schema", "query_table", "get_usage"}
 DATA_WRITE = {"insert_rows", "update_rows", "delete_rows"}
 ALLOWED = {
     "admin": {t.name for t in all_tools()},
     "ops": {t.name for t in all_tools()}
     - {"decide_approval", "break_workflow_lock", "set_billing_state"}
-    - DATA_WRITE,
+    - DATA_WRITE
+    - PRINCIPALS,
     "boss": READ | {"list_approvals", "get_approval", "decide_approval", "get_audit_log"},
     "billing": READ | {"suspend_tenant", "resume_tenant", "get_usage", "set_billing_state"},
     # Tenant-scoped principals are bound to acme; acme's free plan lacks audit.export and
@@ -98,6 +101,11 @@ def _arguments(tool: str, slug: str, ids: dict[str, dict[str, str]]) -> dict:
         "set_billing_state": {"tenant": slug, "status": "active", "dry_run": True},
         "retry_workflow": {"workflow_id": ids["run"][slug], "dry_run": True},
         "break_workflow_lock": {"workflow_id": ids["run"][slug], "reason": reason, "dry_run": True},
+        "list_workflows": {"tenant": slug},
+        "list_principals": {},
+        # No such principal: the admin's call passes the ACL and changes nothing.
+        "disable_principal": {"name": "nobody-here", "dry_run": True},
+        "rotate_principal_key": {"name": "nobody-here"},
     }[tool]
 
 

@@ -98,7 +98,9 @@ def test_a_scripted_multi_turn_run_completes_and_its_transcript_replays(tmp_path
     assert first["messages"] == [
         {"role": "user", "content": scenarios.load("onboard_and_upgrade").task}
     ]
-    assert {t["name"] for t in first["tools"]} == {s.name for s in all_tools()}
+    assert {t["name"] for t in first["tools"]} == {
+        s.name for s in all_tools() if "mcp" in s.surfaces
+    }
     assert all(t["input_schema"]["type"] == "object" and t["description"] for t in first["tools"])
 
     # Every tool_use was answered with a tool_result for its id; refusals are is_error with
