@@ -29,7 +29,10 @@ async def approvals(request: Request) -> Response:
         pending = await gateway.call(viewer.name, "list_approvals", status="pending", limit=200)
         recent = await gateway.call(viewer.name, "list_approvals", status=None, limit=50)
     except ToolRefused as refused:
-        raise PageError.of(refused) from None
+        if refused.code != "DENIED":
+            raise PageError.of(refused) from None
+        # The landing page: a role that reads no approvals still gets the console's menu.
+        return render(request, "approvals.html", viewer, pending=[], decided=[], refused=refused)
     pending_ids = {a["id"] for a in pending["approvals"]}
     decided = [a for a in recent["approvals"] if a["id"] not in pending_ids]
     return render(request, "approvals.html", viewer, pending=pending["approvals"], decided=decided)

@@ -255,7 +255,26 @@ def test_a_tenant_admin_sees_only_its_tenant_and_cannot_decide(
     assert refused.status_code == 403 and "DENIED" in refused.text
     assert status_of(served, acme) == "pending"
     assert console.get("/principals").status_code == 403
+    page = console.get("/tenants").text
+    disable = console.post("/principals/ops/disable", data={"csrf": csrf_of(page)}, headers=ORIGIN)
+    assert disable.status_code == 403 and "DENIED" in disable.text
+    event = last_events(served)[0]
+    assert (event.principal, event.tool, event.decision.value) == (
+        "acme-admin",
+        "disable_principal",
+        "denied",
+    )
+    assert served.ok("ops", "list_plans")  # ops is still active
     assert "globex" not in console.get("/runs").text
+
+
+def test_a_role_without_approvals_lands_on_a_page_not_an_error(
+    served: Served, console: TestClient
+) -> None:
+    login(console, served.keys["billing"])
+    page = console.get("/approvals")
+    assert page.status_code == 200 and "not shown to your role" in page.text
+    assert console.get("/tenants").status_code == 200
 
 
 def test_tenant_text_is_escaped_and_labelled(served: Served, console: TestClient) -> None:
