@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from paybill.server.core.settings import Settings
-from paybill.server.domain.bootstrap import require_current
+from paybill.server.domain.bootstrap import require_current, require_existing
 from paybill.server.store.database import Database
 
 
@@ -19,6 +19,10 @@ class CliContext:
         return Database(self.settings.database_url)
 
     def current_db(self) -> Database:
-        """The store, refusing to work on one that `paybill init` has not brought up to date."""
+        """The store, refusing to work on one that `paybill init` has not brought up to date.
+
+        Raises: InvalidInput (no store there yet: nothing is created; or not up to date).
+        """
+        require_existing(self.settings.database_url)
         require_current(self.db)
         return self.db

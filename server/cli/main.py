@@ -8,6 +8,7 @@ from importlib.metadata import EntryPoint, entry_points
 
 import click
 from pydantic import ValidationError
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from paybill.server import __version__
@@ -81,6 +82,8 @@ def cli(ctx: click.Context) -> None:
 @click.pass_obj
 def init(obj: CliContext) -> None:
     """Create or migrate the store and load the plan catalogue (safe to run again)."""
+    where = make_url(obj.settings.database_url).render_as_string(hide_password=True)
+    click.echo(f"Store: {where}")
     report = initialise(obj.db, obj.settings.policies_dir)
     key_path = obj.settings.audit_key_path
     if ensure_key(key_path)[1]:
@@ -98,7 +101,8 @@ def init(obj: CliContext) -> None:
 @cli.command()
 @click.pass_obj
 def migrate(obj: CliContext) -> None:
-    """Apply pending control-plane store migrations."""
+    """Apply pending store migrations only (`paybill init` also loads plans and policies:
+    use init to set a store up)."""
     before = store_migrate.current_revision(obj.db.engine)
     store_migrate.upgrade(obj.db.engine)
     after = store_migrate.current_revision(obj.db.engine)

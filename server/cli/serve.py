@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import sys
 from contextlib import nullcontext
 from typing import Literal
@@ -70,6 +71,22 @@ def serve(
         return
     if principal:
         raise InvalidInput("--principal is for stdio; HTTP callers authenticate with API keys.")
+    _require_free_port(host, port)
     click.echo(f"Paybill MCP server on http://{host}:{port} ({transport})", err=True)
     with worker:  # serve_http checkpoints the audit log when it stops
         serve_http(build_server(services, http_principal), services, transport, host, port)
+
+
+def _require_free_port(host: str, port: int) -> None:
+    """Raises: InvalidInput when nothing can listen on ``host:port`` (checked before the
+    server announces itself, so a taken port is one plain line, not a banner and a crash)."""
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise InvalidInput(
+            f"Cannot listen on {host}:{port}: {exc.strerror or exc}. Another process (an "
+            "earlier `paybill serve`?) may hold the port: stop it, or pass --port.",
+            host=host,
+            port=port,
+        ) from None
