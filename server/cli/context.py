@@ -13,6 +13,7 @@ from paybill.server.store.database import Database
 @dataclass
 class CliContext:
     settings: Settings = field(default_factory=Settings)
+    verbose: bool = False  # `paybill --verbose`: libraries' INFO logs too (``cli.logs``)
 
     @cached_property
     def db(self) -> Database:

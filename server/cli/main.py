@@ -68,14 +68,17 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="paybill")
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Log more to stderr (INFO, libraries included)."
+)
 @click.pass_context
-def cli(ctx: click.Context) -> None:
+def cli(ctx: click.Context, verbose: bool) -> None:
     """Paybill: an MCP control plane that lets AI agents operate multi-tenant SaaS safely.
 
     Configuration comes from PAYBILL_* environment variables; PAYBILL_DATABASE_URL selects
     the store (default: a SQLite file in your user data directory).
     """
-    ctx.obj = CliContext(Settings())
+    ctx.obj = CliContext(Settings(), verbose=verbose)
 
 
 @cli.command()

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 import socket
-import sys
 from contextlib import nullcontext
 from typing import Literal
 
 import click
 
 from paybill.server.app import build_server, build_services
+from paybill.server.cli import logs
 from paybill.server.cli.context import CliContext
 from paybill.server.core.errors import InvalidInput
 from paybill.server.domain.principals import get_principal
@@ -47,7 +46,7 @@ def serve(
     'Authorization: Bearer <api key>' and bind 127.0.0.1 unless --host says otherwise.
     """
     # stdout carries the stdio protocol: everything else goes to stderr.
-    logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
+    logs.configure(verbose=obj.verbose)
     settings = obj.settings
     services = build_services(settings)
     worker = (

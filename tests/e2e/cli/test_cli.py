@@ -136,3 +136,13 @@ def test_migrate_reports_pending_then_nothing(empty_url: str) -> None:
     engine.dispose()
     assert f"empty -> {head}." in run(empty_url, "migrate").stdout
     assert "no migrations pending" in run(empty_url, "migrate").stdout
+
+
+def test_worker_once_is_quiet_unless_verbose(store_url: str) -> None:
+    quiet = run(store_url, "worker", "--once")
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stdout.strip() == "Executed 0 run(s); applied 0 billing change(s)."
+    assert quiet.stderr.strip() == ""  # no alembic context lines, no Casbin policy dump
+    loud = run(store_url, "--verbose", "worker", "--once")
+    assert loud.returncode == 0, loud.stderr
+    assert "alembic" in loud.stderr
