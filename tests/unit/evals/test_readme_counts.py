@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -15,3 +16,26 @@ def test_readme_counts_the_sql_corpus() -> None:
     stated = re.search(r"\((\d+) rejected, (\d+) accepted statements\)", text)
     assert stated is not None, "the README no longer states the corpus size"
     assert (int(stated[1]), int(stated[2])) == (len(load("rejected")), len(load("accepted")))
+
+
+TRANSCRIPTS = README.parent / "evals" / "transcripts"
+
+
+def _attack_refusals() -> int:
+    """Steps of the attack transcripts that expect a typed refusal."""
+    refused = 0
+    for path in TRANSCRIPTS.glob("attack_*.jsonl"):
+        steps = [json.loads(line) for line in path.read_text().splitlines()[1:] if line.strip()]
+        refused += sum(1 for step in steps if step.get("expect", {}).get("is_error"))
+    return refused
+
+
+def test_readme_counts_the_transcripts() -> None:
+    text = " ".join(README.read_text(encoding="utf-8").split())
+    stated = re.search(r"(\d+) scenarios and an attack suite of (\d+) adversarial steps", text)
+    assert stated is not None, "the README no longer states the transcript counts"
+    scenarios = [p for p in TRANSCRIPTS.glob("*.jsonl") if not p.name.startswith("attack_")]
+    assert (int(stated[1]), int(stated[2])) == (len(scenarios), _attack_refusals())
+    evals_readme = (README.parent / "evals" / "README.md").read_text(encoding="utf-8")
+    refused = re.search(r"\(`attack_\*\.jsonl`, (\d+) refused steps\)", evals_readme)
+    assert refused is not None and int(refused[1]) == _attack_refusals()
