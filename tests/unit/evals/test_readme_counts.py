@@ -39,3 +39,13 @@ def test_readme_counts_the_transcripts() -> None:
     evals_readme = (README.parent / "evals" / "README.md").read_text(encoding="utf-8")
     refused = re.search(r"\(`attack_\*\.jsonl`, (\d+) refused steps\)", evals_readme)
     assert refused is not None and int(refused[1]) == _attack_refusals()
+
+
+def test_readme_layout_names_every_top_level_folder() -> None:
+    text = README.read_text(encoding="utf-8")
+    layout = text[text.index("## Layout") : text.index("## Development")]
+    rows = set(re.findall(r"^\| `([a-z_]+)/", layout, flags=re.MULTILINE))
+    folders = {p.name for p in README.parent.iterdir() if p.is_dir()}
+    folders = {name for name in folders if not name.startswith(".")}
+    untracked = {"build", "dist", "node_modules", "paybill.egg-info", "__pycache__"}
+    assert folders - untracked - rows == set(), "folders missing from the README's Layout"
