@@ -55,7 +55,8 @@ def eval_group() -> None:
 @click.option(
     "--no-preload",
     is_flag=True,
-    help="Start every server as a plain `paybill serve` process (slower; see the README).",
+    help="Start every server as a plain `paybill serve` process (slower; see evals/README.md, "
+    "'How servers start').",
 )
 def replay(
     paths: tuple[Path, ...],

@@ -17,7 +17,7 @@ from paybill.server.core.vocabulary import CloudTarget
 from paybill.server.domain.acl import Acl
 from paybill.server.domain.audit_log import AuditLog
 from paybill.server.domain.billing_policy import load_billing_policy
-from paybill.server.domain.bootstrap import require_current
+from paybill.server.domain.bootstrap import require_current, require_existing
 from paybill.server.domain.lifecycle import Lifecycle, load_definition
 from paybill.server.executors.clouds.vending import CloudAccountVendor, LazyVendor
 from paybill.server.executors.dataplane.credentials import TenantCredentials
@@ -55,6 +55,7 @@ def build_services(
     Raises:
         InvalidInput: the store is missing or not migrated (`paybill init` fixes it).
     """
+    require_existing(settings.database_url)
     db = Database(settings.database_url)
     require_current(db)
     engines = Engines(

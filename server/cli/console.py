@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-import sys
 from contextlib import nullcontext
 
 import click
 
 from paybill.server.app import build_pipeline, build_services
+from paybill.server.cli import logs
 from paybill.server.cli.context import CliContext
 from paybill.server.console.app import console_app
 from paybill.server.console.security import local_hosts
@@ -21,12 +20,13 @@ from paybill.server.workflows.engine.worker import embedded_worker
 @click.option("--port", default=8700, show_default=True, type=click.IntRange(1, 65535))
 @click.pass_obj
 def console(obj: CliContext, host: str, port: int) -> None:
-    """Serve the operator console: tenants, runs, approvals, the audit log, principals.
+    """Serve the operator console: a web UI for humans over the same guards.
 
-    Log in with a principal's API key; every page and action runs through the same guards
-    as an MCP call, as that principal, and is audited.
+    Tenants, runs, approvals, the audit log and principals. Log in with a principal's API
+    key; every page and action runs through the same guards as an MCP call, as that
+    principal, and is audited. Binds 127.0.0.1 unless --host says otherwise.
     """
-    logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
+    logs.configure(verbose=obj.verbose)
     settings = obj.settings
     services = build_services(settings)
     app = console_app(build_pipeline(services), allowed_hosts=local_hosts(host, port))

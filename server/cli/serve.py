@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-import sys
+import socket
 from collections.abc import Callable
 from contextlib import nullcontext
 from typing import Literal
@@ -12,6 +11,7 @@ import click
 from starlette.types import ASGIApp
 
 from paybill.server.app import build_pipeline, build_server, build_services
+from paybill.server.cli import logs
 from paybill.server.cli.context import CliContext
 from paybill.server.core.errors import InvalidInput
 from paybill.server.domain.principals import get_principal
@@ -56,7 +56,7 @@ def serve(
     'Authorization: Bearer <api key>' and bind 127.0.0.1 unless --host says otherwise.
     """
     # stdout carries the stdio protocol: everything else goes to stderr.
-    logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
+    logs.configure(verbose=obj.verbose)
     settings = obj.settings
     services = build_services(settings)
     worker = (
@@ -82,6 +82,7 @@ def serve(
         return
     if principal:
         raise InvalidInput("--principal is for stdio; HTTP callers authenticate with API keys.")
+    _require_free_port(host, port)
     wrap = None
     if with_console:
         wrap = _console_beside(services, host, port)
@@ -101,3 +102,18 @@ def _console_beside(services: Services, host: str, port: int) -> Callable[[ASGIA
 
     console = console_app(build_pipeline(services), allowed_hosts=local_hosts(host, port))
     return lambda mcp: WithConsole(mcp, console)
+
+
+def _require_free_port(host: str, port: int) -> None:
+    """Raises: InvalidInput when nothing can listen on ``host:port`` (checked before the
+    server announces itself, so a taken port is one plain line, not a banner and a crash)."""
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise InvalidInput(
+            f"Cannot listen on {host}:{port}: {exc.strerror or exc}. Another process (an "
+            "earlier `paybill serve`?) may hold the port: stop it, or pass --port.",
+            host=host,
+            port=port,
+        ) from None

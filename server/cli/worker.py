@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 import signal
-import sys
 import threading
 from types import FrameType
 
 import click
 
 from paybill.server.app import build_services
+from paybill.server.cli import logs
 from paybill.server.cli.context import CliContext
 from paybill.server.workflows.engine.billing_tick import apply_billing_policies
 from paybill.server.workflows.engine.worker import Worker
@@ -30,7 +30,7 @@ def worker(obj: CliContext, once: bool) -> None:
     store: each run is claimed by exactly one of them, and a run whose worker died is
     resumed by another once its lease (PAYBILL_WORKER_LEASE_SECONDS) expires.
     """
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+    logs.configure(verbose=obj.verbose, paybill_level=logging.INFO)
     services = build_services(obj.settings)
     runner = Worker(services)
     if once:

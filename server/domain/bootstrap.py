@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from paybill.server.core.errors import InvalidInput
@@ -34,6 +35,20 @@ def initialise(db: Database, policies_dir: Path | None = None) -> InitReport:
     return InitReport(before, migrate.current_revision(db.engine), changed)
 
 
+def require_existing(database_url: str) -> None:
+    """Raises: InvalidInput when the URL names a SQLite file that does not exist: opening it
+    would create it (and its folders), and only `paybill init` creates a store."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return
+    path = Path(url.database or "")
+    if not path.exists():
+        raise InvalidInput(
+            f"No Paybill store at {path}; run `paybill init` to create it (or set "
+            "PAYBILL_DATABASE_URL to the store you meant)."
+        )
+
+
 def require_current(db: Database) -> None:
     """Raises: InvalidInput when the store is missing or behind the code's migrations."""
     try:
@@ -44,5 +59,5 @@ def require_current(db: Database) -> None:
     if current != head:
         raise InvalidInput(
             f"The store is at revision {current or 'none'} but this Paybill needs {head}; "
-            "run `paybill init` (or `paybill migrate`)."
+            "run `paybill init` (it migrates the store and loads the plans and policies)."
         )

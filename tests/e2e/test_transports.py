@@ -46,6 +46,7 @@ def _arguments(served: Served) -> dict[str, dict[str, Any]]:
         "offboard_tenant": {"tenant": "acme", "confirm_slug": "acme", "reason": "transport"},
         "get_workflow": {"workflow_id": run["workflow"]["id"]},
         "list_approvals": {},
+        "get_approval": {"approval_id": approval},
         "decide_approval": {
             "approval_id": approval,
             "decision": "approve",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -79,10 +80,46 @@ def test_bad_database_url_is_one_line(url: str, message: str) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_commands_refuse_an_uninitialised_store(tmp_path: Path) -> None:
-    result = run(f"sqlite:///{tmp_path / 'new.db'}", "tenant", "list")
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("tenant", "list"),
+        ("principal", "list"),
+        ("plan", "list"),
+        ("serve", "--transport", "streamable-http", "--port", "1"),
+    ],
+)
+def test_commands_refuse_a_missing_store_and_create_nothing(tmp_path: Path, args: tuple) -> None:
+    result = run(f"sqlite:///{tmp_path / 'nowhere' / 'new.db'}", *args)
+    assert result.returncode == 1
+    assert "No Paybill store at" in result.stderr
+    assert "run `paybill init`" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_an_unmigrated_store_suggests_init_only(empty_url: str) -> None:
+    result = run(empty_url, "tenant", "list")
     assert result.returncode == 1
     assert "run `paybill init`" in result.stderr
+    assert "paybill migrate" not in result.stderr  # migrate alone loads no plans
+
+
+def test_init_says_where_the_store_is(empty_url: str) -> None:
+    result = run(empty_url, "init")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0].startswith("Store: ")
+    assert "password" not in result.stdout
+
+
+def test_serve_on_a_taken_port_is_one_plain_line(store_url: str) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = run(store_url, "serve", "--transport", "streamable-http", "--port", str(port))
+    assert result.returncode == 1
+    assert f"Cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Paybill MCP server on" not in result.stderr  # no banner before the failure
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_help_lists_every_command() -> None:
@@ -99,3 +136,13 @@ def test_migrate_reports_pending_then_nothing(empty_url: str) -> None:
     engine.dispose()
     assert f"empty -> {head}." in run(empty_url, "migrate").stdout
     assert "no migrations pending" in run(empty_url, "migrate").stdout
+
+
+def test_worker_once_is_quiet_unless_verbose(store_url: str) -> None:
+    quiet = run(store_url, "worker", "--once")
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stdout.strip() == "Executed 0 run(s); applied 0 billing change(s)."
+    assert quiet.stderr.strip() == ""  # no alembic context lines, no Casbin policy dump
+    loud = run(store_url, "--verbose", "worker", "--once")
+    assert loud.returncode == 0, loud.stderr
+    assert "alembic" in loud.stderr

@@ -29,7 +29,10 @@ def test_fresh_venv_install_then_init_twice_principal_listing_and_demo(tmp_path:
     # Dependencies, pip and setuptools come from the test environment (no network needed);
     # paybill itself is built from the source tree and installed into the new venv.
     (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    _sh(python, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", REPO)
+    built = _sh(python, "-m", "pip", "install", "-v", "--no-deps", "--no-build-isolation", REPO)
+    # Every data folder is declared (package-data), so the build has nothing to warn about.
+    assert "would be ignored" not in built
+    assert "is explicitly added" not in built
     location = _sh(python, "-c", "import paybill.server as s; print(s.__file__)")
     assert location.startswith(str(site)), location
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, select, text
+from sqlalchemy import insert, inspect, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from paybill.server.core.vocabulary import Decision
@@ -123,8 +123,9 @@ def test_0007_keeps_one_pending_approval_per_effect_and_one_waiting_downgrade(
             session, lifecycle, slug="piled", name="P", plan_id="pro", actor="ops"
         )
         for n in range(3):
-            session.add(
-                Approval(
+            # Core inserts: the model has columns of later revisions (0008's effect).
+            session.execute(
+                insert(Approval.__table__).values(
                     tenant_id=tenant.id,
                     tool="offboard_tenant",
                     arguments={},
@@ -144,8 +145,8 @@ def test_0007_keeps_one_pending_approval_per_effect_and_one_waiting_downgrade(
                 not_before=start + timedelta(days=30),
             )
             run.created_at = start + timedelta(seconds=n)
-        session.add(
-            Approval(
+        session.execute(
+            insert(Approval.__table__).values(
                 tenant_id=tenant.id,
                 tool="offboard_tenant",
                 arguments={},
@@ -156,13 +157,20 @@ def test_0007_keeps_one_pending_approval_per_effect_and_one_waiting_downgrade(
                 created_at=start - timedelta(seconds=1),
             )
         )
+    migrate.upgrade(db.engine, "0007")
+    pending = "SELECT status FROM approvals ORDER BY created_at"
+    with db.engine.connect() as conn:
+        statuses = [row[0] for row in conn.execute(text(pending))]
+    assert statuses == ["void", "pending", "void", "void"]
     migrate.upgrade(db.engine)
     assert _schema_diff(db.engine) == []
     with db.session() as session:
         approvals = session.scalars(select(Approval).order_by(Approval.created_at)).all()
-        assert [a.status.value for a in approvals] == ["void", "pending", "void", "void"]
+        # 0008 voids what 0007 left pending: it carries no effect to bind.
+        assert [a.status.value for a in approvals] == ["void", "void", "void", "void"]
         assert "format changed" in (approvals[0].reason or "")
-        assert all(a.decided_at is not None for a in approvals if a.status.value == "void")
+        assert "bound to their effect" in (approvals[1].reason or "")
+        assert all(a.decided_at is not None for a in approvals)
         runs = session.scalars(select(WorkflowRun).order_by(WorkflowRun.created_at)).all()
         assert [(r.status.value, r.input["n"]) for r in runs] == [
             ("succeeded", 0),
