@@ -57,15 +57,22 @@ async def runs(request: Request) -> Response:
     return render(request, "runs.html", viewer, runs=listed["workflows"])
 
 
+def _is_plan(value: Any) -> bool:
+    counts = value.get("counts") if isinstance(value, dict) else None
+    return isinstance(counts, dict) and {"add", "change", "destroy"} <= counts.keys()
+
+
 def terraform_summaries(run: dict[str, Any]) -> list[dict[str, Any]]:
-    """Terraform plan summaries a run's steps recorded (any step output with a
-    ``terraform`` object, or one shaped like a plan summary)."""
+    """Terraform plan summaries the run's steps recorded: any object in a step's output
+    shaped like one (``counts`` of add, change and destroy; ``resources``), at its top
+    level or one key down (``{"terraform": {...}}``). Terraform's outputs are not one."""
     found = []
     for step in run.get("steps", []):
-        output = step.get("output") or {}
-        plan = output.get("terraform") if isinstance(output, dict) else None
-        if isinstance(plan, dict):
-            found.append({"step": step.get("name"), **plan})
+        output = step.get("output")
+        if not isinstance(output, dict):
+            continue
+        candidates = [output, *output.values()]
+        found.extend({"step": step.get("name"), **c} for c in candidates if _is_plan(c))
     return found
 
 

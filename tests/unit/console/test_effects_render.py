@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from paybill.server.console.app import templates
+from paybill.server.console.pages import terraform_summaries
 
 SQL = {
     "kind": "sql_write",
@@ -112,3 +113,16 @@ def test_an_offboarding_shows_its_schedule() -> None:
 def test_any_shape_renders(effect: dict[str, Any]) -> None:
     html = render(effect)
     assert "All details" in html
+
+
+def test_a_run_shows_recorded_plan_summaries_only() -> None:
+    plan = {"plan_sha256": "ab" * 32, "counts": {"add": 1, "change": 0, "destroy": 0}}
+    run = {
+        "steps": [
+            {"name": "provision", "output": {"terraform": {"db_name": "x"}}},  # outputs
+            {"name": "plan", "output": {"terraform": plan}},
+            {"name": "apply", "output": {**plan, "resources": []}},
+            {"name": "noop", "output": None},
+        ]
+    }
+    assert [s["step"] for s in terraform_summaries(run)] == ["plan", "apply"]
