@@ -66,7 +66,7 @@ def terraform_summaries(run: dict[str, Any]) -> list[dict[str, Any]]:
     """Terraform plan summaries the run's steps recorded: any object in a step's output
     shaped like one (``counts`` of add, change and destroy; ``resources``), at its top
     level or one key down (``{"terraform": {...}}``). Terraform's outputs are not one."""
-    found = []
+    found: list[dict[str, Any]] = []
     for step in run.get("steps", []):
         output = step.get("output")
         if not isinstance(output, dict):
