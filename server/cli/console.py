@@ -29,7 +29,8 @@ def console(obj: CliContext, host: str, port: int) -> None:
     logs.configure(verbose=obj.verbose)
     settings = obj.settings
     services = build_services(settings)
-    app = console_app(build_pipeline(services), allowed_hosts=local_hosts(host, port))
+    hosts = local_hosts(host, port, settings.console_hosts)
+    app = console_app(build_pipeline(services), allowed_hosts=hosts)
     worker = (
         embedded_worker(services, settings.worker_poll_seconds)
         if settings.embedded_worker

@@ -100,7 +100,8 @@ def _console_beside(services: Services, host: str, port: int) -> Callable[[ASGIA
     from paybill.server.console.mount import WithConsole
     from paybill.server.console.security import local_hosts
 
-    console = console_app(build_pipeline(services), allowed_hosts=local_hosts(host, port))
+    hosts = local_hosts(host, port, services.settings.console_hosts)
+    console = console_app(build_pipeline(services), allowed_hosts=hosts)
     return lambda mcp: WithConsole(mcp, console)
 
 

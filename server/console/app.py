@@ -19,7 +19,7 @@ from starlette.types import ASGIApp
 from paybill.server.console import admin, approvals, login, pages
 from paybill.server.console.gateway import Gateway
 from paybill.server.console.refusals import ConsoleRefusals
-from paybill.server.console.security import SecurityHeaders
+from paybill.server.console.security import HostCheck, SecurityHeaders
 from paybill.server.console.sessions import SessionCodec
 from paybill.server.console.web import Console, LoginRequired, PageError, base, render
 from paybill.server.core.ratelimit import RateLimiter
@@ -127,4 +127,4 @@ def console_app(
         },
     )
     app.state.console = parts
-    return SecurityHeaders(app)
+    return SecurityHeaders(HostCheck(app, allowed_hosts))

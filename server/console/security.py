@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
+from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSP = (
@@ -42,9 +43,30 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def local_hosts(host: str, port: int) -> list[str]:
-    """The Host values a console bound to ``host:port`` answers (DNS-rebinding protection)."""
-    return sorted({f"{h}:{port}" for h in (host, "127.0.0.1", "localhost")})
+def local_hosts(host: str, port: int, extra: Iterable[str] = ()) -> list[str]:
+    """The Host values a console bound to ``host:port`` answers (DNS-rebinding protection),
+    and ``extra`` ones (``PAYBILL_CONSOLE_HOSTS``, as a proxy in front passes them)."""
+    return sorted({*(f"{h}:{port}" for h in (host, "127.0.0.1", "localhost")), *extra})
+
+
+class HostCheck:
+    """Answers 421 to a request naming a Host the console does not serve: a page read
+    through a rebinding DNS name never reaches a route."""
+
+    def __init__(self, app: ASGIApp, allowed_hosts: Iterable[str] | None) -> None:
+        self.app = app
+        self.allowed = None if allowed_hosts is None else {h.encode() for h in allowed_hosts}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.allowed is not None:
+            host = dict(scope["headers"]).get(b"host", b"")
+            if host not in self.allowed:
+                response = PlainTextResponse(
+                    "MISDIRECTED: this console does not serve that host name.", status_code=421
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def same_origin(request: Request, allowed_hosts: Iterable[str] | None) -> bool:

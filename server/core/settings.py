@@ -204,6 +204,11 @@ class Settings(BaseSettings):
         description="Mark the console's session cookie Secure (always on for https requests); "
         "turn on behind a TLS-terminating proxy.",
     )
+    console_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host header values the console answers besides its bind address, "
+        "127.0.0.1 and localhost (JSON list, e.g. '[\"paybill.example.com\"]' behind a proxy).",
+    )
     console_login_per_minute: int = Field(
         default=10, ge=1, le=1000, description="Console login attempts a minute per client."
     )

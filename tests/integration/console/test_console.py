@@ -176,10 +176,11 @@ def test_a_forged_form_changes_nothing_and_is_audited(
 def test_a_foreign_host_is_refused(served: Served, console: TestClient) -> None:
     login(console, served.keys["boss"])
     page = console.get("/approvals")
-    answer = console.post(
-        "/logout", data={"csrf": csrf_of(page.text)}, headers={"host": "evil.example"}
-    )
-    assert answer.status_code == 403
+    foreign = {"host": "evil.example"}
+    assert console.get("/approvals", headers=foreign).status_code == 421
+    answer = console.post("/logout", data={"csrf": csrf_of(page.text)}, headers=foreign)
+    assert answer.status_code == 421 and answer.headers["x-content-type-options"] == "nosniff"
+    assert console.get("/approvals").status_code == 200  # the session was not ended
 
 
 def test_an_approver_rejects_an_offboarding(served: Served, console: TestClient) -> None:
