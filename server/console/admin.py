@@ -18,12 +18,16 @@ from paybill.server.console.web import (
 )
 
 FILTERS = ("tenant", "principal", "tool", "decision")
+PAGE = 100  # audit events a page
 
 
 async def audit(request: Request) -> Response:
     viewer = await require_viewer(request)
     filters = {k: v for k in FILTERS if (v := request.query_params.get(k, "").strip())}
-    arguments: dict[str, Any] = {**filters, "limit": 100, "verify": viewer.platform}
+    arguments: dict[str, Any] = {**filters, "limit": PAGE, "verify": viewer.platform}
+    before = request.query_params.get("before_id")
+    if before:
+        arguments["before_id"] = before  # the tool validates it (a typed INVALID_INPUT)
     try:
         found = await console(request).gateway.call(viewer.name, "get_audit_log", **arguments)
     except ToolRefused as refused:
@@ -35,6 +39,7 @@ async def audit(request: Request) -> Response:
         events=found["events"],
         verification=found.get("verification"),
         filters=filters,
+        older=found.get("next_before_id"),
     )
 
 

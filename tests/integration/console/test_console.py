@@ -3,12 +3,15 @@ headers, role visibility, four-eyes, typed errors; every action through the pipe
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
+from paybill.server.console import admin
 from paybill.server.console.gateway import Gateway
 from paybill.server.console.security import CSP
 from paybill.server.store import Approval, AuditEvent
@@ -329,7 +332,9 @@ def test_principals_rotate_shows_the_key_once_and_ends_sessions(served: Served) 
     assert actions[:3] == ["disable_principal", "disable_principal", "rotate_principal_key"]
 
 
-def test_audit_filters_and_chain_status(served: Served, console: TestClient) -> None:
+def test_audit_filters_pages_and_chain_status(
+    served: Served, console: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     served.error("acme-bot", "get_audit_log")
     login(console, served.keys["admin"])
     page = console.get("/audit", params={"principal": "acme-bot", "decision": "denied"}).text
@@ -337,3 +342,14 @@ def test_audit_filters_and_chain_status(served: Served, console: TestClient) -> 
     assert page.count("<td>acme-bot</td>") >= 1 and "<td>ops</td>" not in page
     tool = console.get("/audit", params={"tool": "create_tenant"}).text
     assert "<code>create_tenant</code>" in tool and "<code>get_audit_log</code>" not in tool
+    monkeypatch.setattr(admin, "PAGE", 3)
+    for _ in range(4):
+        served.ok("ops", "list_plans")
+    first = console.get("/audit", params={"principal": "ops"}).text
+    older = re.search(r'href="(/audit\?[^"]*before_id=\d+)"', first)
+    assert older is not None
+    second = console.get(html.unescape(older.group(1)))
+    assert second.status_code == 200 and "<td>ops</td>" in second.text
+    assert "<td>acme-bot</td>" not in second.text  # the filter carried over
+    bad = console.get("/audit", params={"before_id": "DROP TABLE"})
+    assert bad.status_code == 400 and "INVALID_INPUT" in bad.text
