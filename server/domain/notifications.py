@@ -55,8 +55,8 @@ def webhook_target(settings: Settings) -> WebhookTarget | None:
         secret = lines[0].strip() if lines else ""
     if len(secret) < 16:
         raise InvalidInput(
-            "PAYBILL_APPROVAL_WEBHOOK_URL is set but no signing secret of at least 16 "
-            "characters is: set PAYBILL_APPROVAL_WEBHOOK_SECRET or "
+            "PAYBILL_APPROVAL_WEBHOOK_URL is set without a signing secret of 16 characters "
+            "or more: set PAYBILL_APPROVAL_WEBHOOK_SECRET or "
             "PAYBILL_APPROVAL_WEBHOOK_SECRET_FILE, or unset the URL to turn notifications off."
         )
     return WebhookTarget(settings.approval_webhook_url, secret.encode())
