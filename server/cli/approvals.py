@@ -19,6 +19,7 @@ from typing import IO, Any, Literal
 import click
 
 from paybill.server.app import build_pipeline, build_services
+from paybill.server.cli import logs
 from paybill.server.cli.approval_view import render, result_summary, summary_line, tenant_line
 from paybill.server.cli.context import CliContext
 from paybill.server.core.vocabulary import ApprovalStatus
@@ -61,6 +62,7 @@ def _approver(obj: CliContext, principal: str | None) -> Iterator[Approver]:
     name = principal or obj.settings.principal
     if not name:
         raise click.UsageError("Name the approver: pass --principal NAME or set PAYBILL_PRINCIPAL.")
+    logs.configure(verbose=obj.verbose)
     services = build_services(obj.settings)
     try:
         yield Approver(build_pipeline(services), name)

@@ -42,9 +42,9 @@ def worker(obj: CliContext, once: bool) -> None:
         done = runner.run_pending()
         sent = _notify_once(services)
         services.audit.checkpoint(services.reader)
+        notified = "" if sent is None else f"; delivered {sent} approval notification(s)"
         click.echo(
-            f"Executed {done} run(s); applied {len(report.changes)} billing change(s); "
-            f"delivered {sent} approval notification(s)."
+            f"Executed {done} run(s); applied {len(report.changes)} billing change(s){notified}."
         )
         return
     stop = threading.Event()
@@ -61,11 +61,11 @@ def worker(obj: CliContext, once: bool) -> None:
     services.audit.checkpoint(services.reader)  # the audit log's tip at shutdown
 
 
-def _notify_once(services: Services) -> int:
-    """One pass of the approval-notification deliverer; 0 when notifications are off."""
+def _notify_once(services: Services) -> int | None:
+    """One pass of the approval-notification deliverer; None when notifications are off."""
     target = webhook_target(services.settings)
     if target is None:
-        return 0
+        return None
     deliverer = Deliverer(services.db, services.settings, target)
     try:
         return deliverer.deliver_due()
