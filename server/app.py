@@ -19,6 +19,7 @@ from paybill.server.domain.audit_log import AuditLog
 from paybill.server.domain.billing_policy import load_billing_policy
 from paybill.server.domain.bootstrap import require_current, require_existing
 from paybill.server.domain.lifecycle import Lifecycle, load_definition
+from paybill.server.domain.notifications import webhook_target
 from paybill.server.executors.clouds.vending import CloudAccountVendor, LazyVendor
 from paybill.server.executors.dataplane.credentials import TenantCredentials
 from paybill.server.executors.dataplane.engines import Engines
@@ -53,8 +54,10 @@ def build_services(
     """Open the store (which must be initialised) and build the long-lived collaborators.
 
     Raises:
-        InvalidInput: the store is missing or not migrated (`paybill init` fixes it).
+        InvalidInput: the store is missing or not migrated (`paybill init` fixes it), or
+            approval notifications are configured without a usable secret.
     """
+    webhook_target(settings)  # refuse a webhook URL without a secret now, not at delivery
     require_existing(settings.database_url)
     db = Database(settings.database_url)
     require_current(db)

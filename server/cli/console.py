@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
-
 import click
 
 from paybill.server.app import build_pipeline, build_services
 from paybill.server.cli import logs
 from paybill.server.cli.context import CliContext
+
+# What `paybill serve` runs beside its server (the embedded worker, approval notifications)
+# and its port check: the console runs the same.
+from paybill.server.cli.serve import _background, _require_free_port
 from paybill.server.console.app import console_app
 from paybill.server.console.security import local_hosts
 from paybill.server.mcp.http import serve_asgi
-from paybill.server.workflows.engine.worker import embedded_worker
 
 
 @click.command()
@@ -31,11 +32,7 @@ def console(obj: CliContext, host: str, port: int) -> None:
     services = build_services(settings)
     hosts = local_hosts(host, port, settings.console_hosts)
     app = console_app(build_pipeline(services), allowed_hosts=hosts)
-    worker = (
-        embedded_worker(services, settings.worker_poll_seconds)
-        if settings.embedded_worker
-        else nullcontext()
-    )
+    _require_free_port(host, port)
     click.echo(f"Paybill console on http://{host}:{port}/", err=True)
-    with worker:
+    with _background(services):  # serve_asgi checkpoints the audit log when it stops
         serve_asgi(app, services, host, port)

@@ -21,6 +21,7 @@ from paybill.server.cli.context import CliContext
 # the server never imports them.
 LAZY_COMMANDS = {
     "principal": "paybill.server.cli.principal:principal_group",
+    "approvals": "paybill.server.cli.approvals:approvals_group",
     "tenant": "paybill.server.cli.listing:tenant_group",
     "tenants": "paybill.server.cli.listing:tenant_group",
     "plan": "paybill.server.cli.listing:plan_group",

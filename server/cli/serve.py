@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Literal
 
 import click
@@ -15,11 +15,25 @@ from paybill.server.cli import logs
 from paybill.server.cli.context import CliContext
 from paybill.server.core.errors import InvalidInput
 from paybill.server.domain.principals import get_principal
+from paybill.server.executors.webhooks import notification_thread
 from paybill.server.mcp.adapter import http_principal
 from paybill.server.mcp.http import serve_http
 from paybill.server.mcp.transports import serve_stdio
 from paybill.server.workflows.engine.services import Services
 from paybill.server.workflows.engine.worker import embedded_worker
+
+
+@contextmanager
+def _background(services: Services) -> Iterator[None]:
+    """The embedded worker (unless turned off) and the approval-notification deliverer."""
+    settings = services.settings
+    with ExitStack() as stack:
+        if settings.embedded_worker:
+            stack.enter_context(embedded_worker(services, settings.worker_poll_seconds))
+        stack.enter_context(
+            notification_thread(services.db, settings, settings.worker_poll_seconds)
+        )
+        yield
 
 
 @click.command()
@@ -59,11 +73,7 @@ def serve(
     logs.configure(verbose=obj.verbose)
     settings = obj.settings
     services = build_services(settings)
-    worker = (
-        embedded_worker(services, settings.worker_poll_seconds)
-        if settings.embedded_worker
-        else nullcontext()
-    )
+    worker = _background(services)
     if transport == "stdio":
         if with_console:
             raise InvalidInput("--console needs an HTTP transport (streamable-http or sse).")

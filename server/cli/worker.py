@@ -12,7 +12,10 @@ import click
 from paybill.server.app import build_services
 from paybill.server.cli import logs
 from paybill.server.cli.context import CliContext
+from paybill.server.domain.notifications import webhook_target
+from paybill.server.executors.webhooks import Deliverer, notification_thread
 from paybill.server.workflows.engine.billing_tick import apply_billing_policies
+from paybill.server.workflows.engine.services import Services
 from paybill.server.workflows.engine.worker import Worker
 
 
@@ -37,8 +40,12 @@ def worker(obj: CliContext, once: bool) -> None:
         runner.sweep_stale_plans()
         report = apply_billing_policies(services)
         done = runner.run_pending()
+        sent = _notify_once(services)
         services.audit.checkpoint(services.reader)
-        click.echo(f"Executed {done} run(s); applied {len(report.changes)} billing change(s).")
+        notified = "" if sent is None else f"; delivered {sent} approval notification(s)"
+        click.echo(
+            f"Executed {done} run(s); applied {len(report.changes)} billing change(s){notified}."
+        )
         return
     stop = threading.Event()
 
@@ -48,5 +55,19 @@ def worker(obj: CliContext, once: bool) -> None:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     click.echo(f"Worker {runner.owner} started.", err=True)
-    runner.serve(stop, obj.settings.worker_poll_seconds)
+    poll = obj.settings.worker_poll_seconds
+    with notification_thread(services.db, obj.settings, poll):
+        runner.serve(stop, poll)
     services.audit.checkpoint(services.reader)  # the audit log's tip at shutdown
+
+
+def _notify_once(services: Services) -> int | None:
+    """One pass of the approval-notification deliverer; None when notifications are off."""
+    target = webhook_target(services.settings)
+    if target is None:
+        return None
+    deliverer = Deliverer(services.db, services.settings, target)
+    try:
+        return deliverer.deliver_due()
+    finally:
+        deliverer.close()

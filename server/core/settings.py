@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 import platformdirs
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -188,6 +189,34 @@ class Settings(BaseSettings):
         "dedicated `paybill worker` processes execute the runs.",
     )
 
+    # Approval notifications (docs/approvals.md, "Notifications"): unset URL = off.
+    approval_webhook_url: str | None = Field(
+        default=None,
+        description="http(s) URL that is POSTed each new pending approval (signed); unset: off.",
+    )
+    approval_webhook_secret: SecretStr | None = Field(
+        default=None, description="HMAC-SHA256 key of the Paybill-Signature header."
+    )
+    approval_webhook_secret_file: Path | None = Field(
+        default=None, description="File holding that key instead (first line, stripped)."
+    )
+    approval_webhook_attempts: int = Field(
+        default=8, ge=1, le=50, description="Deliveries tried before a notification is failed."
+    )
+    approval_webhook_backoff_seconds: float = Field(
+        default=5, gt=0, le=3600, description="Wait after the first failed try; it doubles..."
+    )
+    approval_webhook_backoff_max_seconds: float = Field(
+        default=600, gt=0, le=86400, description="...up to this long between tries."
+    )
+    approval_webhook_timeout_seconds: float = Field(
+        default=5, gt=0, le=60, description="Connect and read timeout of one delivery."
+    )
+    console_url: str | None = Field(
+        default=None,
+        description="Base URL of the console; notifications link <console_url>/approvals/<id>.",
+    )
+
     console_session_seconds: int = Field(
         default=8 * 3600,
         ge=60,
@@ -234,4 +263,14 @@ class Settings(BaseSettings):
     @classmethod
     def _check_database_url(cls, value: str) -> str:
         parse_database_url(value)
+        return value
+
+    @field_validator("approval_webhook_url", "console_url")
+    @classmethod
+    def _check_http_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None  # an empty variable is unset
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host")
         return value

@@ -20,6 +20,7 @@ from typing import Any
 from paybill.server.core.errors import ApprovalRequired, ApprovalVoid
 from paybill.server.domain.approvals import pending_request, request_approval, void
 from paybill.server.domain.effects import CALL, Effect, changed_keys, effect_hash, tenant_facts
+from paybill.server.domain.notifications import queue_pending
 from paybill.server.domain.plan_changes import moves_data
 from paybill.server.domain.tenants import get_plan
 from paybill.server.executors.dataplane.metering import count_matching
@@ -121,6 +122,8 @@ def check_approval(call: Call) -> None:
         ttl=timedelta(seconds=call.services.settings.approval_ttl_seconds),
         effect=effect,
     )
+    # In this transaction: the approval and its webhook notification commit together.
+    queue_pending(call.session, call.services.settings, approval, call.tenant, rule.rule, call.now)
     raise _required(call, approval, rule)
 
 

@@ -5,6 +5,7 @@ from paybill.server.store.approvals import Approval
 from paybill.server.store.audit import AuditEvent
 from paybill.server.store.base import Base
 from paybill.server.store.idempotency import IdempotencyRecord
+from paybill.server.store.notifications import ApprovalNotification, NotificationStatus
 from paybill.server.store.principals import ApiKey, Principal
 from paybill.server.store.runs import TenantRunLock, WorkflowRun, WorkflowStep
 from paybill.server.store.tenants import LifecycleTransition, Plan, Subscription, Tenant
@@ -13,11 +14,13 @@ from paybill.server.store.usage import UsageCounter
 __all__ = [
     "ApiKey",
     "Approval",
+    "ApprovalNotification",
     "AuditEvent",
     "Base",
     "CasbinRule",
     "IdempotencyRecord",
     "LifecycleTransition",
+    "NotificationStatus",
     "Plan",
     "Principal",
     "Subscription",

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
 from pathlib import Path
 
 from tests.support import REPO
+from tests.support.readme import quick_start
 
 
 def _sh(*args: str | Path, env: dict[str, str] | None = None) -> str:
@@ -19,7 +21,7 @@ def _sh(*args: str | Path, env: dict[str, str] | None = None) -> str:
     return result.stdout
 
 
-def test_fresh_venv_install_then_init_twice_principal_listing_and_demo(tmp_path: Path) -> None:
+def test_fresh_venv_install_then_init_twice_and_principal_listing(tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     _sh(sys.executable, "-m", "venv", "--without-pip", venv)
     python = venv / "bin" / "python"
@@ -44,5 +46,28 @@ def test_fresh_venv_install_then_init_twice_principal_listing_and_demo(tmp_path:
     assert (tmp_path / "data" / "paybill" / "paybill.db").exists()
     assert "API key" in _sh(paybill, "principal", "add", "ops", "--role", "operator", env=env)
     assert "No tenants yet." in _sh(paybill, "tenant", "list", env=env)
-    # The MCP server from the installed package: policies, ACL files and migrations shipped.
-    assert "chain intact" in _sh(paybill, "demo", env=env)
+
+
+def test_the_readme_quick_start_verbatim_on_a_copy_of_the_tree(tmp_path: Path) -> None:
+    """The README's first command, exactly as written, in a fresh copy of the tracked files:
+    a new venv, `pip install .` from the package index, the demo (policies, ACL files and
+    migrations shipped in the installed package)."""
+    tracked = _sh("git", "-C", REPO, "ls-files", "-z").split("\0")
+    copy = tmp_path / "paybill"
+    for name in filter(None, tracked):
+        if (REPO / name).is_file():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, copy / name)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PAYBILL_", "VIRTUAL_ENV"))}
+    env.update(HOME=str(tmp_path / "home"), XDG_DATA_HOME=str(tmp_path / "data"))
+    result = subprocess.run(
+        ["bash", "-c", quick_start()],
+        cwd=copy,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    assert "paybill audit verify: chain intact" in result.stdout
