@@ -35,6 +35,7 @@ LAZY_COMMANDS = {
 # What `paybill --help` prints for each lazy command, so listing them imports none (a test
 # keeps each equal to the command's own short help).
 SUMMARIES = {
+    "approvals": "List, show and decide approvals (as a named principal, through the same...",
     "principal": "Manage principals (callers) and their API keys.",
     "tenant": "List tenants and migrate their tables (create and change them through MCP...",
     "tenants": "List tenants and migrate their tables (create and change them through MCP...",
