@@ -8,6 +8,7 @@ from pydantic import Field
 
 from paybill.server.core.errors import InvalidInput
 from paybill.server.executors.dataplane.access import tenant_transaction
+from paybill.server.executors.dataplane.bound_writes import GENERATED
 from paybill.server.executors.dataplane.metering import (
     count_matching,
     meter,
@@ -17,6 +18,7 @@ from paybill.server.executors.dataplane.metering import (
 from paybill.server.executors.dataplane.structured import coerce, table_for, tenant_rows
 from paybill.server.guards.approval import bulk_change
 from paybill.server.guards.call import Call
+from paybill.server.guards.effects_sql import RowChangeEffect, execute_write, row_change
 from paybill.server.guards.spec import (
     DataAccess,
     GatedOutput,
@@ -27,8 +29,6 @@ from paybill.server.guards.spec import (
 from paybill.tools.data_models import IDENT, FilterIn, Scalar
 from paybill.tools.models import SLUG_FIELD
 from paybill.tools.resolve import tenant_by_slug
-
-GENERATED = frozenset({"id", "created_at", "issued_at", "occurred_at"})
 
 
 class InsertRowsInput(MutatingInput):
@@ -114,28 +114,18 @@ class DeleteRowsInput(MutatingInput):
 
 
 def _change(call: Call, args: UpdateRowsInput | DeleteRowsInput) -> ChangeRowsOutput:
-    schema = call.visible_schema()
-    table = table_for(schema, args.table)
-    filters = [(f.column, f.op, f.value) for f in args.filters]
-    where = tenant_rows(schema, table, call.target().id, filters)
-    if isinstance(args, UpdateRowsInput):
-        values = {}
-        for column, value in args.values.items():
-            if column in GENERATED:
-                raise InvalidInput(f"{args.table}.{column} is set by the database.")
-            values[column] = coerce(schema, args.table, column, value)
-        statement: Any = table.update().where(*where).values(**values)
-    else:
-        statement = table.delete().where(*where)
-    route, timeout = call.route(), call.services.settings.statement_timeout_ms
+    # The statement the effect binds is the one that runs (``effects_sql.row_change``).
+    write = row_change(call)
     if call.dry_run:
+        schema = call.visible_schema()
+        table = table_for(schema, args.table)
+        filters = [(f.column, f.op, f.value) for f in args.filters]
+        where = tenant_rows(schema, table, call.target().id, filters)
+        route, timeout = call.route(), call.services.settings.statement_timeout_ms
         engines = call.services.engines
         matching = count_matching(engines, route, table, where, timeout, call.tenant_work)
         return ChangeRowsOutput(table=args.table, rows_affected=matching, dry_run=True)
-    with tenant_transaction(
-        call.services.engines, route, read_only=False, timeout_ms=timeout, gate=call.tenant_work
-    ) as c:
-        affected = c.execute(statement).rowcount
+    affected = execute_write(call, write)
     meter(call.session, call.target(), call.now, rows_written=affected)
     return ChangeRowsOutput(table=args.table, rows_affected=affected, dry_run=False)
 
@@ -165,6 +155,7 @@ TOOLS = [
         output_model=ChangeRowsOutput,
         handler=_change,
         approval_when=bulk_change,
+        effect=RowChangeEffect(),
         # A dry run counts the rows it would change: a read.
         data_access=DataAccess("write", dry_run="read"),
     ),
@@ -177,6 +168,7 @@ TOOLS = [
         output_model=ChangeRowsOutput,
         handler=_change,
         approval_when=bulk_change,
+        effect=RowChangeEffect(),
         # A dry run counts the rows it would change: a read.
         data_access=DataAccess("write", dry_run="read"),
     ),
