@@ -209,7 +209,8 @@ TOOLS = [
         feature="data.sql",
         approval_when=sql_writes,
         effect=SqlWriteEffect(),
-        # A dry run only says what the statement is; it touches no rows.
+        # A dry run only says what the statement is and, for a write, derives the effect its
+        # approval would bind (``effects_sql``: a read, gated by the tenant's state there).
         data_access=DataAccess("statement", dry_run=None),
     ),
 ]

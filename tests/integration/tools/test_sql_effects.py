@@ -237,21 +237,36 @@ def _waiting_for_a_lock(served: Served) -> bool:
         )
 
 
-def test_a_change_racing_the_execution_is_rolled_back(acme: Served, backend: str) -> None:
-    """Another writer holds a DE row (changed, not committed) while the approval is decided:
-    the guard's check still sees the approved rows, the write's own check under lock sees the
-    change once it commits, and rolls the write back."""
+@pytest.mark.parametrize("race", ["changed", "inserted"])
+def test_a_change_racing_the_execution_is_rolled_back(
+    acme: Served, backend: str, race: str
+) -> None:
+    """Another writer holds a DE row while the approval is decided: the guard's check still
+    sees the approved rows, and the write's own check waits for the row's lock.
+
+    changed: the writer changed that row; the check under lock sees it and rolls back.
+    inserted (PostgreSQL): the writer only locked that row and inserted a new DE row; the
+    check under lock still sees the approved rows, but the write, a statement of its own,
+    meets the new row too: its row count is not the approved one and it rolls back."""
+    if race == "inserted" and backend != "postgresql":
+        pytest.skip("SQLite writers never overlap: the file's write lock serialises them")
     served = acme
     de = _ids(served, "DE")
     approval_id = _id(served.error("admin", "run_sql", tenant="acme", sql=DELETE_DE))
     engines, route = served.services.engines, _route(served)
     holding, release = threading.Event(), threading.Event()
+    first = customers.c.id == de[0]
 
     def hold_row() -> None:
         with tenant_transaction(
             engines, route, read_only=False, timeout_ms=10_000, gate=ungated
         ) as c:
-            c.execute(update(customers).where(customers.c.id == de[0]).values(country="FR"))
+            if race == "changed":
+                c.execute(update(customers).where(first).values(country="FR"))
+            else:
+                c.execute(select(customers.c.id).where(first).with_for_update())
+                row = {"tenant_id": route.tenant_id, "name": "late", "country": "DE"}
+                c.execute(customers.insert().values(**row))
             holding.set()
             release.wait(timeout=10)
 
@@ -267,13 +282,24 @@ def test_a_change_racing_the_execution_is_rolled_back(acme: Served, backend: str
             time.sleep(0.02)
         assert _waiting_for_a_lock(served)
     else:
-        time.sleep(0.5)  # SQLite: the write waits for the file's write lock
+        # SQLite: the approval is committed "approved" as the guard's check starts its read;
+        # the write then waits for the file's write lock.
+        while _approval(served, approval_id).status != "approved" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.3)
     release.set()
     holder.join(timeout=10)
     decider.join(timeout=20)
 
     error = outcome["result"].payload["error"]
     assert error["details"]["reason"] == "effect_changed"
-    assert error["details"]["why"].startswith("at execution, ")
-    assert _ids(served, "DE") == de[1:]  # the other DE rows were not deleted
+    why = error["details"]["why"]
+    assert why.startswith("at execution, ")
+    now = _customers(served)
+    if race == "changed":
+        assert "rows, not the 3 approved" in why
+        assert _ids(served, "DE") == de[1:]  # the other DE rows were not deleted
+    else:
+        assert why.startswith("at execution, it changed 4 rows, not the 3 approved")
+        assert _ids(served, "DE") == sorted([*de, now["late"][0]])
     assert _approval(served, approval_id).status == "void"
