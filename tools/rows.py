@@ -10,15 +10,19 @@ from paybill.server.core.errors import InvalidInput
 from paybill.server.executors.dataplane.access import tenant_transaction
 from paybill.server.executors.dataplane.bound_writes import GENERATED
 from paybill.server.executors.dataplane.metering import (
-    count_matching,
     meter,
     require_row_room,
     row_counts,
 )
-from paybill.server.executors.dataplane.structured import coerce, table_for, tenant_rows
+from paybill.server.executors.dataplane.structured import coerce, table_for
 from paybill.server.guards.approval import bulk_change
 from paybill.server.guards.call import Call
-from paybill.server.guards.effects_sql import RowChangeEffect, execute_write, row_change
+from paybill.server.guards.effects_sql import (
+    RowChangeEffect,
+    count_touched,
+    execute_write,
+    row_change,
+)
 from paybill.server.guards.spec import (
     DataAccess,
     GatedOutput,
@@ -117,13 +121,7 @@ def _change(call: Call, args: UpdateRowsInput | DeleteRowsInput) -> ChangeRowsOu
     # The statement the effect binds is the one that runs (``effects_sql.row_change``).
     write = row_change(call)
     if call.dry_run:
-        schema = call.visible_schema()
-        table = table_for(schema, args.table)
-        filters = [(f.column, f.op, f.value) for f in args.filters]
-        where = tenant_rows(schema, table, call.target().id, filters)
-        route, timeout = call.route(), call.services.settings.statement_timeout_ms
-        engines = call.services.engines
-        matching = count_matching(engines, route, table, where, timeout, call.tenant_work)
+        matching = count_touched(call, write)
         return ChangeRowsOutput(table=args.table, rows_affected=matching, dry_run=True)
     affected = execute_write(call, write)
     meter(call.session, call.target(), call.now, rows_written=affected)

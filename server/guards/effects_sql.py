@@ -100,6 +100,19 @@ def drifted(approval: Approval, now: Effect) -> str | None:
     return why
 
 
+def count_touched(call: Call, write: BoundWrite) -> int:
+    """How many rows ``write`` touches now (read-only, through the call's gate)."""
+    engines, settings = call.services.engines, call.services.settings
+    with tenant_transaction(
+        engines,
+        call.route(),
+        read_only=True,
+        timeout_ms=settings.statement_timeout_ms,
+        gate=call.tenant_work,
+    ) as conn:
+        return write.count(conn)
+
+
 class _WriteEffect:
     """Reads the rows a write would touch, read-only, through the call's gates."""
 

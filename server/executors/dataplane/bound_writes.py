@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Connection, Executable, Select, Table, select
+from sqlalchemy import ColumnElement, Connection, Executable, Select, Table, func, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
 
@@ -61,6 +61,13 @@ class BoundWrite:
         if self.core is None:
             return int(conn.exec_driver_sql(self.statement, self.params).rowcount)
         return int(conn.execute(self.core).rowcount)
+
+    def count(self, conn: Connection) -> int:
+        """How many rows the write touches (a dry run's answer)."""
+        if self.touched_select is None:
+            return self.touched(conn, sample=0, lock=False).count
+        rows = self.touched_select.order_by(None).subquery()
+        return int(conn.execute(select(func.count()).select_from(rows)).scalar_one())
 
     def touched(self, conn: Connection, *, sample: int, lock: bool) -> TouchedRows:
         """Count, sample and hash the rows the write touches; ``lock`` (PostgreSQL, inside
