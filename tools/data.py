@@ -14,6 +14,7 @@ from paybill.server.executors.dataplane.sqlguard import TENANT_PARAM
 from paybill.server.executors.dataplane.structured import build_select
 from paybill.server.guards.approval import sql_writes
 from paybill.server.guards.call import Call
+from paybill.server.guards.effects_sql import SqlWriteEffect, execute_write, guarded_write
 from paybill.server.guards.spec import (
     DataAccess,
     GatedOutput,
@@ -134,19 +135,22 @@ def run_sql(call: Call, args: RunSqlInput) -> RunSqlOutput:
     route = call.route()
     params = {**guarded.params, TENANT_PARAM: route.tenant_id}
     settings = call.services.settings
+    affected: int | None = None
     try:
-        with tenant_transaction(
-            call.services.engines,
-            route,
-            read_only=guarded.kind == "read",
-            timeout_ms=settings.statement_timeout_ms,
-            gate=call.tenant_work,
-            max_value_bytes=settings.max_result_bytes,
-        ) as conn:
-            result = conn.exec_driver_sql(guarded.sql, params)
-            affected = result.rowcount if guarded.kind == "write" else None
-            names = list(result.keys()) if affected is None else []
-            rows = [tuple(r) for r in result] if affected is None else []
+        if guarded.kind == "write":
+            # Only approved (``check_sql``): run as bound, checked again under lock.
+            affected = execute_write(call, guarded_write(call))
+        else:
+            with tenant_transaction(
+                call.services.engines,
+                route,
+                read_only=True,
+                timeout_ms=settings.statement_timeout_ms,
+                gate=call.tenant_work,
+                max_value_bytes=settings.max_result_bytes,
+            ) as conn:
+                result = conn.exec_driver_sql(guarded.sql, params)
+                names, rows = list(result.keys()), [tuple(r) for r in result]
     except (ProgrammingError, DataError, IntegrityError, OperationalError) as exc:
         # SQLite reports statement errors as OperationalError; on PostgreSQL that class
         # means the server itself failed, which is not the caller's to fix.
@@ -204,7 +208,9 @@ TOOLS = [
         handler=run_sql,
         feature="data.sql",
         approval_when=sql_writes,
-        # A dry run only says what the statement is; it touches no rows.
+        effect=SqlWriteEffect(),
+        # A dry run only says what the statement is and, for a write, derives the effect its
+        # approval would bind (``effects_sql``: a read, gated by the tenant's state there).
         data_access=DataAccess("statement", dry_run=None),
     ),
 ]

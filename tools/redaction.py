@@ -90,7 +90,8 @@ def visible_effect(
 ) -> dict[str, Any]:
     """A copy of an approval's effect (``domain.effects``) with the tenant values the reader
     may not see redacted, as ``visible_arguments`` does for the call's arguments: the call's
-    arguments, a write's statement (its literals) and the values it sets."""
+    arguments, a write's statement (its literals), its bound parameters, the values it sets
+    and the keys of the rows it touches."""
     details = dict(effect.get("details") or {})
     if isinstance(details.get("arguments"), dict):
         details["arguments"] = visible_arguments(tool, details["arguments"], schema, sees_all)
@@ -104,7 +105,21 @@ def visible_effect(
         details["filters"] = [_filter(f, columns) for f in found] if listed else REDACTED
     if not sees_all and "statement" in details:
         details["statement"] = _statement(details["statement"])
+    if not sees_all and "params" in details:
+        # A write's bound values: which column each one meets is not known here.
+        params = details["params"]
+        details["params"] = {k: REDACTED for k in params} if isinstance(params, dict) else REDACTED
+    if isinstance(details.get("keys"), dict):
+        details["keys"] = _keys(details["keys"], columns)
     return {**effect, "details": details}
+
+
+def _keys(keys: dict[str, Any], columns: dict[str, str]) -> dict[str, Any]:
+    """A write's key sample, shown only when the reader sees every key column."""
+    named = keys.get("columns")
+    if isinstance(named, list) and named and all(c in columns for c in named):
+        return keys
+    return {**keys, "sample": REDACTED}
 
 
 class Redactor:

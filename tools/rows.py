@@ -8,15 +8,21 @@ from pydantic import Field
 
 from paybill.server.core.errors import InvalidInput
 from paybill.server.executors.dataplane.access import tenant_transaction
+from paybill.server.executors.dataplane.bound_writes import GENERATED
 from paybill.server.executors.dataplane.metering import (
-    count_matching,
     meter,
     require_row_room,
     row_counts,
 )
-from paybill.server.executors.dataplane.structured import coerce, table_for, tenant_rows
+from paybill.server.executors.dataplane.structured import coerce, table_for
 from paybill.server.guards.approval import bulk_change
 from paybill.server.guards.call import Call
+from paybill.server.guards.effects_sql import (
+    RowChangeEffect,
+    count_touched,
+    execute_write,
+    row_change,
+)
 from paybill.server.guards.spec import (
     DataAccess,
     GatedOutput,
@@ -27,8 +33,6 @@ from paybill.server.guards.spec import (
 from paybill.tools.data_models import IDENT, FilterIn, Scalar
 from paybill.tools.models import SLUG_FIELD
 from paybill.tools.resolve import tenant_by_slug
-
-GENERATED = frozenset({"id", "created_at", "issued_at", "occurred_at"})
 
 
 class InsertRowsInput(MutatingInput):
@@ -114,28 +118,12 @@ class DeleteRowsInput(MutatingInput):
 
 
 def _change(call: Call, args: UpdateRowsInput | DeleteRowsInput) -> ChangeRowsOutput:
-    schema = call.visible_schema()
-    table = table_for(schema, args.table)
-    filters = [(f.column, f.op, f.value) for f in args.filters]
-    where = tenant_rows(schema, table, call.target().id, filters)
-    if isinstance(args, UpdateRowsInput):
-        values = {}
-        for column, value in args.values.items():
-            if column in GENERATED:
-                raise InvalidInput(f"{args.table}.{column} is set by the database.")
-            values[column] = coerce(schema, args.table, column, value)
-        statement: Any = table.update().where(*where).values(**values)
-    else:
-        statement = table.delete().where(*where)
-    route, timeout = call.route(), call.services.settings.statement_timeout_ms
+    # The statement the effect binds is the one that runs (``effects_sql.row_change``).
+    write = row_change(call)
     if call.dry_run:
-        engines = call.services.engines
-        matching = count_matching(engines, route, table, where, timeout, call.tenant_work)
+        matching = count_touched(call, write)
         return ChangeRowsOutput(table=args.table, rows_affected=matching, dry_run=True)
-    with tenant_transaction(
-        call.services.engines, route, read_only=False, timeout_ms=timeout, gate=call.tenant_work
-    ) as c:
-        affected = c.execute(statement).rowcount
+    affected = execute_write(call, write)
     meter(call.session, call.target(), call.now, rows_written=affected)
     return ChangeRowsOutput(table=args.table, rows_affected=affected, dry_run=False)
 
@@ -165,6 +153,7 @@ TOOLS = [
         output_model=ChangeRowsOutput,
         handler=_change,
         approval_when=bulk_change,
+        effect=RowChangeEffect(),
         # A dry run counts the rows it would change: a read.
         data_access=DataAccess("write", dry_run="read"),
     ),
@@ -177,6 +166,7 @@ TOOLS = [
         output_model=ChangeRowsOutput,
         handler=_change,
         approval_when=bulk_change,
+        effect=RowChangeEffect(),
         # A dry run counts the rows it would change: a read.
         data_access=DataAccess("write", dry_run="read"),
     ),

@@ -162,9 +162,14 @@ def _require_approved_effect(call: Call, approval: Approval) -> None:
     why = _stale(call, effect_source(call), approval)
     if why is None:
         return
+    raise voided(call, approval, why)
+
+
+def voided(call: Call, approval: Approval, why: str) -> ApprovalVoid:
+    """Record ``approval`` void because ``why``; the refusal to raise (nothing ran)."""
     void(approval, call.now, why[:500])
     call.session.flush()
-    raise ApprovalVoid(
+    return ApprovalVoid(
         f"Approval {approval.id} is void: {why}. Nothing ran. The requester must call "
         f"{approval.tool} again to request a fresh approval of what it would do now.",
         approval_id=approval.id,

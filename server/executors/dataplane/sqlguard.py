@@ -47,6 +47,7 @@ from paybill.server.executors.dataplane.sqlguard_rewrite import (
     check_intervals,
     inject_tenant,
     render,
+    touched_rows,
 )
 from paybill.server.executors.dataplane.visibility import VisibleSchema
 
@@ -217,6 +218,10 @@ class GuardedSql:
     tables: frozenset[str]
     limit: int | None = None
     warnings: list[str] = field(default_factory=list)
+    # A write: UPDATE or DELETE, and a SELECT of the rows it touches (its WHERE clause, its
+    # parameters, ordered by ``id``), for the effect its approval binds (``bound_writes``).
+    operation: Literal["UPDATE", "DELETE"] | None = None
+    touched: str | None = None
 
 
 def _parse(sql: str) -> exp.Expr:
@@ -392,6 +397,13 @@ def _guard(
         bound_aggregates(root, max_value_chars, dialect)
     bound = dict(params)
     bind_literals(root, bound)
+    if kind == "read":
+        rendered = render(root, dialect)
+        watch.check("render")
+        return GuardedSql(rendered, bound, kind, tables, limit)
+    # Built before the write is rendered: rendering renames the placeholders in place.
+    touched = render(touched_rows(root, "id"), dialect)
     rendered = render(root, dialect)
     watch.check("render")
-    return GuardedSql(rendered, bound, kind, tables, limit)
+    operation: Literal["UPDATE", "DELETE"] = "UPDATE" if isinstance(root, exp.Update) else "DELETE"
+    return GuardedSql(rendered, bound, kind, tables, operation=operation, touched=touched)

@@ -48,6 +48,22 @@ def inject_tenant(root: exp.Expr) -> None:
                 select.where(_tenant_predicate(name), copy=False)
 
 
+def touched_rows(root: exp.Expr, key: str) -> exp.Select:
+    """The rows an UPDATE/DELETE (tenant predicate injected, literals bound) touches, as a
+    SELECT of the target table's rows under the write's own WHERE clause, in key order: the
+    same placeholders, so it runs with the write's parameters."""
+    target = root.this if isinstance(root.this, exp.Table) else root.find(exp.Table)
+    if target is None:
+        raise reject("write_shape", "UPDATE/DELETE must name one table.")
+    alias = target.alias_or_name
+    query = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier(alias)))
+    query = query.from_(target.copy()).order_by(exp.column(key, table=alias, quoted=True))
+    where = root.args.get("where")
+    if where is not None:
+        query.set("where", where.copy())
+    return query
+
+
 def _requested_rows(root: exp.Expr) -> int | None:
     """The row count asked for by LIMIT or FETCH FIRST (sqlglot keeps either as ``limit``)."""
     limit = root.args.get("limit")
