@@ -281,6 +281,22 @@ def test_a_role_without_approvals_lands_on_a_page_not_an_error(
     assert console.get("/tenants").status_code == 200
 
 
+def test_a_sql_write_approval_shows_statement_rows_and_keys(
+    served: Served, console: TestClient
+) -> None:
+    rows = [{"name": "<i>c0</i>", "country": "DE"}, {"name": "c1", "country": "DE"}]
+    served.ok("acme-admin", "insert_rows", tenant="acme", table="customers", rows=rows)
+    sql = "DELETE FROM customers WHERE country = 'DE'"
+    pending = served.error("admin", "run_sql", tenant="acme", sql=sql)
+    login(console, served.keys["boss"])
+    page = console.get(f"/approvals/{pending['details']['approval_id']}").text
+    effect = page[page.index('<section class="card effect') :]
+    assert "effect-sql_write" in effect and '<pre class="sql">DELETE FROM customers' in effect
+    assert '<dd class="rows"><strong>2</strong></dd>' in effect
+    assert '<table class="sample">' in effect and "<th>id</th>" in effect
+    assert "built-in method" not in page
+
+
 def test_tenant_text_is_escaped_and_labelled(served: Served, console: TestClient) -> None:
     served.ok("ops", "create_tenant", slug="evil", name="<script>alert(1)</script>", plan="free")
     login(console, served.keys["admin"])

@@ -113,6 +113,7 @@ def test_an_offboarding_shows_its_schedule() -> None:
 def test_any_shape_renders(effect: dict[str, Any]) -> None:
     html = render(effect)
     assert "All details" in html
+    assert "built-in method" not in html and "Undefined" not in html
 
 
 def test_a_run_shows_recorded_plan_summaries_only() -> None:
