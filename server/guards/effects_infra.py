@@ -116,8 +116,10 @@ class IsolationMoveEffect:
             return None
         provisioner = call.services.provisioner
         if not isinstance(provisioner, TerraformProvisioner):
-            return "the approved Terraform plan cannot run: the server no longer provisions "
-            "through Terraform"
+            return (
+                "the approved Terraform plan cannot run: the server no longer provisions "
+                "through Terraform"
+            )
         facts = facts_after(call.target(), get_plan(call.session, call.arguments.plan))
         return provisioner.saved_plan_problem(facts, approved["plan_file"], approved["plan_sha256"])
 

@@ -77,7 +77,7 @@ def plan_checked(
         terraform.run(
             workdir, "plan", *_FLAGS, *_LOCKING, f"-var-file={var_file.name}", f"-out={plan_file}"
         )
-        plan = json.loads(terraform.run(workdir, "show", "-json", plan_file.name))
+        plan = json.loads(terraform.run(workdir, "show", "-no-color", "-json", plan_file.name))
         _check(policy, plan, workspace, planned=True)
         digest = file_sha256(plan_file)
         kept = None
@@ -131,7 +131,8 @@ def apply_saved(
         progress("terraform init")
         terraform.run(workdir, "init", *_FLAGS, *workspace.init_args())
         progress("policy check")
-        _check(policy, json.loads(terraform.run(workdir, "show", "-json", name)), workspace)
+        shown = terraform.run(workdir, "show", "-no-color", "-json", name)
+        _check(policy, json.loads(shown), workspace)
         progress("terraform apply (approved plan)")
         terraform.run(workdir, "apply", *_FLAGS, *_LOCKING, name)
     finally:
@@ -192,25 +193,32 @@ def summarise_plan(plan: dict[str, Any]) -> dict[str, Any]:
 
 
 def changed_attributes(change: dict[str, Any]) -> list[dict[str, Any]]:
-    """Leaf attributes (``triggers.isolation``) whose value differs before and after."""
+    """Leaf attributes (``triggers.isolation``) whose value differs before and after, or is
+    known only after apply. A sensitive value is compared, never shown."""
     before = _leaves(change.get("before"), change.get("before_sensitive"), None)
     after = _leaves(change.get("after"), change.get("after_sensitive"), change.get("after_unknown"))
-    return [
-        {"attribute": name, "before": before.get(name), "after": after.get(name)}
-        for name in sorted(before.keys() | after.keys())
-        if before.get(name) != after.get(name) or after.get(name) == UNKNOWN
-    ]
+    found = []
+    for name in sorted(before.keys() | after.keys()):
+        (was, shown_before), (now, shown_after) = before.get(name, _NONE), after.get(name, _NONE)
+        if was != now or shown_after == UNKNOWN:
+            found.append({"attribute": name, "before": shown_before, "after": shown_after})
+    return found
 
 
-def _leaves(value: Any, sensitive: Any, unknown: Any, prefix: str = "") -> dict[str, Any]:
-    if sensitive is True:
-        return {prefix: SENSITIVE} if prefix else {}
+_NONE: tuple[Any, Any] = (None, None)
+# A leaf's value, and what of it an approver sees.
+Leaf = tuple[Any, Any]
+
+
+def _leaves(value: Any, sensitive: Any, unknown: Any, prefix: str = "") -> dict[str, Leaf]:
     if unknown is True:
-        return {prefix: UNKNOWN} if prefix else {}
+        return {prefix: (UNKNOWN, UNKNOWN)} if prefix else {}
+    if sensitive is True:
+        return {prefix: (value, SENSITIVE)} if prefix else {}
     if isinstance(value, dict) or isinstance(unknown, dict):
         value = value if isinstance(value, dict) else {}
         keys = value.keys() | (unknown.keys() if isinstance(unknown, dict) else set())
-        found: dict[str, Any] = {}
+        found: dict[str, Leaf] = {}
         for key in keys:
             found.update(
                 _leaves(
@@ -221,11 +229,14 @@ def _leaves(value: Any, sensitive: Any, unknown: Any, prefix: str = "") -> dict[
                 )
             )
         return found
+    if not prefix:
+        return {}
     if isinstance(value, list) and (_any_true(sensitive) or _any_true(unknown)):
-        return {prefix: SENSITIVE if _any_true(sensitive) else UNKNOWN}
+        return {prefix: (value, SENSITIVE if _any_true(sensitive) else UNKNOWN)}
+    shown = value
     if isinstance(value, str) and len(value) > _VALUE_CHARS:
-        value = value[:_VALUE_CHARS] + "…"
-    return {prefix: value} if prefix else {}
+        shown = value[:_VALUE_CHARS] + "…"
+    return {prefix: (value, shown)}
 
 
 def _any_true(marks: Any) -> bool:

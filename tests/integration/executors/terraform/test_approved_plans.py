@@ -153,3 +153,32 @@ def test_infrastructure_drift_voids_the_approval_and_nothing_is_applied(
         decisions = select(AuditEvent).where(AuditEvent.tool == "decide_approval")
         event = session.scalars(decisions.order_by(AuditEvent.id.desc())).first()
         assert (event.decision, event.error_code) == ("denied", "CONFLICT")
+
+
+def test_a_plan_gone_stale_after_approval_fails_the_run_and_rolls_back(
+    pipeline: Pipeline,
+) -> None:
+    approval = _requested(pipeline)
+    decided = _call(
+        pipeline,
+        "boss",
+        "decide_approval",
+        approval_id=approval["id"],
+        decision="approve",
+        reason="move it",
+    )
+    assert decided["approval"]["status"] == "executed", decided
+    # The state moves on after the decision, before the run applies the plan.
+    state_file = _workdir(pipeline) / "terraform.tfstate"
+    state = json.loads(state_file.read_text())
+    state["serial"] += 1
+    state_file.write_text(json.dumps(state))
+    Worker(pipeline.services).run_pending()
+    run = _call(pipeline, "ops", "get_workflow", workflow_id=decided["result"]["workflow"]["id"])
+    assert run["status"] in ("failed", "compensated"), run
+    assert "stale" in run["error"]["message"].lower()
+    assert run["steps"][0]["output"]["rollback"]["rolled_back"] is True
+    tenant = _call(pipeline, "ops", "get_tenant", tenant="acme")
+    assert (tenant["plan"], tenant["isolation"], tenant["state"]) == ("free", "pooled", "active")
+    assert _state_triggers(pipeline)["isolation"] == "pooled"
+    assert not list(_workdir(pipeline).glob("*.tfplan"))
