@@ -182,3 +182,34 @@ def test_a_plan_gone_stale_after_approval_fails_the_run_and_rolls_back(
     assert (tenant["plan"], tenant["isolation"], tenant["state"]) == ("free", "pooled", "active")
     assert _state_triggers(pipeline)["isolation"] == "pooled"
     assert not list(_workdir(pipeline).glob("*.tfplan"))
+
+
+def test_a_plan_the_policy_refuses_is_never_shown_to_an_approver(pipeline: Pipeline) -> None:
+    provisioner = pipeline.services.provisioner
+    pro = provisioner.policy.tiers["pro"].model_copy(update={"allowed": frozenset({"aws_vpc"})})
+    tiers = {**provisioner.policy.tiers, "pro": pro}
+    provisioner.policy = provisioner.policy.model_copy(update={"tiers": tiers})
+    refused = _call(pipeline, "ops", "change_plan", **MOVE)["error"]
+    assert refused["code"] == "PROVISIONING_FAILED"
+    assert "no approval was requested" in refused["message"]
+    assert "null_resource.this: null_resource is not allowed for tier pro" in refused["message"]
+    assert _call(pipeline, "boss", "list_approvals")["approvals"] == []
+    assert not list(_workdir(pipeline).glob("*.tfplan"))
+
+
+def test_a_kept_plan_lives_as_long_as_its_approval(pipeline: Pipeline) -> None:
+    approval = _requested(pipeline)
+    kept = _workdir(pipeline) / approval["effect"]["details"]["terraform"]["plan_file"]
+    worker = Worker(pipeline.services)
+    worker.sweep_stale_plans()
+    assert kept.exists()  # pending: still to be applied
+    _call(
+        pipeline,
+        "boss",
+        "decide_approval",
+        approval_id=approval["id"],
+        decision="reject",
+        reason="not now",
+    )
+    worker.sweep_stale_plans()
+    assert not kept.exists()
