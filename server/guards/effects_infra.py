@@ -62,14 +62,14 @@ class IsolationMoveEffect:
     def derive(self, call: Call, *, preview: bool) -> Effect:
         tenant, args = call.target(), call.arguments
         new = get_plan(call.session, args.plan)
+        upgrade = new.tier > tenant.plan.tier
         settings = call.services.settings
+        # Ends the store transaction first: none is held while the rows or Terraform run.
         checks = gated_checksums(
             call.services.engines, call.route(), settings.statement_timeout_ms, call.tenant_work
         )
         tables = {name: {"rows": c.rows, "sha256": c.sha256} for name, c in checks.items()}
         total = sum(c.rows for c in checks.values())
-        upgrade = new.tier > tenant.plan.tier
-        # The tenant's facts are read again: the gate above ended the store transaction.
         facts = tenant_facts(tenant)
         terraform = None
         provisioner = call.services.provisioner
