@@ -86,6 +86,7 @@ def test_the_approved_saved_plan_is_the_one_applied(pipeline: Pipeline) -> None:
     assert kept.name == f"approved-{planned['plan_sha256'][:16]}.tfplan"
     assert kept.stat().st_mode & 0o777 == 0o600
     assert file_sha256(kept) == planned["plan_sha256"]
+    assert list(_workdir(pipeline).glob("*.tfplan")) == [kept]  # the dry run kept nothing
     # The dry run showed the same effect; only its (unkept) plan file differs.
     shown = preview["approval"]["effect"]
     assert preview["approval_required"] is True
