@@ -238,7 +238,7 @@ def run_module(
         progress("terraform plan")
         plan_args = ["plan", *flags, *locking, f"-out={plan_file}"]
         terraform.run(workdir, *([*plan_args, "-destroy"] if destroy else plan_args))
-        plan = json.loads(terraform.run(workdir, "show", "-json", plan_file))
+        plan = json.loads(terraform.run(workdir, "show", "-no-color", "-json", plan_file))
         progress("policy check")
         policy.check(
             plan,
@@ -252,5 +252,5 @@ def run_module(
         (workdir / plan_file).unlink(missing_ok=True)
     if destroy:
         return {}
-    outputs = json.loads(terraform.run(workdir, "output", "-json"))
+    outputs = json.loads(terraform.run(workdir, "output", "-no-color", "-json"))
     return {name: item["value"] for name, item in outputs.items()}

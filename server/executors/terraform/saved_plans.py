@@ -137,7 +137,7 @@ def apply_saved(
         terraform.run(workdir, "apply", *_FLAGS, *_LOCKING, name)
     finally:
         (workdir / name).unlink(missing_ok=True)
-    outputs = json.loads(terraform.run(workdir, "output", "-json"))
+    outputs = json.loads(terraform.run(workdir, "output", "-no-color", "-json"))
     return {key: item["value"] for key, item in outputs.items()}
 
 
