@@ -40,6 +40,23 @@ pytest_plugins = [
 ]
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the SQLite variants a ``postgres_only`` marker rules out: all of a test's, or
+    only those whose parameters match the marker's ``params`` (bridge storage, say). They
+    never apply on SQLite, so they are not skips."""
+    kept, dropped = [], []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        ruled_out = params.get("backend") == "sqlite" and any(
+            all(params.get(k) == v for k, v in marker.kwargs.get("params", {}).items())
+            for marker in item.iter_markers("postgres_only")
+        )
+        (dropped if ruled_out else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # Nothing a test starts may write to the user's own data directory (the default store,
     # the audit key and checkpoints): subprocesses inherit this too.

@@ -6,6 +6,7 @@ from pydantic import Field, model_validator
 
 from paybill.server.core.errors import InvalidInput
 from paybill.server.guards.call import Call
+from paybill.server.guards.effects_infra import OFFBOARDING_EFFECT
 from paybill.server.guards.spec import GatedOutput, MutatingInput, Scope, ToolSpec
 from paybill.server.workflows.engine.runs import enqueue
 from paybill.server.workflows.kinds.tenant_runs import OFFBOARD
@@ -71,5 +72,6 @@ TOOLS = [
         tenant_of=tenant_by_slug,
         lifecycle_action="offboard",
         requires_approval=True,
+        effect=OFFBOARDING_EFFECT,
     ),
 ]

@@ -16,6 +16,7 @@ from paybill.server.executors.dataplane.naming import TenantRoute
 from paybill.server.guards import billing
 from paybill.server.guards.approval import isolation_move
 from paybill.server.guards.call import Call
+from paybill.server.guards.effects_infra import ISOLATION_MOVE_EFFECT, approved_plan
 from paybill.server.guards.spec import GatedOutput, MutatingInput, Scope, ToolOutput, ToolSpec
 from paybill.server.workflows.engine.runs import enqueue, schedule_replacing
 from paybill.server.workflows.kinds import migration
@@ -132,9 +133,10 @@ def change_plan(call: Call, args: ChangePlanInput) -> ChangePlanOutput:
             kind, run_input = PLAN_CHANGE, {"from_plan": old.id, "to_plan": new.id}
             if moving is not None:
                 # The data follows in a read-only window; a failure restores the old plan.
+                # With Terraform: exactly the saved plan the approval binds is applied.
                 kind, run_input = (
                     migration.ISOLATION_MIGRATION,
-                    migration.run_input(tenant, old, new, now),
+                    migration.run_input(tenant, old, new, now, terraform_plan=approved_plan(call)),
                 )
             run = enqueue(session, tenant, kind, created_by=actor, input=run_input)
             status = "applied"
@@ -187,6 +189,7 @@ TOOLS = [
         tenant_of=tenant_by_slug,
         lifecycle_action="update",
         approval_when=isolation_move,
+        effect=ISOLATION_MOVE_EFFECT,
         billing_gate=billing.upgrade,
     ),
 ]

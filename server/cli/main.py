@@ -119,10 +119,12 @@ def init(obj: CliContext) -> None:
     """Create or migrate the store and load the plan catalogue (safe to run again)."""
     from sqlalchemy.engine import make_url
 
+    from paybill.server.cli.policies import check_policies
     from paybill.server.domain.audit_key import ensure_key
     from paybill.server.domain.audit_log import AuditLog
     from paybill.server.domain.bootstrap import initialise
 
+    check_policies(obj.settings.policies_dir)  # all of them, before the store is touched
     where = make_url(obj.settings.database_url).render_as_string(hide_password=True)
     click.echo(f"Store: {where}")
     report = initialise(obj.db, obj.settings.policies_dir)

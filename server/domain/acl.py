@@ -16,6 +16,7 @@ import sqlalchemy_adapter
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from paybill.server.core.errors import InvalidInput
 from paybill.server.core.policy_files import read_policy_text
 from paybill.server.core.vocabulary import Role
 from paybill.server.store import CasbinRule
@@ -41,7 +42,7 @@ def load_permissions(directory: Path | None = None) -> list[tuple[str, str, str]
     """Parse and validate ``acl_policy.csv``.
 
     Raises:
-        ValueError: a line is malformed or names an unknown role.
+        InvalidInput: the file is missing, a line is malformed or names an unknown role.
     """
     rules: list[tuple[str, str, str]] = []
     text = read_policy_text("acl_policy.csv", directory)
@@ -50,18 +51,40 @@ def load_permissions(directory: Path | None = None) -> list[tuple[str, str, str]
         if not cells or not cells[0] or cells[0].startswith("#"):
             continue
         if len(cells) != 4 or cells[0] != "p":
-            raise ValueError(f"acl_policy.csv line {number}: expected 'p, role, tool, action'")
-        Role(cells[1])  # raises ValueError for an unknown role
+            raise InvalidInput(
+                f"acl_policy.csv line {number}: expected 'p, role, tool, action'.",
+                file="acl_policy.csv",
+                line=number,
+            )
+        if cells[1] not in {role.value for role in Role}:
+            raise InvalidInput(
+                f"acl_policy.csv line {number}: unknown role {cells[1]!r}; roles are "
+                f"{', '.join(role.value for role in Role)}.",
+                file="acl_policy.csv",
+                line=number,
+            )
         rules.append((cells[1], cells[2], cells[3]))
     return rules
+
+
+def load_model(directory: Path | None = None) -> casbin.model.Model:
+    """Parse ``acl_model.conf``. Raises: InvalidInput (missing, or Casbin cannot parse it)."""
+    model = casbin.model.Model()
+    try:
+        model.load_model_from_text(read_policy_text("acl_model.conf", directory))
+    except (RuntimeError, KeyError, ValueError) as exc:
+        raise InvalidInput(
+            f"acl_model.conf is not a Casbin model Paybill can load ({str(exc)[:200]}).",
+            file="acl_model.conf",
+        ) from None
+    return model
 
 
 class Acl:
     """A Casbin enforcer over the store's role bindings and the packaged permissions."""
 
     def __init__(self, engine: Engine, policies_dir: Path | None = None) -> None:
-        model = casbin.model.Model()
-        model.load_model_from_text(read_policy_text("acl_model.conf", policies_dir))
+        model = load_model(policies_dir)
         adapter = sqlalchemy_adapter.Adapter(engine, db_class=CasbinRule, create_table=False)
         self._enforcer = casbin.Enforcer(model, adapter)
         self._enforcer.enable_auto_save(False)  # permissions never flow back into the store

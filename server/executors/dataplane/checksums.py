@@ -21,6 +21,7 @@ from sqlalchemy import Connection
 
 from paybill.server.core.errors import ProvisioningFailed
 from paybill.server.executors.dataplane import tenant_rows
+from paybill.server.executors.dataplane.access import Gate, tenant_transaction
 from paybill.server.executors.dataplane.engines import Engines
 from paybill.server.executors.dataplane.naming import TenantRoute
 from paybill.server.executors.dataplane.schema import TENANT_TABLES
@@ -102,6 +103,17 @@ def table_checksums(engines: Engines, route: TenantRoute) -> dict[str, TableChec
         ProvisioningFailed: bridge or silo routes on SQLite.
     """
     with tenant_rows.route_transaction(engines, route, write=False) as conn:
+        return checksums_of(conn, route.tenant_id)
+
+
+def gated_checksums(
+    engines: Engines, route: TenantRoute, timeout_ms: int, gate: Gate
+) -> dict[str, TableChecksum]:
+    """``table_checksums`` in a tool call: as the tenant's own role, through the call's gate
+    (``access.tenant_transaction``), in one read-only snapshot."""
+    with tenant_transaction(
+        engines, route, read_only=True, timeout_ms=timeout_ms, gate=gate
+    ) as conn:
         return checksums_of(conn, route.tenant_id)
 
 

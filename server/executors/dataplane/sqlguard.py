@@ -75,6 +75,7 @@ _FORBIDDEN = tuple(
         "Set",
         "SetItem",
         "Merge",
+        "Returning",  # a write reports its row count only; RETURNING * would name hidden columns
         "Insert",
         "Transaction",
         "Commit",

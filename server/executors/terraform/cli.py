@@ -30,6 +30,8 @@ LOCK_TIMEOUT_SECONDS = 300
 Progress = Callable[[str], None]
 # Each run saves its plan as tenant-<random>.tfplan in the tenant's working directory.
 PLAN_FILES = "tenant-*.tfplan"
+# A plan kept for an approval (``saved_plans``): removed when no approval or run needs it.
+APPROVED_FILES = "approved-*.tfplan"
 
 
 def workspaces_root(data_dir: Path) -> Path:
@@ -38,11 +40,18 @@ def workspaces_root(data_dir: Path) -> Path:
 
 
 def sweep_plan_files(
-    root: Path, *, tenant_id: str | None = None, keep: frozenset[str] = frozenset()
+    root: Path,
+    *,
+    tenant_id: str | None = None,
+    keep: frozenset[str] = frozenset(),
+    keep_approved: frozenset[str] = frozenset(),
 ) -> list[Path]:
     """Remove saved plans left behind by runs that are over (a worker killed mid-run never
     reaches ``run_module``'s cleanup): those of ``tenant_id``, or of every tenant but the
     ones in ``keep`` (their runs may be planning right now). Returns what was removed.
+
+    Plans kept for approvals (``approved-*.tfplan``) go too, unless named in
+    ``keep_approved`` (those a live approval or an unfinished run still refers to).
 
     Only call it while no run of the swept tenants can be executing: a plan file belongs to
     the one run holding the tenant's run lock."""
@@ -51,7 +60,8 @@ def sweep_plan_files(
     for tenant in tenants:
         if tenant.name in keep or not tenant.is_dir():
             continue
-        for plan in sorted(tenant.glob(f"*/{PLAN_FILES}")):
+        approved = [p for p in tenant.glob(f"*/{APPROVED_FILES}") if p.name not in keep_approved]
+        for plan in sorted([*tenant.glob(f"*/{PLAN_FILES}"), *approved]):
             plan.unlink(missing_ok=True)
             removed.append(plan)
     return removed
@@ -143,33 +153,50 @@ class TenantWorkspace:
         return "pb_tfstate_" + self.facts.id.replace("-", "")
 
     def prepare(self) -> Path:
+        """The module, the backend and this workspace's facts as its variables."""
+        self.prepare_config()
+        values = json.dumps(variables(self.facts), indent=2, sort_keys=True)
+        (self.path / "paybill.auto.tfvars.json").write_text(values + "\n")
+        # Paybill's tenant run lock already serialises runs of this workspace, so a local
+        # state lock left here can only belong to a terraform process killed mid-run.
+        (self.path / ".terraform.tfstate.lock.info").unlink(missing_ok=True)
+        return self.path
+
+    def prepare_config(self) -> Path:
+        """The module's files and the backend only. Files already as wanted are left as
+        they are, so a plan for an approval never rewrites what a run is reading."""
         source = modules_root() / self.facts.cloud.value
         self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
         for module_file in source.glob("*.tf"):
-            shutil.copyfile(module_file, self.path / module_file.name)
-        values = json.dumps(variables(self.facts), indent=2, sort_keys=True)
-        (self.path / "paybill.auto.tfvars.json").write_text(values + "\n")
+            _write_if_changed(self.path / module_file.name, module_file.read_bytes())
         backend, config = self.path / "backend.tf", self.path / "state.tfbackend"
         if self.state_conn is None:
             backend.unlink(missing_ok=True)
             config.unlink(missing_ok=True)
         else:
-            backend.write_text('terraform {\n  backend "pg" {}\n}\n')
-            # The connection string holds credentials: a private file, not the command line.
-            fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            os.fchmod(fd, 0o600)  # an older file may have been created more permissive
-            with os.fdopen(fd, "w") as handle:
-                handle.write(f"conn_str = {json.dumps(self.state_conn)}\n")
-                handle.write(f"schema_name = {json.dumps(self.state_schema)}\n")
-        # Paybill's tenant run lock already serialises runs of this workspace, so a local
-        # state lock left here can only belong to a terraform process killed mid-run.
-        (self.path / ".terraform.tfstate.lock.info").unlink(missing_ok=True)
+            _write_if_changed(backend, b'terraform {\n  backend "pg" {}\n}\n')
+            wanted = (
+                f"conn_str = {json.dumps(self.state_conn)}\n"
+                f"schema_name = {json.dumps(self.state_schema)}\n"
+            ).encode()
+            if not config.exists() or config.read_bytes() != wanted:
+                # The connection string holds credentials: a private file, not the command
+                # line.
+                fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(wanted)
+            os.chmod(config, 0o600)  # an older file may have been created more permissive
         return self.path
 
     def init_args(self) -> list[str]:
         if self.state_conn is None:
             return []
         return ["-reconfigure", "-backend-config=state.tfbackend"]
+
+
+def _write_if_changed(path: Path, data: bytes) -> None:
+    if not path.exists() or path.read_bytes() != data:
+        path.write_bytes(data)
 
 
 def pg_state_conn(database_url: str) -> str:
@@ -211,7 +238,7 @@ def run_module(
         progress("terraform plan")
         plan_args = ["plan", *flags, *locking, f"-out={plan_file}"]
         terraform.run(workdir, *([*plan_args, "-destroy"] if destroy else plan_args))
-        plan = json.loads(terraform.run(workdir, "show", "-json", plan_file))
+        plan = json.loads(terraform.run(workdir, "show", "-no-color", "-json", plan_file))
         progress("policy check")
         policy.check(
             plan,
@@ -225,5 +252,5 @@ def run_module(
         (workdir / plan_file).unlink(missing_ok=True)
     if destroy:
         return {}
-    outputs = json.loads(terraform.run(workdir, "output", "-json"))
+    outputs = json.loads(terraform.run(workdir, "output", "-no-color", "-json"))
     return {name: item["value"] for name, item in outputs.items()}

@@ -19,6 +19,13 @@ from paybill.server.executors.terraform.cli import (
     workspaces_root,
 )
 from paybill.server.executors.terraform.plan_policy import PlanPolicy
+from paybill.server.executors.terraform.saved_plans import (
+    APPROVED_PLAN,
+    SavedPlan,
+    apply_saved,
+    plan_checked,
+    saved_plan_problem,
+)
 
 
 class TerraformProvisioner:
@@ -41,18 +48,66 @@ class TerraformProvisioner:
         self.local = LocalProvisioner(data_dir, engines)
 
     def provision(self, tenant: TenantFacts, progress: Progress = no_progress) -> dict[str, Any]:
-        vended: dict[str, Any] = {}
-        vendor = self.vendors.get(tenant.cloud)
-        if vendor is not None and tenant.isolation is Isolation.SILO:
-            # A silo tenant's infrastructure lives in an account of its own: vend it first.
-            progress(f"{tenant.cloud.value} account")
-            vended = {"cloud_account": vendor.vend(tenant)}
+        vended = self._vend(tenant, progress)
         workspace = TenantWorkspace(self.root, tenant, self.state_conn)
         outputs = run_module(self.terraform, workspace, self.policy, progress=progress)
         result: dict[str, Any] = {"provisioner": self.name, **vended, "terraform": outputs}
         if tenant.cloud is CloudTarget.LOCAL:
             result["objects"] = self.local.provision(tenant)
         return result
+
+    def plan_saved(self, tenant: TenantFacts, *, keep: bool) -> SavedPlan:
+        """Plan the tenant's module for ``tenant`` (the facts after an approved change) and
+        check it; ``keep``: the file stays for the approval to apply (``saved_plans``).
+
+        Raises: ProvisioningFailed (terraform failed, or the policy refuses the plan)."""
+        return plan_checked(self.terraform, self._workspace(tenant), self.policy, keep=keep)
+
+    def saved_plan_problem(self, tenant: TenantFacts, name: str, sha256: str) -> str | None:
+        return saved_plan_problem(self._workspace(tenant), name, sha256)
+
+    def discard_saved(self, tenant: TenantFacts, name: str) -> None:
+        """Remove an approved plan file no approval will apply any more."""
+        if APPROVED_PLAN.match(name):
+            (self._workspace(tenant).path / name).unlink(missing_ok=True)
+
+    def provision_saved(
+        self,
+        tenant: TenantFacts,
+        plan_file: str,
+        plan_sha256: str,
+        progress: Progress = no_progress,
+    ) -> dict[str, Any]:
+        """``provision`` by applying exactly an approved saved plan (then the outputs and,
+        for the local target, the database objects).
+
+        Raises: ProvisioningFailed (the file is missing or altered, the policy refuses it,
+        or Terraform refuses it as stale)."""
+        vended = self._vend(tenant, progress)
+        workspace = self._workspace(tenant)
+        outputs = apply_saved(
+            self.terraform, workspace, self.policy, plan_file, plan_sha256, progress
+        )
+        result: dict[str, Any] = {
+            "provisioner": self.name,
+            **vended,
+            "terraform": outputs,
+            "plan_sha256": plan_sha256,
+        }
+        if tenant.cloud is CloudTarget.LOCAL:
+            result["objects"] = self.local.provision(tenant)
+        return result
+
+    def _vend(self, tenant: TenantFacts, progress: Progress) -> dict[str, Any]:
+        vendor = self.vendors.get(tenant.cloud)
+        if vendor is None or tenant.isolation is not Isolation.SILO:
+            return {}
+        # A silo tenant's infrastructure lives in an account of its own: vend it first.
+        progress(f"{tenant.cloud.value} account")
+        return {"cloud_account": vendor.vend(tenant)}
+
+    def _workspace(self, tenant: TenantFacts) -> TenantWorkspace:
+        return TenantWorkspace(self.root, tenant, self.state_conn)
 
     def destroy(self, tenant: TenantFacts, progress: Progress = no_progress) -> dict[str, Any]:
         # Offboarding's last step: the policy check allows destroying data stores here only.

@@ -410,7 +410,7 @@ class Worker:
         run.locked_by, run.locked_until = None, None
         if run.tenant_id is not None:
             # Still this run's tenant: plan files in its workspace are of runs that are over.
-            plan_files.sweep_tenant(self.services, run.tenant_id)
+            plan_files.sweep_tenant(self.services, run.tenant_id, session)
             lock = session.get(TenantRunLock, run.tenant_id)
             if lock is not None and lock.run_id == run.id:
                 session.delete(lock)

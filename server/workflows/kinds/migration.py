@@ -34,6 +34,7 @@ from paybill.server.domain.lifecycle import Lifecycle
 from paybill.server.executors.dataplane import relocate
 from paybill.server.executors.dataplane.checksums import TableChecksum
 from paybill.server.executors.dataplane.naming import TenantRoute
+from paybill.server.executors.terraform.provisioner import TerraformProvisioner
 from paybill.server.store import Plan, Tenant, WorkflowRun
 from paybill.server.workflows.engine.definitions import Definition, Step, StepContext
 from paybill.server.workflows.engine.runs import enqueue
@@ -46,10 +47,19 @@ MAX_READ_ONLY_SECONDS = 3600
 SKIPPED_AFTER_SWITCH = {"skipped": "the tenant already reads from the target route"}
 
 
-def run_input(tenant: Tenant, old: Plan, new: Plan, now: datetime) -> dict[str, Any]:
+def run_input(
+    tenant: Tenant,
+    old: Plan,
+    new: Plan,
+    now: datetime,
+    terraform_plan: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """What a migration run needs: both plans and isolation models, and the window's start
-    (``now``: when the tool applied ``update``). Call it before the tenant is switched."""
-    return {
+    (``now``: when the tool applied ``update``). Call it before the tenant is switched.
+
+    ``terraform_plan``: the saved plan an approval bound (``plan_file``, ``plan_sha256``);
+    ``provision_target`` applies exactly it instead of planning anew."""
+    values: dict[str, Any] = {
         "from_plan": old.id,
         "to_plan": new.id,
         "from_isolation": tenant.isolation.value,
@@ -57,6 +67,9 @@ def run_input(tenant: Tenant, old: Plan, new: Plan, now: datetime) -> dict[str, 
         "read_only_since": now.isoformat(),
         "max_read_only_seconds": MAX_READ_ONLY_SECONDS,
     }
+    if terraform_plan is not None:
+        values["terraform_plan"] = terraform_plan
+    return values
 
 
 def start(
@@ -144,12 +157,26 @@ def _checksums(checks: dict[str, TableChecksum]) -> dict[str, dict[str, Any]]:
 def provision_target(context: StepContext) -> dict[str, Any]:
     """The target through the provisioner: with ``local`` its database objects, with
     ``terraform`` the tenant's module re-applied for the target model (its plan policy
-    decides, e.g. no data store destroyed), then the objects."""
+    decides, e.g. no data store destroyed), then the objects. A move approved with a saved
+    plan applies exactly that file; Terraform refuses it when it went stale (the state
+    changed since), and the run fails and rolls back."""
     _, target = _routes(context)
     if _switched(context, target):
         return SKIPPED_AFTER_SWITCH
     facts = replace(context.facts, isolation=target.isolation)
-    provisioned = context.services.provisioner.provision(facts, progress=context.progress)
+    provisioner, approved = context.services.provisioner, context.input.get("terraform_plan")
+    if approved is None:
+        provisioned = provisioner.provision(facts, progress=context.progress)
+    elif isinstance(provisioner, TerraformProvisioner):
+        provisioned = provisioner.provision_saved(
+            facts, approved["plan_file"], approved["plan_sha256"], progress=context.progress
+        )
+    else:
+        raise ProvisioningFailed(
+            "The approved move binds a saved Terraform plan, but this server no longer "
+            "provisions through Terraform; nothing was applied and the move is rolled back. "
+            "Request the plan change again.",
+        )
     return {"target": target.isolation.value, **provisioned}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import pytest
 
 from paybill.server.store import migrate
 from paybill.server.store.database import make_engine
+from tests.support import REPO
 
 PAYBILL = str(Path(sys.executable).parent / "paybill")
 
@@ -146,3 +148,51 @@ def test_worker_once_is_quiet_unless_verbose(store_url: str) -> None:
     loud = run(store_url, "--verbose", "worker", "--once")
     assert loud.returncode == 0, loud.stderr
     assert "alembic" in loud.stderr
+
+
+@pytest.mark.parametrize(
+    ("breakage", "message"),
+    [
+        ("no folder", "is not a folder"),
+        ("only the four older files", "has no billing.yaml"),
+        ("a YAML syntax error", "billing.yaml is not valid YAML at line"),
+        ("a bad CSV line", "acl_policy.csv line"),
+        ("an unknown role", "unknown role 'wizard'"),
+        ("no terraform policy", "has no terraform_policy.yaml"),
+        ("a model Casbin cannot read", "acl_model.conf is not a Casbin model"),
+    ],
+)
+def test_init_refuses_a_broken_policies_folder_in_one_line(
+    tmp_path: Path, breakage: str, message: str
+) -> None:
+    policies = tmp_path / "policies"
+    packaged = REPO / "policies"
+    if breakage != "no folder":
+        policies.mkdir()
+        for name in ("plans.yaml", "lifecycle.yaml", "acl_model.conf", "acl_policy.csv"):
+            shutil.copy(packaged / name, policies / name)
+        if breakage != "only the four older files":
+            shutil.copy(packaged / "billing.yaml", policies / "billing.yaml")
+        if breakage != "no terraform policy":
+            shutil.copy(packaged / "terraform_policy.yaml", policies / "terraform_policy.yaml")
+    edits = {
+        "a YAML syntax error": ("billing.yaml", "grace: [\n"),
+        "a bad CSV line": ("acl_policy.csv", "p, operator\n"),
+        "an unknown role": ("acl_policy.csv", "p, wizard, list_plans, call\n"),
+        "a model Casbin cannot read": ("acl_model.conf", "garbage here\n"),
+    }
+    if breakage in edits:
+        name, line = edits[breakage]
+        with (policies / name).open("a") as handle:
+            handle.write(line)
+    store = tmp_path / "store.db"
+    env = {**os.environ, "PAYBILL_DATABASE_URL": f"sqlite:///{store}"}
+    env["PAYBILL_POLICIES_DIR"] = str(policies)
+    result = subprocess.run(
+        [PAYBILL, "init"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert not store.exists()  # checked before the store is touched

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select, update
 
 from paybill.evals.sql_corpus import load
+from paybill.server.core.ratelimit import RateLimiter
 from paybill.server.store import Plan
 from tests.support.served import Served, SharedStores
 
@@ -197,9 +198,12 @@ def test_row_quota(served: Served) -> None:
     assert error["details"] == {"limit": 2, "current": 2, "adding": 1}
 
 
-def test_queries_per_minute_quota(served: Served) -> None:
+def test_queries_per_minute_quota(served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
     with served.services.db.session() as session:
         qpm = session.scalar(select(Plan.queries_per_minute).where(Plan.id == "free"))
+    # A stopped clock: on a busy machine the bucket would refill while the calls run.
+    per_minute = served.services.settings.rate_per_minute
+    monkeypatch.setattr(served.services, "tenant_rate", RateLimiter(per_minute, clock=lambda: 0))
     outcomes = [
         served.call("acme-bot", "query_table", tenant="acme", table="customers")
         for _ in range(qpm + 1)

@@ -34,12 +34,14 @@ SEED = [
 ]
 
 
+# Every test using ``acme``: bridge storage is PostgreSQL only.
+pytestmark = pytest.mark.postgres_only(params={"acme": "bridge"})
+
+
 @pytest.fixture(params=["pooled", "bridge"])
 def acme(request: pytest.FixtureRequest, backend: str, served: Served) -> Iterator[Served]:
     """acme with ``SEED``'s customers, in pooled storage or (PostgreSQL) moved to bridge."""
     if request.param == "bridge":
-        if backend != "postgresql":
-            pytest.skip("bridge storage is PostgreSQL only")
         pending = served.error("ops", "change_plan", tenant="acme", plan="pro")
         served.ok(
             "boss", "decide_approval", approval_id=_id(pending), decision="approve", reason="move"
@@ -237,6 +239,8 @@ def _waiting_for_a_lock(served: Served) -> bool:
         )
 
 
+# SQLite writers never overlap (the file's write lock serialises them): no insert can race.
+@pytest.mark.postgres_only(params={"race": "inserted"})
 @pytest.mark.parametrize("race", ["changed", "inserted"])
 def test_a_change_racing_the_execution_is_rolled_back(
     acme: Served, backend: str, race: str
@@ -248,8 +252,6 @@ def test_a_change_racing_the_execution_is_rolled_back(
     inserted (PostgreSQL): the writer only locked that row and inserted a new DE row; the
     check under lock still sees the approved rows, but the write, a statement of its own,
     meets the new row too: its row count is not the approved one and it rolls back."""
-    if race == "inserted" and backend != "postgresql":
-        pytest.skip("SQLite writers never overlap: the file's write lock serialises them")
     served = acme
     de = _ids(served, "DE")
     approval_id = _id(served.error("admin", "run_sql", tenant="acme", sql=DELETE_DE))
