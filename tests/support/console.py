@@ -12,10 +12,16 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, sync_playwright
+from sqlalchemy import select
 from starlette.testclient import TestClient
 
+from paybill.server.app import build_pipeline, build_services
 from paybill.server.console.app import console_app
-from tests.support.served import Served
+from paybill.server.core.settings import Settings
+from paybill.server.executors.terraform.cli import Terraform
+from paybill.server.store import Tenant
+from paybill.server.workflows.engine.worker import tenant_facts
+from tests.support.served import Served, close, populate
 from tests.support.serving import PAYBILL, free_port
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -96,3 +102,39 @@ def browser() -> Iterator[Browser]:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
         yield launched
         launched.close()
+
+
+@pytest.fixture
+def terraform_served(store_url: str, tmp_path: Path, terraform: Terraform) -> Iterator[Served]:
+    """A populated store provisioning through the offline Terraform (acme's module applied),
+    so a plan change's approval binds a real saved plan. ``env()`` does not carry the
+    provisioner settings: add ``terraform_env``'s."""
+    settings = Settings(
+        database_url=store_url,
+        data_dir=tmp_path / "data",
+        provisioner="terraform",
+        terraform_bin=terraform.binary,
+        terraform_cli_config=terraform.cli_config,
+        rate_per_minute=10_000,
+    )
+    local = build_services(settings.model_copy(update={"provisioner": "local"}))
+    keys = populate(local)
+    close(local)
+    services = build_services(settings)
+    with services.db.session() as session:
+        acme = session.scalar(select(Tenant).where(Tenant.slug == "acme"))
+        assert acme is not None
+        facts = tenant_facts(acme)
+    services.provisioner.provision(facts)
+    yield Served(services, build_pipeline(services), keys)
+    close(services)
+
+
+def terraform_env(served: Served) -> dict[str, str]:
+    settings = served.services.settings
+    return {
+        **served.env(),
+        "PAYBILL_PROVISIONER": "terraform",
+        "PAYBILL_TERRAFORM_BIN": str(settings.terraform_bin),
+        "PAYBILL_TERRAFORM_CLI_CONFIG": str(settings.terraform_cli_config),
+    }

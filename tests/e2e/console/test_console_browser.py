@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.support.console import paybill_console
+from tests.support.console import paybill_console, terraform_env
 from tests.support.served import Served
 
 # Moving a tenant's data to another isolation model needs PostgreSQL.
@@ -53,12 +53,13 @@ def status_of(served: Served, approval_id: str) -> str:
     return served.ok("admin", "get_approval", approval_id=approval_id)["approval"]["status"]
 
 
-def test_the_console_journey(served: Served, browser: Browser) -> None:
+def test_the_console_journey(terraform_served: Served, browser: Browser) -> None:
+    served = terraform_served
     plan = served.error("ops", "change_plan", tenant="acme", plan="pro")
     assert plan["code"] == "APPROVAL_REQUIRED"
     plan_id, globex_off = plan["details"]["approval_id"], offboard(served, "globex")
     size = {"width": 1280, "height": 900}
-    with paybill_console(served.env()) as base:
+    with paybill_console(terraform_env(served)) as base:
         boss = browser.new_context(viewport=size)
         page = log_in(boss, base, served.keys["boss"])
         pending = page.locator("table.approvals").first
@@ -68,10 +69,17 @@ def test_the_console_journey(served: Served, browser: Browser) -> None:
 
         page.click(f"a[href='/approvals/{plan_id}']")
         effect = page.locator("section.effect")
-        expect(effect).to_contain_text("pro")
+        expect(effect.locator("h2")).to_contain_text("isolation_move")
+        expect(effect).to_contain_text("pooled → bridge")
         expect(effect.locator(".tp-label").first).to_be_visible()
-        if effect.locator("table.plan").count():  # a Terraform plan diff, coloured by action
-            expect(effect.locator("table.plan tr.add, table.plan tr.change").first).to_be_visible()
+        # The saved Terraform plan: acme's resource replaced, coloured as a destroy, and the
+        # attribute that changes shown before and after.
+        expect(effect.locator(".counts")).to_contain_text("+1 to add")
+        expect(effect.locator(".counts")).to_contain_text("-1 to destroy")
+        replaced = effect.locator("table.plan tr.destroy", has_text="null_resource.this")
+        expect(replaced).to_contain_text("delete, create")
+        expect(replaced.locator("td.before", has_text="pooled")).to_be_visible()
+        expect(replaced.locator("td.after", has_text="bridge")).to_be_visible()
         shot(page, "approval")
         page.fill("#comment", "Checked the move: acme to bridge.")
         page.click("button.approve")
