@@ -58,14 +58,18 @@ async def runs(request: Request) -> Response:
 
 
 def _is_plan(value: Any) -> bool:
-    counts = value.get("counts") if isinstance(value, dict) else None
-    return isinstance(counts, dict) and {"add", "change", "destroy"} <= counts.keys()
+    if not isinstance(value, dict):
+        return False
+    counts = value.get("counts")
+    summary = isinstance(counts, dict) and {"add", "change", "destroy"} <= counts.keys()
+    return summary or isinstance(value.get("plan_sha256"), str)
 
 
 def terraform_summaries(run: dict[str, Any]) -> list[dict[str, Any]]:
-    """Terraform plan summaries the run's steps recorded: any object in a step's output
-    shaped like one (``counts`` of add, change and destroy; ``resources``), at its top
-    level or one key down (``{"terraform": {...}}``). Terraform's outputs are not one."""
+    """Terraform plans the run's steps recorded: any object in a step's output shaped like
+    a plan summary (``counts`` of add, change and destroy; ``resources``) or naming the
+    saved plan it applied (``plan_sha256``), at its top level or one key down
+    (``{"terraform": {...}}``). Terraform's outputs are not one."""
     found: list[dict[str, Any]] = []
     for step in run.get("steps", []):
         output = step.get("output")

@@ -85,6 +85,7 @@ def test_the_console_journey(terraform_served: Served, browser: Browser) -> None
         page.click("button.approve")
         expect(page).to_have_url(re.compile(rf"{re.escape(base)}/runs/[0-9a-f-]{{36}}$"))
         expect(page.locator("#run-status")).to_have_text("succeeded", timeout=RUN_SECONDS * 1000)
+        expect(page.locator("main")).to_contain_text("applied the saved plan")
         shot(page, "run")
         tenant = served.ok("admin", "get_tenant", tenant="acme")
         assert (tenant["plan"], tenant["isolation"]) == ("pro", "bridge")

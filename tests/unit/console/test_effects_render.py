@@ -123,7 +123,8 @@ def test_a_run_shows_recorded_plan_summaries_only() -> None:
             {"name": "provision", "output": {"terraform": {"db_name": "x"}}},  # outputs
             {"name": "plan", "output": {"terraform": plan}},
             {"name": "apply", "output": {**plan, "resources": []}},
+            {"name": "saved", "output": {"terraform": {"id": "1"}, "plan_sha256": "cd" * 32}},
             {"name": "noop", "output": None},
         ]
     }
-    assert [s["step"] for s in terraform_summaries(run)] == ["plan", "apply"]
+    assert [s["step"] for s in terraform_summaries(run)] == ["plan", "apply", "saved"]
