@@ -193,6 +193,7 @@ def test_an_approver_rejects_an_offboarding(served: Served, console: TestClient)
     assert approval_id[:8] in listing
     page = console.get(f"/approvals/{approval_id}").text
     assert 'value="approve"' in page and "offboard_tenant" in page and "tenant-provided" in page
+    assert "effect-offboarding" in page and "30 days of retention" in page
     answer = decide(console, approval_id, "reject")
     assert answer.status_code == 303
     assert answer.headers["location"] == f"/approvals/{approval_id}?decided=rejected"

@@ -67,7 +67,7 @@ OFFBOARDING = {
     "summary": "Offboard globex",
     "details": {
         "revoke_principals": ["globex-admin"],
-        "export": {"tables": {"customers": 4}},
+        "export": {"tables": {"customers": 4}, "total_rows": 4},
         "archive": True,
         "deletion": {"retention_days": 30, "after": "2027-01-06T00:00:00Z"},
     },
@@ -106,7 +106,8 @@ def test_a_move_shows_tables_and_the_plan_diff_coloured_by_action() -> None:
 
 def test_an_offboarding_shows_its_schedule() -> None:
     html = render(OFFBOARDING)
-    assert "after 30 days" in html and "globex-admin" in html
+    assert "30 days of retention, counted from: 2027-01-06" in html and "globex-admin" in html
+    assert "4 rows: " in html
 
 
 @pytest.mark.parametrize("effect", [CALL, *ODD])
