@@ -107,10 +107,11 @@ def list_(obj: CliContext, status: str, limit: int, principal: str | None, as_js
     if not rows:
         click.echo(f"No {'' if status == 'all' else status + ' '}approvals.")
         return
-    click.echo(f"{'ID':<36}  {'STATUS':<8}  {'TENANT':<16}  {'REQUESTED BY':<16}  SUMMARY")
+    header = f"{'ID':<36}  {'STATUS':<8}  {'TENANT':<16}  {'TOOL':<16}  {'REQUESTED BY':<16}"
+    click.echo(f"{header}  SUMMARY")
     for a in rows:
         click.echo(
-            f"{a['id']:<36}  {a['status']:<8}  {tenant_line(a):<16}  "
+            f"{a['id']:<36}  {a['status']:<8}  {tenant_line(a):<16}  {a['tool']:<16}  "
             f"{a['requested_by']:<16}  {summary_line(a)}"
         )
 

@@ -79,7 +79,8 @@ class IsolationMoveEffect:
         holding = sum(1 for c in checks.values() if c.rows)
         summary = (
             f"Move {tenant.slug} from {tenant.isolation.value} to {new.isolation.value} "
-            f"({total:,} rows in {holding} tables), plan {tenant.plan_id} → {new.id}"
+            f"({_count(total, 'row')} in {_count(holding, 'table')}), plan {tenant.plan_id} → "
+            f"{new.id}"
         )
         if not upgrade:
             summary += ", at the end of the billing period"
@@ -190,9 +191,9 @@ class OffboardingEffect:
         archive = _archive(call, tenant)
         total = sum(rows.values())
         summary = (
-            f"Offboard {tenant.slug}: revoke {len(names)} principals, export {total:,} rows in "
-            f"{sum(1 for n in rows.values() if n)} tables, archive read-only, delete "
-            f"{retention} days after it is archived"
+            f"Offboard {tenant.slug}: revoke {_count(len(names), 'principal')}, export "
+            f"{_count(total, 'row')} in {_count(sum(1 for n in rows.values() if n), 'table')}, "
+            f"archive read-only, delete {retention} days after it is archived"
         )
         details = {
             "revoke_principals": names,
@@ -210,3 +211,7 @@ class OffboardingEffect:
 
 ISOLATION_MOVE_EFFECT = IsolationMoveEffect()
 OFFBOARDING_EFFECT = OffboardingEffect()
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"

@@ -107,13 +107,15 @@ def test_delivered_once_signed_after_failed_attempts(served: Served, accepting: 
     with served.services.db.session() as session:
         approval = session.get_one(Approval, approval_id)
         expected_hash, expires = approval.effect_hash, approval.expires_at.isoformat()
+        approval_summary = (approval.effect or {})["summary"]
+    assert approval_summary.startswith("Offboard acme: revoke")
     assert body == {
         "type": "approval.pending",
         "approval_id": approval_id,
         "tenant": "acme",
         "tool": "offboard_tenant",
         "rule": "always",
-        "effect_summary": "offboard_tenant on tenant acme",
+        "effect_summary": approval_summary,
         "effect_sha256": expected_hash,
         "expires_at": expires,
         "console_url": f"{CONSOLE}/approvals/{approval_id}",

@@ -126,7 +126,7 @@ def test_offboarding_binds_access_export_archive_and_retention(served: Served) -
     _same_effect(preview["approval"]["effect"], approval)
     assert effect["kind"] == "offboarding"
     assert effect["summary"] == (
-        "Offboard acme: revoke 2 principals, export 2 rows in 1 tables, archive read-only, "
+        "Offboard acme: revoke 2 principals, export 2 rows in 1 table, archive read-only, "
         "delete 30 days after it is archived"
     )
     assert effect["details"] == {
