@@ -18,11 +18,14 @@ from starlette.testclient import TestClient
 from paybill.server.app import build_pipeline, build_services
 from paybill.server.console.app import console_app
 from paybill.server.core.settings import Settings
+from paybill.server.core.vocabulary import Isolation
+from paybill.server.executors.dataplane.naming import TenantRoute
 from paybill.server.executors.terraform.cli import Terraform
 from paybill.server.store import Tenant
 from paybill.server.workflows.engine.worker import tenant_facts
 from tests.support.served import Served, close, populate
 from tests.support.serving import PAYBILL, free_port
+from tests.support.tenant_data import seed
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -126,6 +129,7 @@ def terraform_served(store_url: str, tmp_path: Path, terraform: Terraform) -> It
         assert acme is not None
         facts = tenant_facts(acme)
     services.provisioner.provision(facts)
+    seed(services.engines, TenantRoute(facts.id, Isolation.POOLED), "acme")  # rows to move
     yield Served(services, build_pipeline(services), keys)
     close(services)
 

@@ -71,6 +71,7 @@ def test_the_console_journey(terraform_served: Served, browser: Browser) -> None
         effect = page.locator("section.effect")
         expect(effect.locator("h2")).to_contain_text("isolation_move")
         expect(effect).to_contain_text("pooled → bridge")
+        expect(effect.locator("table.tables")).to_contain_text("customers")
         expect(effect.locator(".tp-label").first).to_be_visible()
         # The saved Terraform plan: acme's resource replaced, coloured as a destroy, and the
         # attribute that changes shown before and after.
