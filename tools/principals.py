@@ -97,10 +97,20 @@ class RotateKeyInput(ToolInput):
 
 class RotateKeyOutput(ToolOutput):
     principal: PrincipalOut
-    api_key: str = Field(description="The new key, shown once; it is never stored or shown again.")
+    api_key: str | None = Field(
+        description="Your own new key, shown once (never stored or shown again); null when "
+        "another principal's keys were revoked: its new key is issued out of band."
+    )
 
 
 def rotate_principal_key(call: Call, args: RotateKeyInput) -> RotateKeyOutput:
+    """Your own key: revoked and a new one shown once. Another principal's: its keys are
+    revoked and no key is shown. A key shown to another human would let them act as its
+    principal, and so decide approvals they requested themselves (four-eyes); an operator
+    with store access issues it (`paybill principal rotate-key NAME`) and hands it over."""
+    if args.name != call.caller.name:
+        principal = principals.revoke_keys(call.session, args.name)
+        return RotateKeyOutput(principal=PrincipalOut.of(principal), api_key=None)
     key = principals.rotate_key(call.session, args.name)
     principal = principals.get_principal(call.session, args.name)
     return RotateKeyOutput(principal=PrincipalOut.of(principal), api_key=key.plaintext)
@@ -130,7 +140,8 @@ TOOLS = [
     ToolSpec(
         name="rotate_principal_key",
         title="Rotate principal key",
-        description="Revoke a principal's keys and issue a new one, shown once.",
+        description="Revoke a principal's keys; for your own principal, issue a new key shown "
+        "once (another principal's new key is issued out of band, never shown here).",
         input_model=RotateKeyInput,
         output_model=RotateKeyOutput,
         handler=rotate_principal_key,

@@ -162,6 +162,20 @@ def disable_principal(session: Session, name: str) -> Principal:
     return principal
 
 
+def revoke_keys(session: Session, name: str) -> Principal:
+    """Revoke every key of ``name`` (it cannot authenticate until it gets a new one).
+
+    Raises: NotFound (no such principal).
+    """
+    principal = _named(session, name)
+    now = utcnow()
+    for key in principal.api_keys:
+        if key.revoked_at is None:
+            key.revoked_at = now
+    session.flush()
+    return principal
+
+
 def rotate_key(session: Session, name: str) -> IssuedKey:
     """Revoke every key of ``name`` and issue a new one (its plaintext is returned once).
 

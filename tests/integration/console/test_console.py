@@ -14,6 +14,8 @@ from starlette.testclient import TestClient
 from paybill.server.console import admin
 from paybill.server.console.gateway import Gateway
 from paybill.server.console.security import CSP
+from paybill.server.core.errors import Unauthenticated
+from paybill.server.domain.principals import authenticate
 from paybill.server.store import Approval, AuditEvent
 from tests.support.console import console_client, csrf_of, login
 from tests.support.served import Served
@@ -324,7 +326,9 @@ def test_no_traceback_or_server_path_reaches_a_page(
     assert "Traceback" not in page.text
 
 
-def test_principals_rotate_shows_the_key_once_and_ends_sessions(served: Served) -> None:
+def test_principals_rotate_revokes_others_keys_without_showing_one(served: Served) -> None:
+    """Another principal's new key is never shown: an admin who saw the approver's key could
+    decide their own request as that approver (four-eyes). Only one's own key is shown."""
     with console_client(served) as admin, console_client(served) as ops:
         login(admin, served.keys["admin"])
         login(ops, served.keys["ops"])
@@ -332,21 +336,28 @@ def test_principals_rotate_shows_the_key_once_and_ends_sessions(served: Served) 
         page = admin.get("/principals").text
         rotated = admin.post("/principals/ops/rotate", data={"csrf": csrf_of(page)}, headers=ORIGIN)
         assert rotated.status_code == 200
-        key = rotated.text.split('id="new-key">')[1].split("<")[0]
-        assert key.startswith("pb_") and key not in admin.get("/principals").text
+        assert 'id="revoked"' in rotated.text and 'id="new-key"' not in rotated.text
+        assert "pb_" not in rotated.text
         assert ops.get("/tenants").headers["location"] == "/login"  # its key was revoked
-        login(ops, key)
-        assert ops.get("/tenants").status_code == 200
+        with served.services.db.session() as session, pytest.raises(Unauthenticated):
+            authenticate(session, served.keys["ops"])  # no new key was issued to anyone
         disabled = admin.post(
             "/principals/ops/disable", data={"csrf": csrf_of(page)}, headers=ORIGIN
         )
         assert disabled.status_code == 303
-        assert ops.get("/tenants").headers["location"] == "/login"
         assert "disabled" in admin.get("/principals").text
         own = admin.post("/principals/admin/disable", data={"csrf": csrf_of(page)}, headers=ORIGIN)
         assert own.status_code == 400 and "INVALID_INPUT" in own.text
+        mine = admin.post("/principals/admin/rotate", data={"csrf": csrf_of(page)}, headers=ORIGIN)
+        assert mine.status_code == 200
+        key = mine.text.split('id="new-key">')[1].split("<")[0]
+        assert key.startswith("pb_")
+        assert admin.get("/tenants").headers["location"] == "/login"  # its old key revoked
+        login(admin, key)
+        assert admin.get("/tenants").status_code == 200
+        assert key not in admin.get("/principals").text
     actions = [e.tool for e in last_events(served, 10) if not e.tool.startswith("list_")]
-    assert actions[:3] == ["disable_principal", "disable_principal", "rotate_principal_key"]
+    assert actions[:3] == ["rotate_principal_key", "disable_principal", "disable_principal"]
 
 
 def test_audit_filters_pages_and_chain_status(
