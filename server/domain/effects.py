@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from paybill.server.core.hashing import canonical_hash
+from paybill.server.domain.audit_key import AuditKey
 from paybill.server.store import Tenant
 
 SQL_WRITE = "sql_write"
@@ -69,6 +70,14 @@ class Effect:
             tenant=document.get("tenant"),
             details=document.get("details") or {},
         )
+
+
+def sealed_digest(key: AuditKey, digest: str) -> str:
+    """A digest of tenant rows, as an effect may carry it: HMAC-SHA256 keyed with the server's
+    audit key over the plain SHA-256. Readers see effects (and their hash) whose rows hold
+    values they may not see (PII, hidden columns); a plain digest would let them confirm
+    guessed values offline, a keyed one cannot be recomputed without the server's key."""
+    return key.mac(b"paybill-effect-rows\0" + digest.encode())
 
 
 def effect_hash(document: dict[str, Any]) -> str:

@@ -18,7 +18,13 @@ from typing import Any
 from sqlalchemy import select
 
 from paybill.server.domain.billing_policy import load_billing_policy
-from paybill.server.domain.effects import ISOLATION_MOVE, OFFBOARDING, Effect, tenant_facts
+from paybill.server.domain.effects import (
+    ISOLATION_MOVE,
+    OFFBOARDING,
+    Effect,
+    sealed_digest,
+    tenant_facts,
+)
 from paybill.server.domain.tenants import get_plan
 from paybill.server.executors.dataplane.checksums import gated_checksums
 from paybill.server.executors.dataplane.metering import row_counts
@@ -68,7 +74,11 @@ class IsolationMoveEffect:
         checks = gated_checksums(
             call.services.engines, call.route(), settings.statement_timeout_ms, call.tenant_work
         )
-        tables = {name: {"rows": c.rows, "sha256": c.sha256} for name, c in checks.items()}
+        key = call.services.audit.key
+        tables = {
+            name: {"rows": c.rows, "sha256": sealed_digest(key, c.sha256)}
+            for name, c in checks.items()
+        }
         total = sum(c.rows for c in checks.values())
         facts = tenant_facts(tenant)
         terraform = None

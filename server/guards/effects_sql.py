@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from paybill.server.domain.effects import SQL_WRITE, Effect, tenant_facts
+from paybill.server.domain.effects import SQL_WRITE, Effect, sealed_digest, tenant_facts
 from paybill.server.executors.dataplane.access import tenant_transaction
 from paybill.server.executors.dataplane.bound_writes import (
     KEY,
@@ -71,7 +71,7 @@ def write_effect(call: Call, write: BoundWrite, touched: TouchedRows) -> Effect:
             "sample": [json_value(key) for key in touched.sample],
             "more": touched.more,
         },
-        "rows_sha256": touched.sha256,
+        "rows_sha256": sealed_digest(call.services.audit.key, touched.sha256),
     }
     if write.values is not None:
         details["values"] = write.values
