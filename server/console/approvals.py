@@ -63,7 +63,9 @@ async def approval(request: Request) -> Response:
         approval=item,
         decidable=may_decide(viewer, item),
         own=item.get("requested_by") == viewer.name,
-        just=request.query_params.get("decided"),
+        # The banner states the stored status; the query only says a decision just happened
+        # (a crafted link cannot make a void approval read "approved").
+        just=item.get("status") if "decided" in request.query_params else None,
     )
 
 

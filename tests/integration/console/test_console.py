@@ -209,6 +209,10 @@ def test_an_approver_rejects_an_offboarding(served: Served, console: TestClient)
     again = decide(console, approval_id, "reject", csrf=csrf_of(page))
     assert again.status_code == 409 and "CONFLICT" in again.text
     assert last_events(served)[0].decision.value == "denied"
+    # The banner states the stored status, whatever a crafted link says.
+    spoofed = console.get(f"/approvals/{approval_id}?decided=approved").text
+    assert "Decision recorded" in spoofed
+    assert spoofed.split("Decision recorded")[1].split("</p>")[0].count("approved") == 0
 
 
 def test_the_requester_gets_no_form_and_is_refused(served: Served, console: TestClient) -> None:
