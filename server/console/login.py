@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from paybill.server.console.security import same_origin
-from paybill.server.console.sessions import COOKIE, LOGIN_COOKIE, LOGIN_SECONDS
+from paybill.server.console.sessions import COOKIE, LOGIN_COOKIE, LOGIN_SECONDS, end_sessions
 from paybill.server.console.web import (
     PageError,
     base,
@@ -103,7 +103,15 @@ async def login(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
-    await checked_form(request)
+    viewer, _form = await checked_form(request)
+    services = console(request).services
+
+    def end() -> None:
+        with services.db.session() as session:
+            end_sessions(session, viewer.name)
+
+    # Server-side: a copy of the cookie no longer works either (sessions are stateless).
+    await anyio.to_thread.run_sync(end)
     response = RedirectResponse(f"{base(request)}/login", status_code=303)
     response.delete_cookie(COOKIE, path=_cookie_path(request), httponly=True, samesite="strict")
     return response

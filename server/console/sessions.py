@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -20,7 +21,8 @@ from sqlalchemy.orm import Session
 from paybill.server.core.settings import Settings
 from paybill.server.core.vocabulary import Role
 from paybill.server.domain.audit_key import ensure_key
-from paybill.server.store import ApiKey
+from paybill.server.store import ApiKey, Principal
+from paybill.server.store.base import utcnow
 
 COOKIE = "paybill_console"
 LOGIN_COOKIE = "paybill_console_login"  # the login form's CSRF token, before any session
@@ -32,6 +34,7 @@ class SessionData:
     principal: str
     key_prefix: str
     csrf: str
+    issued_at: float = 0.0  # seconds since the epoch, to the microsecond
 
 
 @dataclass(frozen=True)
@@ -67,8 +70,10 @@ class SessionCodec:
         return cls(key.secret, settings.console_session_seconds)
 
     def issue(self, principal: str, key_prefix: str) -> tuple[str, SessionData]:
-        data = SessionData(principal, key_prefix, secrets.token_urlsafe(32))
-        token = self._session.dumps({"p": principal, "k": key_prefix, "c": data.csrf})
+        data = SessionData(principal, key_prefix, secrets.token_urlsafe(32), time.time())
+        token = self._session.dumps(
+            {"p": principal, "k": key_prefix, "c": data.csrf, "i": data.issued_at}
+        )
         return token, data
 
     def read(self, token: str | None) -> SessionData | None:
@@ -81,7 +86,10 @@ class SessionCodec:
             return None
         if not isinstance(raw, dict) or not all(isinstance(raw.get(k), str) for k in "pkc"):
             return None
-        return SessionData(raw["p"], raw["k"], raw["c"])
+        issued = raw.get("i")
+        if not isinstance(issued, float | int) or isinstance(issued, bool):
+            return None
+        return SessionData(raw["p"], raw["k"], raw["c"], float(issued))
 
     def login_token(self) -> tuple[str, str]:
         """(cookie value, form value) for the login form's CSRF check."""
@@ -104,11 +112,22 @@ def csrf_ok(session: SessionData, form_token: str) -> bool:
 
 def viewer_of(db_session: Session, data: SessionData) -> Viewer | None:
     """The session's principal while the key it logged in with is active; None otherwise
-    (the key was revoked or rotated, or the principal disabled or renamed)."""
+    (the key was revoked or rotated, the principal disabled or renamed, or it logged out
+    since)."""
     key = db_session.scalar(select(ApiKey).where(ApiKey.prefix == data.key_prefix))
     if key is None or key.revoked_at is not None:
         return None
     principal = key.principal
     if principal.disabled or principal.name != data.principal:
         return None
+    ended = principal.sessions_valid_after
+    if ended is not None and data.issued_at <= ended.timestamp():
+        return None  # logged out since this session was issued
     return Viewer(principal.name, principal.role, principal.tenant_id, data.csrf)
+
+
+def end_sessions(db_session: Session, principal: str) -> None:
+    """Log ``principal`` out of every console session issued until now."""
+    found = db_session.scalar(select(Principal).where(Principal.name == principal))
+    if found is not None:
+        found.sessions_valid_after = utcnow()

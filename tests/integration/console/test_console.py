@@ -89,9 +89,22 @@ def test_login_sets_a_strict_session_cookie_and_logout_ends_it(
     assert served.keys["boss"] not in cookie
     approvals = console.get("/approvals")
     assert approvals.status_code == 200 and "boss" in approvals.text
+    copied = console.cookies.get("paybill_console")
     out = console.post("/logout", data={"csrf": csrf_of(approvals.text)}, headers=ORIGIN)
     assert out.status_code == 303
     assert console.get("/approvals").headers["location"] == "/login"
+    # A copy of the cookie taken before the logout no longer works: it ended server-side.
+    console.cookies.set("paybill_console", copied)
+    assert console.get("/approvals").headers["location"] == "/login"
+    # Logging in again works at once.
+    page = console.get("/login")
+    again = console.post(
+        "/login",
+        data={"api_key": served.keys["boss"], "csrf": csrf_of(page.text)},
+        headers=ORIGIN,
+    )
+    assert again.status_code == 303
+    assert console.get("/approvals").status_code == 200
 
 
 def test_a_wrong_key_is_refused_audited_and_rate_limited(
