@@ -150,7 +150,9 @@ def _decided(call: Call, approval: Approval) -> ApprovalOut:
 
 
 def decide_approval(call: Call, args: DecideApprovalInput) -> DecideApprovalOutput:
-    approval = pending_for_decision(call.session, args.approval_id, call.caller.name, call.now)
+    approval = pending_for_decision(
+        call.session, args.approval_id, call.caller.name, call.now, dry_run=call.dry_run
+    )
     status = check_decision(args.decision)
     if call.dry_run:
         return DecideApprovalOutput(approval=_decided(call, approval), result=None)

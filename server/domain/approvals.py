@@ -161,7 +161,7 @@ def _pending(session: Session, digest: str, requested_by: str) -> Approval | Non
 
 
 def pending_for_decision(
-    session: Session, approval_id: str, decider: str, now: datetime
+    session: Session, approval_id: str, decider: str, now: datetime, *, dry_run: bool = False
 ) -> Approval:
     """Load an approval that ``decider`` may decide now.
 
@@ -186,7 +186,8 @@ def pending_for_decision(
             status=approval.status.value,
         )
     if approval.expires_at <= now:
-        void(approval, now, "expired before a decision")
+        if not dry_run:  # a dry run changes nothing, not even an expired approval
+            void(approval, now, "expired before a decision")
         raise ApprovalVoid(
             f"Approval {approval_id} expired; the requester must ask again.",
             approval_id=approval_id,

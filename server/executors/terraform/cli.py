@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import uuid
@@ -71,9 +72,15 @@ def modules_root() -> Path:
     return Path(str(files("paybill.terraform_modules")))
 
 
+# An absolute path in Terraform's words (a working directory, a plan file, the module
+# folder): errors reach tool results and console pages, which never show server paths.
+_PATH = re.compile(r"(?<![\w.])/(?:[\w.@+-]+/)*[\w.@+-]+")
+
+
 def summarise(stderr: str, stdout: str) -> str:
-    """Terraform's error headlines, at most three, without ANSI noise or long bodies."""
-    lines = [line.strip() for line in (stderr + "\n" + stdout).splitlines()]
+    """Terraform's error headlines, at most three, without ANSI noise, long bodies or
+    absolute paths (each becomes ``<path>``)."""
+    lines = [_PATH.sub("<path>", line.strip()) for line in (stderr + "\n" + stdout).splitlines()]
     errors = [line[len("Error: ") :] for line in lines if line.startswith("Error: ")]
     picked = errors[:3] or [next((line for line in lines if line), "terraform failed")]
     return "; ".join(text[:200] for text in picked)

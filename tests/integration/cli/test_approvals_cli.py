@@ -163,6 +163,26 @@ def test_an_expired_approval_is_refused_and_voided(served: Served) -> None:
     assert (status_of(served, approval_id), tenant_state(served)) == ("void", "active")
 
 
+def test_a_dry_run_decision_of_an_expired_approval_changes_nothing(served: Served) -> None:
+    approval_id = pending(served)
+    with served.services.db.session() as session:
+        session.execute(
+            update(Approval)
+            .where(Approval.id == approval_id)
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+    error = served.error(
+        "boss",
+        "decide_approval",
+        approval_id=approval_id,
+        decision="approve",
+        reason="just looking",
+        dry_run=True,
+    )
+    assert error["code"] == "CONFLICT" and "expired" in error["message"]
+    assert status_of(served, approval_id) == "pending"  # a dry run voids nothing
+
+
 def test_a_role_that_may_not_decide_is_refused(served: Served) -> None:
     approval_id = pending(served, requester="admin")
     as_operator = paybill(
