@@ -9,7 +9,10 @@ approved number of rows; anything else rolls the transaction back and voids the 
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Any
+
+from sqlalchemy import Connection
 
 from paybill.server.domain.effects import SQL_WRITE, Effect, sealed_digest, tenant_facts
 from paybill.server.executors.dataplane.access import tenant_transaction
@@ -100,16 +103,20 @@ def drifted(approval: Approval, now: Effect) -> str | None:
     return why
 
 
-def count_touched(call: Call, write: BoundWrite) -> int:
-    """How many rows ``write`` touches now (read-only, through the call's gate)."""
-    engines, settings = call.services.engines, call.services.settings
-    with tenant_transaction(
-        engines,
+def _reading(call: Call) -> AbstractContextManager[Connection]:
+    """A read-only tenant transaction through the call's gate and statement timeout."""
+    return tenant_transaction(
+        call.services.engines,
         call.route(),
         read_only=True,
-        timeout_ms=settings.statement_timeout_ms,
+        timeout_ms=call.services.settings.statement_timeout_ms,
         gate=call.tenant_work,
-    ) as conn:
+    )
+
+
+def count_touched(call: Call, write: BoundWrite) -> int:
+    """How many rows ``write`` touches now (read-only, through the call's gate)."""
+    with _reading(call) as conn:
         return write.count(conn)
 
 
@@ -124,14 +131,7 @@ class _WriteEffect:
         the statement timeout), SqlRejected or InvalidInput (the write itself)."""
         write = self.bound(call)
         require_data_state(call, "read")
-        engines, settings = call.services.engines, call.services.settings
-        with tenant_transaction(
-            engines,
-            call.route(),
-            read_only=True,
-            timeout_ms=settings.statement_timeout_ms,
-            gate=call.tenant_work,
-        ) as conn:
+        with _reading(call) as conn:
             touched = write.touched(conn, sample=KEY_SAMPLE, lock=False)
         return write_effect(call, write, touched)
 
