@@ -30,6 +30,8 @@ from sqlalchemy.orm import Session
 
 from paybill.server.core.errors import ProvisioningFailed
 from paybill.server.core.vocabulary import Isolation, StepStatus
+from paybill.server.domain.audit_key import AuditKey
+from paybill.server.domain.effects import sealed_digest
 from paybill.server.domain.lifecycle import Lifecycle
 from paybill.server.executors.dataplane import relocate
 from paybill.server.executors.dataplane.checksums import TableChecksum
@@ -147,8 +149,13 @@ def _require_window_open(context: StepContext) -> None:
         )
 
 
-def _checksums(checks: dict[str, TableChecksum]) -> dict[str, dict[str, Any]]:
-    return {name: {"rows": c.rows, "sha256": c.sha256} for name, c in checks.items()}
+def _checksums(key: AuditKey, checks: dict[str, TableChecksum]) -> dict[str, dict[str, Any]]:
+    """Per table, the rows and the checksum sealed with the server's key, as the approval's
+    effect shows them: whoever reads runs must not be able to test guessed values (PII)
+    against a plain digest."""
+    return {
+        name: {"rows": c.rows, "sha256": sealed_digest(key, c.sha256)} for name, c in checks.items()
+    }
 
 
 # -- steps -----------------------------------------------------------------------------------
@@ -207,7 +214,7 @@ def verify(context: StepContext) -> dict[str, Any]:
     checks = relocate.verify_copy(context.services.engines, source, target)
     return {
         "equal": True,
-        "tables": _checksums(checks),
+        "tables": _checksums(context.services.audit.key, checks),
         "total_rows": sum(c.rows for c in checks.values()),
     }
 

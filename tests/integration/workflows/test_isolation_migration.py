@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 
 from paybill.server.core.errors import ProvisioningFailed
 from paybill.server.core.vocabulary import Isolation
+from paybill.server.domain.effects import sealed_digest
 from paybill.server.domain.tenants import get_plan, get_tenant
 from paybill.server.executors.dataplane import relocate
 from paybill.server.executors.dataplane.checksums import TableChecksum, table_checksums
@@ -50,8 +51,10 @@ def _id(served: Served, slug: str) -> str:
     return served.ok("ops", "get_tenant", tenant=slug)["id"]
 
 
-def _plain(checks: dict[str, TableChecksum]) -> dict[str, dict[str, Any]]:
-    return {name: {"rows": c.rows, "sha256": c.sha256} for name, c in checks.items()}
+def _sealed(served: Served, checks: dict[str, TableChecksum]) -> dict[str, dict[str, Any]]:
+    """The checksums as a run reports them: sealed with the server's key."""
+    key = served.services.audit.key
+    return {n: {"rows": c.rows, "sha256": sealed_digest(key, c.sha256)} for n, c in checks.items()}
 
 
 def _approved(served: Served, slug: str, plan: str) -> dict[str, Any]:
@@ -203,7 +206,7 @@ def test_pooled_bridge_silo_and_back_preserves_every_row(served: Served) -> None
         assert list(steps) == STEPS
         assert all(s["status"] == "succeeded" for s in steps.values())
         assert steps["copy_data"]["output"]["total_rows"] == sum(c.rows for c in original.values())
-        assert steps["verify"]["output"]["tables"] == _plain(original)
+        assert steps["verify"]["output"]["tables"] == _sealed(served, original)
         window = steps["activate"]["output"]["read_only_window"]
         assert window["started_at"] <= steps["switch_routing"]["output"]["switched_at"]
         assert window["started_at"] <= window["ended_at"]
