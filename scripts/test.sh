@@ -22,4 +22,4 @@ ruff check .
 ruff format --check .
 lint-imports
 bash scripts/typecheck.sh
-pytest -n "${PYTEST_WORKERS:-2}" --dist loadgroup "$@"
+pytest -n "${PYTEST_WORKERS:-2}" --dist loadgroup --durations=25 "$@"

@@ -25,7 +25,9 @@ MAX_JOINS = 16
 MAX_DEPTH = 96
 # ... and of SELECTs nested in SELECTs (subqueries, derived tables, CTE bodies).
 MAX_QUERY_NESTING = 8
-MAX_GUARD_SECONDS = 0.5
+# A backstop, not the main bound (the shape limits are): generous enough that a garbage
+# collection or a first-use import inside the guard never refuses an ordinary statement.
+MAX_GUARD_SECONDS = 2.0
 
 _SOURCES = (exp.Table, exp.Subquery, exp.Values)
 
