@@ -128,6 +128,8 @@ async def run_demo(workdir: Path, echo: Echo) -> bool:
         **os.environ,
         "PAYBILL_DATABASE_URL": url,
         "PAYBILL_DATA_DIR": str(workdir / "data"),
+        # The demo's runs are waited for one by one: its worker looks for them often.
+        "PAYBILL_WORKER_POLL_SECONDS": "0.1",
     }
     db = Database(url)
     initialise(db)
