@@ -119,14 +119,16 @@ def init(obj: CliContext) -> None:
     """Create or migrate the store and load the plan catalogue (safe to run again)."""
     from sqlalchemy.engine import make_url
 
-    from paybill.server.cli.policies import check_policies
+    from paybill.server.cli.policies import check_policies, describe_policies
     from paybill.server.domain.audit_key import ensure_key
     from paybill.server.domain.audit_log import AuditLog
     from paybill.server.domain.bootstrap import initialise
 
-    check_policies(obj.settings.policies_dir)  # all of them, before the store is touched
+    policies = obj.settings.policies_dir
+    check_policies(policies)  # all of them, before the store is touched
     where = make_url(obj.settings.database_url).render_as_string(hide_password=True)
     click.echo(f"Store: {where}")
+    click.echo(f"Policies: {describe_policies(policies)}")
     report = initialise(obj.db, obj.settings.policies_dir)
     key_path = obj.settings.audit_key_path
     if ensure_key(key_path)[1]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from paybill.server.core.policy_files import overridden
 from paybill.server.domain.acl import load_model, load_permissions
 from paybill.server.domain.billing_policy import load_billing_policy
 from paybill.server.domain.lifecycle import load_definition
@@ -22,3 +23,11 @@ def check_policies(directory: Path | None) -> None:
     load_permissions(directory)
     load_billing_policy(directory)
     load_plan_policy(directory)
+
+
+def describe_policies(directory: Path | None) -> str:
+    """Which policy files are the operator's and which are packaged, for ``init``'s report."""
+    mine = overridden(directory)
+    if not mine:
+        return "packaged"
+    return f"{', '.join(mine)} from {directory}; the others packaged"

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from paybill.server.core.policy_files import read_policy_yaml
+from paybill.server.core.policy_files import load_policy
 from paybill.server.core.vocabulary import SubscriptionStatus
 
 # The actor recorded on lifecycle transitions and audit events the policy itself causes.
@@ -33,4 +33,4 @@ def load_billing_policy(directory: Path | None = None) -> BillingPolicy:
     Raises:
         pydantic.ValidationError: the file is not a valid billing policy.
     """
-    return BillingPolicy.model_validate(read_policy_yaml("billing.yaml", directory))
+    return load_policy("billing.yaml", BillingPolicy, directory)

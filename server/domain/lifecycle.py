@@ -20,7 +20,7 @@ from statemachine.io import create_machine_class_from_definition
 from statemachine.io.class_factory import StateDefinition
 
 from paybill.server.core.errors import Conflict, InvalidInput, InvalidTransition
-from paybill.server.core.policy_files import read_policy_yaml
+from paybill.server.core.policy_files import load_policy
 from paybill.server.store import LifecycleTransition, Tenant
 
 _NAME = re.compile(r"^[a-z][a-z_]{0,31}$")
@@ -70,7 +70,7 @@ def load_definition(directory: Path | None = None) -> LifecycleDefinition:
     Raises:
         pydantic.ValidationError: the file is not a consistent lifecycle.
     """
-    return LifecycleDefinition.model_validate(read_policy_yaml("lifecycle.yaml", directory))
+    return load_policy("lifecycle.yaml", LifecycleDefinition, directory)
 
 
 def _compile(definition: LifecycleDefinition) -> type[Any]:

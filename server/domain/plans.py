@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from paybill.server.core.policy_files import read_policy_yaml
+from paybill.server.core.policy_files import load_policy
 from paybill.server.core.vocabulary import Isolation
 from paybill.server.store import Plan
 
@@ -62,7 +62,7 @@ def load_catalogue(directory: Path | None = None) -> Catalogue:
     Raises:
         pydantic.ValidationError: the file does not describe a valid catalogue.
     """
-    return Catalogue.model_validate(read_policy_yaml("plans.yaml", directory))
+    return load_policy("plans.yaml", Catalogue, directory)
 
 
 def _row_values(spec: PlanSpec) -> dict[str, object]:

@@ -55,7 +55,9 @@ class LocalProvisioner:
         facts = step(self.engines, TenantRoute(tenant.id, tenant.isolation))
         record = {"tenant_id": tenant.id, "isolation": tenant.isolation.value, "state": state}
         path = self._write(tenant, {**record, **facts})
-        return {"provisioner": self.name, "record": str(path), **record, **facts}
+        # Relative to the data directory: step outputs are read by agents, never a server path.
+        where = path.relative_to(self.root.parent).as_posix()
+        return {"provisioner": self.name, "record": where, **record, **facts}
 
     def provision(self, tenant: TenantFacts, progress: Progress = no_progress) -> dict[str, Any]:
         progress("database objects")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
 import tarfile
 import tempfile
@@ -17,6 +18,8 @@ from typing import IO, Any
 
 from paybill.server.core.errors import ProvisioningFailed
 from paybill.server.executors.dataplane.checksums import TableChecksum, canonical_json
+
+log = logging.getLogger(__name__)
 
 FORMAT = "paybill-tenant-export"
 FORMAT_VERSION = 1
@@ -91,8 +94,11 @@ def write_bundle(path: Path, manifest: ExportManifest, files: dict[str, IO[bytes
     except OSError as exc:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
+        # The message reaches agents (a run's error): the server's path stays in its log.
+        log.warning("could not write the export bundle %s: %s", path, exc.strerror)
         raise ProvisioningFailed(
-            f"Could not write the export to {path}: {exc.strerror}.", path=str(path)
+            f"Could not write the tenant's export bundle: {exc.strerror}. Check the data "
+            "directory's free space and permissions, then retry the run."
         ) from None
 
 

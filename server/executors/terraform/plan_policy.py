@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from paybill.server.core.errors import ProvisioningFailed
-from paybill.server.core.policy_files import read_policy_yaml
+from paybill.server.core.policy_files import load_policy
 
 
 class TierRules(BaseModel):
@@ -79,4 +79,4 @@ class PlanPolicy(BaseModel):
 
 
 def load_plan_policy(directory: Path | None = None) -> PlanPolicy:
-    return PlanPolicy.model_validate(read_policy_yaml("terraform_policy.yaml", directory))
+    return load_policy("terraform_policy.yaml", PlanPolicy, directory)

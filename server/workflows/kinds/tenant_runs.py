@@ -21,6 +21,8 @@ from paybill.server.store import Principal, WorkflowRun
 from paybill.server.workflows.engine.definitions import Definition, Step, StepContext
 from paybill.server.workflows.engine.runs import enqueue
 
+EXPORTS = "exports"  # the data directory's folder of offboarding exports
+
 
 def _transition(action: str, reason: str) -> Any:
     def step(context: StepContext) -> dict[str, str]:
@@ -93,7 +95,7 @@ def export_data(context: StepContext) -> dict[str, Any]:
     export_tenant(context.services.engines, route, path)
     manifest = verify_export(path)
     return {
-        "path": str(path),
+        "path": str(path.relative_to(context.services.settings.data_dir)),
         "format_version": manifest.format_version,
         "overall_sha256": manifest.overall_sha256,
         "tables": {name: entry.rows for name, entry in manifest.tables.items()},
@@ -101,7 +103,14 @@ def export_data(context: StepContext) -> dict[str, Any]:
 
 
 def export_path(context: StepContext) -> Path:
-    return context.services.settings.data_dir / "exports" / context.tenant_id / "export.tar"
+    return context.services.settings.data_dir / EXPORTS / context.tenant_id / "export.tar"
+
+
+def _in_data_dir(context: StepContext, recorded: str) -> Path:
+    """A path a run recorded, relative to the data directory (step outputs and run inputs
+    are read by agents: they never carry a server path). Runs enqueued before this was so
+    recorded absolute paths, which the join keeps as they are."""
+    return context.services.settings.data_dir / recorded
 
 
 def schedule_deletion(context: StepContext) -> dict[str, Any]:
@@ -115,14 +124,15 @@ def schedule_deletion(context: StepContext) -> dict[str, Any]:
     )
     if existing is None:  # a resumed step must not schedule a second deletion
         exported = next(s for s in context.run().steps if s.name == "export_data")
-        digest = (exported.output or {})["overall_sha256"]
+        output = exported.output or {}
+        digest = output["overall_sha256"]
         existing = enqueue(
             context.session,
             context.tenant(),
             DELETE_TENANT,
             created_by=context.actor,
             # Deletion destroys data only if this very export is still there, unchanged.
-            input={"export": str(export_path(context)), "overall_sha256": digest},
+            input={"export": output["path"], "overall_sha256": digest},
             not_before=when,
         )
     # A retried deletion run (retry_workflow) has no not_before: it runs when claimed.
@@ -132,7 +142,7 @@ def schedule_deletion(context: StepContext) -> dict[str, Any]:
 
 def check_export(context: StepContext) -> dict[str, Any]:
     """Refuse to destroy anything unless the offboarding export is still there and intact."""
-    manifest = verify_export(Path(context.input["export"]))
+    manifest = verify_export(_in_data_dir(context, context.input["export"]))
     if manifest.overall_sha256 != context.input["overall_sha256"]:
         raise ExportCorrupt(
             "The export at the deletion's path is not the one offboarding verified (its "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -11,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from paybill.server.domain.billing_policy import load_billing_policy
+from paybill.server.domain.plans import load_catalogue
 from paybill.server.store import migrate
 from paybill.server.store.database import make_engine
 from tests.support import REPO
@@ -154,45 +155,62 @@ def test_worker_once_is_quiet_unless_verbose(store_url: str) -> None:
     ("breakage", "message"),
     [
         ("no folder", "is not a folder"),
-        ("only the four older files", "has no billing.yaml"),
         ("a YAML syntax error", "billing.yaml is not valid YAML at line"),
         ("a bad CSV line", "acl_policy.csv line"),
         ("an unknown role", "unknown role 'wizard'"),
-        ("no terraform policy", "has no terraform_policy.yaml"),
         ("a model Casbin cannot read", "acl_model.conf is not a Casbin model"),
+        ("a plan without a tier", "plans.yaml line 2: plans.0.tier: Field required"),
+        ("a negative grace period", "billing.yaml line 1: past_due_grace_days:"),
+        ("a bad Terraform policy", "terraform_policy.yaml line"),
     ],
 )
-def test_init_refuses_a_broken_policies_folder_in_one_line(
+def test_init_refuses_a_broken_policy_file_in_one_line(
     tmp_path: Path, breakage: str, message: str
 ) -> None:
     policies = tmp_path / "policies"
-    packaged = REPO / "policies"
     if breakage != "no folder":
-        policies.mkdir()
-        for name in ("plans.yaml", "lifecycle.yaml", "acl_model.conf", "acl_policy.csv"):
-            shutil.copy(packaged / name, policies / name)
-        if breakage != "only the four older files":
-            shutil.copy(packaged / "billing.yaml", policies / "billing.yaml")
-        if breakage != "no terraform policy":
-            shutil.copy(packaged / "terraform_policy.yaml", policies / "terraform_policy.yaml")
-    edits = {
+        policies.mkdir()  # only the broken file: the others fall back to the packaged ones
+    appended = {
         "a YAML syntax error": ("billing.yaml", "grace: [\n"),
         "a bad CSV line": ("acl_policy.csv", "p, operator\n"),
         "an unknown role": ("acl_policy.csv", "p, wizard, list_plans, call\n"),
         "a model Casbin cannot read": ("acl_model.conf", "garbage here\n"),
     }
-    if breakage in edits:
-        name, line = edits[breakage]
-        with (policies / name).open("a") as handle:
-            handle.write(line)
+    written = {
+        "a plan without a tier": ("plans.yaml", "plans:\n  - id: free\n    name: Free\n"),
+        "a negative grace period": ("billing.yaml", "past_due_grace_days: -1\n"),
+        "a bad Terraform policy": ("terraform_policy.yaml", "tiers: 7\n"),
+    }
+    if breakage in appended:
+        name, line = appended[breakage]
+        (policies / name).write_text((REPO / "policies" / name).read_text() + line)
+    if breakage in written:
+        name, text = written[breakage]
+        (policies / name).write_text(text)
     store = tmp_path / "store.db"
-    env = {**os.environ, "PAYBILL_DATABASE_URL": f"sqlite:///{store}"}
-    env["PAYBILL_POLICIES_DIR"] = str(policies)
-    result = subprocess.run(
-        [PAYBILL, "init"], env=env, capture_output=True, text=True, timeout=60, check=False
-    )
+    result = _init(store, policies)
     assert result.returncode == 1
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "Traceback" not in result.stderr
     assert not store.exists()  # checked before the store is touched
+
+
+def _init(store: Path, policies: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PAYBILL_DATABASE_URL": f"sqlite:///{store}"}
+    env["PAYBILL_POLICIES_DIR"] = str(policies)
+    return subprocess.run(
+        [PAYBILL, "init"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_a_policies_folder_holds_only_the_files_it_overrides(tmp_path: Path) -> None:
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    packaged = (REPO / "policies" / "billing.yaml").read_text()
+    (policies / "billing.yaml").write_text(packaged.replace("trial_days: 0", "trial_days: 14"))
+    result = _init(tmp_path / "store.db", policies)
+    assert result.returncode == 0, result.stderr
+    assert f"Policies: billing.yaml from {policies}; the others packaged" in result.stdout
+    assert load_billing_policy(policies).trial_days == 14  # the override is what loads
+    assert load_catalogue(policies) == load_catalogue(None)  # the rest is packaged

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from pydantic import ValidationError
 from sqlalchemy import select
 
+from paybill.server.core.errors import InvalidInput
 from paybill.server.core.vocabulary import Isolation
 from paybill.server.domain.plans import load_catalogue, sync_plans
 from paybill.server.store import Plan
@@ -52,12 +52,12 @@ GOOD = {
     ],
 )
 def test_invalid_plan_is_refused(tmp_path: Path, change: dict, complaint: str) -> None:
-    with pytest.raises(ValidationError, match=complaint):
+    with pytest.raises(InvalidInput, match=complaint):
         load_catalogue(_write(tmp_path, [{**GOOD, **change}]))
 
 
 def test_duplicate_plan_ids_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(ValidationError, match="unique"):
+    with pytest.raises(InvalidInput, match="unique"):
         load_catalogue(_write(tmp_path, [GOOD, {**GOOD, "tier": 1}]))
 
 

@@ -3,6 +3,7 @@ destroyed; the export re-imports into a fresh tenant with identical checksums.""
 
 from __future__ import annotations
 
+import json
 import tarfile
 from pathlib import Path
 
@@ -28,6 +29,11 @@ def _offboard(served: Served, slug: str) -> str:
     return decided["result"]["workflow"]["id"]
 
 
+def _in_data_dir(served: Served, recorded: str) -> Path:
+    assert not Path(recorded).is_absolute()
+    return served.services.settings.data_dir / recorded
+
+
 def _deletion(served: Served, run_id: str) -> dict:
     steps = served.ok("ops", "get_workflow", workflow_id=run_id)["steps"]
     scheduled = steps[-1]["output"]["deletion_run"]
@@ -48,8 +54,9 @@ def test_offboarding_exports_archives_then_deletes_after_retention(
     assert run["status"] == "succeeded", (run["error"], [s["error"] for s in run["steps"]])
     export = run["steps"][1]["output"]
     assert export["tables"]["customers"] == 2
-    assert verify_export(Path(export["path"])).overall_sha256 == export["overall_sha256"]
-    assert Path(export["path"]).stat().st_mode & 0o777 == 0o600
+    bundle = _in_data_dir(served, export["path"])
+    assert verify_export(bundle).overall_sha256 == export["overall_sha256"]
+    assert bundle.stat().st_mode & 0o777 == 0o600
     # Archived: reads still served, writes refused.
     assert served.ok("ops", "get_tenant", tenant="acme")["state"] == "archived"
     archived = served.ok(
@@ -67,6 +74,9 @@ def test_offboarding_exports_archives_then_deletes_after_retention(
     assert served.drain() == 1
     deletion = served.ok("ops", "get_workflow", workflow_id=deletion["id"])
     assert deletion["status"] == "succeeded"
+    # Agents read runs: no step output or input names a path on the server.
+    server_dir = str(served.services.settings.data_dir.resolve())
+    assert server_dir not in json.dumps([run, deletion])
     assert [s["name"] for s in deletion["steps"]] == [
         "check_export",
         "destroy_infrastructure",
@@ -85,8 +95,8 @@ def test_offboarding_exports_archives_then_deletes_after_retention(
     fresh = served.ok("ops", "create_tenant", slug="reborn", name="R", plan="free")
     served.drain()
     route = TenantRoute(fresh["tenant"]["id"], Isolation.POOLED)
-    manifest = verify_export(Path(export["path"]))
-    import_tenant(served.services.engines, route, Path(export["path"]))
+    manifest = verify_export(bundle)
+    import_tenant(served.services.engines, route, bundle)
     assert table_checksums(served.services.engines, route) == manifest.checksums()
     reborn = served.ok(
         "admin", "query_table", tenant="reborn", table="customers", columns=["name", "country"]
@@ -101,7 +111,8 @@ def test_nothing_is_destroyed_when_the_export_is_tampered_with(
     served.ok("admin", "insert_rows", tenant="acme", table="customers", rows=ROWS)
     run_id = _offboard(served, "acme")
     served.drain()
-    path = Path(served.ok("ops", "get_workflow", workflow_id=run_id)["steps"][1]["output"]["path"])
+    output = served.ok("ops", "get_workflow", workflow_id=run_id)["steps"][1]["output"]
+    path = _in_data_dir(served, output["path"])
     with tarfile.open(path, "a") as bundle:  # an extra member: no longer the verified export
         extra = path.with_name("note.txt")
         extra.write_text("tampered")

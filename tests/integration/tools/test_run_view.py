@@ -46,7 +46,9 @@ def served(shared_served: Served) -> Served:
 def test_tenant_roles_see_allow_listed_outputs(served: Served, principal: str) -> None:
     run_id = _acme_run(served)
     full = served.ok("ops", "get_workflow", workflow_id=run_id)
-    assert "record" in full["steps"][0]["output"]  # the operator's view has the path
+    # The operator's view names the record, relative to the data directory: no server path.
+    assert full["steps"][0]["output"]["record"] == "tenants/acme/infrastructure.json"
+    assert str(served.services.settings.data_dir) not in json.dumps(full)
     seen = served.ok(principal, "get_workflow", workflow_id=run_id)
     _no_paths(seen, str(served.services.settings.data_dir))
     provision, activate = (s["output"] for s in seen["steps"])
