@@ -200,6 +200,7 @@ TOOLS = [
     ),
     _spec(
         name="run_sql",
+        repeatable=False,  # an UPDATE may build on the value it finds
         title="Run one SQL statement",
         description="One validated SELECT on the tenant's visible tables (tenant filter and a "
         "row cap are added for you). UPDATE/DELETE by writers wait for an approval.",

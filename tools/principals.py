@@ -139,6 +139,8 @@ TOOLS = [
     ),
     ToolSpec(
         name="rotate_principal_key",
+        writes="changes",  # revokes the keys in use
+        repeatable=False,  # each call issues another key
         title="Rotate principal key",
         description="Revoke a principal's keys; for your own principal, issue a new key shown "
         "once (another principal's new key is issued out of band, never shown here).",

@@ -135,6 +135,8 @@ def _spec(**kwargs: Any) -> ToolSpec:
 TOOLS = [
     _spec(
         name="insert_rows",
+        writes="additions",
+        repeatable=False,  # without an idempotency key, the same rows again
         title="Insert rows",
         description="Insert up to 500 rows into one table; values are checked against the "
         "column types. Refused beyond the plan's row limit.",

@@ -162,6 +162,7 @@ def _lifecycle_change(call: Call, args: LifecycleChangeInput) -> LifecycleChange
 TOOLS = [
     ToolSpec(
         name="create_tenant",
+        writes="additions",  # a tenant, its subscription and its provisioning run
         title="Create tenant",
         description="Record a tenant on a plan and start provisioning it (isolation follows "
         "the plan). Returns at once with the tenant (provisioning) and its workflow run; "

@@ -155,6 +155,9 @@ BillingGate = Callable[["Call"], "str | None"]
 
 DataMode = Literal["read", "write"]
 Surface = Literal["mcp", "console"]
+# What a successful call may do to state (the MCP annotations say it to clients): nothing;
+# only add (new rows, runs, approvals); or change and remove what exists.
+Writes = Literal["nothing", "additions", "changes"]
 CONSOLE_ONLY: frozenset[Surface] = frozenset({"console"})
 
 
@@ -221,6 +224,13 @@ class ToolSpec:
     # Where the tool is offered: console-only tools (principal management) are neither listed
     # nor dispatched by the MCP adapter, so an agent cannot reach them at all.
     surfaces: frozenset[Surface] = frozenset({"mcp", "console"})
+    # None: "nothing" for a read input, "changes" for a mutating one. Declaring "additions"
+    # (MCP destructiveHint false) is a claim tests/integration/tools/test_annotations.py
+    # checks against what the tool really does, like ``repeatable``.
+    writes: Writes | None = None
+    # A second identical call (same arguments, no idempotency key) changes nothing more: it
+    # is refused or finds its work done (MCP idempotentHint).
+    repeatable: bool = True
 
     def __post_init__(self) -> None:
         # The data guards gate the call's tenant, so the tool must name one.
@@ -231,6 +241,10 @@ class ToolSpec:
         # A gated tool's dry run must be able to say that (and why) it needs an approval.
         if self.gated and not issubclass(self.output_model, GatedOutput):
             raise ValueError(f"{self.name}: a gated tool's output must be a GatedOutput")
+        if self.mutating and self.writes == "nothing":
+            raise ValueError(f"{self.name}: a mutating input cannot write nothing")
+        if (self.gated or self.executes_approved) and self.effect_on_state != "changes":
+            raise ValueError(f"{self.name}: what needs an approval changes state")
 
     @property
     def gated(self) -> bool:
@@ -243,8 +257,15 @@ class ToolSpec:
         return self.data_access is not None and self.data_access.mode == "statement"
 
     @property
+    def effect_on_state(self) -> Writes:
+        if self.writes is not None:
+            return self.writes
+        return "changes" if self.mutating else "nothing"
+
+    @property
     def destructive(self) -> bool:
-        return self.requires_approval or self.executes_approved or self.approval_when is not None
+        """May change or remove existing state (not only add): MCP's destructiveHint."""
+        return self.effect_on_state == "changes"
 
     @property
     def mutating(self) -> bool:
@@ -252,4 +273,4 @@ class ToolSpec:
 
     @property
     def read_only(self) -> bool:
-        return not self.mutating
+        return self.effect_on_state == "nothing"

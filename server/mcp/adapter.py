@@ -66,13 +66,13 @@ def _text_error(text: str) -> CallToolResult:
 
 
 def annotations_of(spec: ToolSpec) -> ToolAnnotations:
-    """Hints that say what the guards enforce: read-only tools change nothing, and the
-    destructive ones are exactly those behind an approval."""
+    """Hints that say what a call really does (``ToolSpec.writes`` and ``repeatable``,
+    checked against each tool's behaviour by the annotation tests)."""
     return ToolAnnotations(
         title=spec.title,
         read_only_hint=spec.read_only,
         destructive_hint=spec.destructive,
-        idempotent_hint=True,  # reads, and writes replayed by idempotency_key
+        idempotent_hint=spec.repeatable,
         open_world_hint=False,
     )
 
