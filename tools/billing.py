@@ -12,7 +12,7 @@ from __future__ import annotations
 from pydantic import AwareDatetime, Field, model_validator
 
 from paybill.server.core.vocabulary import SubscriptionStatus
-from paybill.server.domain.subscriptions import set_status
+from paybill.server.domain.subscriptions import newer_event_applied, set_status, subscription_of
 from paybill.server.guards.call import Call
 from paybill.server.guards.spec import MutatingInput, Scope, ToolOutput, ToolSpec
 from paybill.tools.models import SLUG_FIELD, TenantOut
@@ -51,6 +51,12 @@ class SetBillingStateInput(MutatingInput):
         description="The billing system's event id (Stripe: evt_...). Used as the "
         "idempotency key when none is given: a redelivered event changes nothing.",
     )
+    event_created: AwareDatetime | None = Field(
+        default=None,
+        description="When the billing system created the event (Stripe: created). An event "
+        "older than the latest one applied to this subscription is acknowledged and ignored "
+        "(applied: false): webhooks arrive out of order.",
+    )
 
     @model_validator(mode="after")
     def _event_is_the_idempotency_key(self) -> SetBillingStateInput:
@@ -64,11 +70,28 @@ class SetBillingStateOutput(ToolOutput):
     from_status: str
     to_status: str
     resumed: bool = Field(description="The tenant was suspended for non-payment and resumed.")
+    applied: bool = Field(description="False: the event was older than one applied already.")
+    ignored_because: str | None = Field(
+        default=None, description="Why the event changed nothing (applied: false)."
+    )
     dry_run: bool
 
 
 def set_billing_state(call: Call, args: SetBillingStateInput) -> SetBillingStateOutput:
     tenant = call.target()
+    newer = newer_event_applied(call.session, tenant, args.event_created)
+    if newer is not None:
+        status = subscription_of(tenant).status.value
+        return SetBillingStateOutput(
+            tenant=tenant_out(call, tenant),
+            from_status=status,
+            to_status=status,
+            resumed=False,
+            applied=False,
+            ignored_because=f"an event created at {newer.isoformat()} was applied already; "
+            "this older one changes nothing",
+            dry_run=call.dry_run,
+        )
 
     def apply() -> SetBillingStateOutput:
         change = set_status(
@@ -82,12 +105,14 @@ def set_billing_state(call: Call, args: SetBillingStateInput) -> SetBillingState
             period_start=args.period_start,
             period_end=args.period_end,
             trial_end=args.trial_end,
+            event_created=args.event_created,
         )
         return SetBillingStateOutput(
             tenant=tenant_out(call, tenant),
             from_status=change.from_status.value,
             to_status=change.to_status.value,
             resumed=change.resumed,
+            applied=True,
             dry_run=call.dry_run,
         )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from functools import reduce
 from typing import Literal
 
 import click
@@ -93,15 +94,33 @@ def serve(
     if principal:
         raise InvalidInput("--principal is for stdio; HTTP callers authenticate with API keys.")
     _require_free_port(host, port)
-    wrap = None
+    wraps: list[Callable[[ASGIApp], ASGIApp]] = []
     if with_console:
-        wrap = _console_beside(services, host, port)
+        wraps.append(_console_beside(services, host, port))
         click.echo(f"Paybill console on http://{host}:{port}/console/", err=True)
+    if settings.stripe_webhook_secret or settings.stripe_webhook_secret_file:
+        wraps.append(_stripe_beside(services))
+        click.echo(f"Stripe webhook on http://{host}:{port}/webhooks/stripe", err=True)
     click.echo(f"Paybill MCP server on http://{host}:{port} ({transport})", err=True)
     with worker:  # serve_http checkpoints the audit log when it stops
         serve_http(
-            build_server(services, http_principal), services, transport, host, port, wrap=wrap
+            build_server(services, http_principal),
+            services,
+            transport,
+            host,
+            port,
+            wrap=lambda app: reduce(lambda inner, outer: outer(inner), wraps, app),
         )
+
+
+def _stripe_beside(services: Services) -> Callable[[ASGIApp], ASGIApp]:
+    """The Stripe webhook at /webhooks/stripe (the stripe library is imported only then)."""
+    from paybill.server.webhooks.stripe_app import stripe_webhook
+
+    webhook = stripe_webhook(build_pipeline(services))
+    if webhook is None:  # the secret file holds nothing
+        raise InvalidInput("PAYBILL_STRIPE_WEBHOOK_SECRET_FILE is empty.")
+    return webhook
 
 
 def _console_beside(services: Services, host: str, port: int) -> Callable[[ASGIApp], ASGIApp]:

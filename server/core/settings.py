@@ -212,6 +212,26 @@ class Settings(BaseSettings):
     approval_webhook_timeout_seconds: float = Field(
         default=5, gt=0, le=60, description="Connect and read timeout of one delivery."
     )
+    # The Stripe webhook (docs/billing-webhook.md): served at /webhooks/stripe by the HTTP
+    # transports when a signing secret is set.
+    stripe_webhook_secret: SecretStr | None = Field(
+        default=None, description="The endpoint's signing secret (whsec_...); unset: off."
+    )
+    stripe_webhook_secret_file: Path | None = Field(
+        default=None, description="File holding that secret instead (first line, stripped)."
+    )
+    stripe_principal: str = Field(
+        default="stripe",
+        min_length=1,
+        max_length=100,
+        description="The billing_agent principal verified Stripe events act as.",
+    )
+    stripe_tolerance_seconds: int = Field(
+        default=300,
+        ge=1,
+        le=3600,
+        description="Oldest Stripe-Signature timestamp accepted (replayed deliveries beyond).",
+    )
     console_url: str | None = Field(
         default=None,
         description="Base URL of the console; notifications link <console_url>/approvals/<id>.",

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from paybill.server.core.errors import InvalidInput
+from paybill.server.core.secrets import configured_secret
 from paybill.server.core.settings import Settings
 from paybill.server.store import Approval, ApprovalNotification, NotificationStatus, Tenant
 
@@ -41,18 +42,11 @@ def webhook_target(settings: Settings) -> WebhookTarget | None:
     """
     if settings.approval_webhook_url is None:
         return None
-    secret = ""
-    if settings.approval_webhook_secret is not None:
-        secret = settings.approval_webhook_secret.get_secret_value()
-    elif settings.approval_webhook_secret_file is not None:
-        try:
-            lines = settings.approval_webhook_secret_file.read_text().splitlines()
-        except OSError as exc:
-            raise InvalidInput(
-                "PAYBILL_APPROVAL_WEBHOOK_SECRET_FILE cannot be read "
-                f"({exc.strerror or 'unreadable'}); fix the path or its permissions."
-            ) from None
-        secret = lines[0].strip() if lines else ""
+    secret = configured_secret(
+        settings.approval_webhook_secret,
+        settings.approval_webhook_secret_file,
+        "APPROVAL_WEBHOOK_SECRET",
+    )
     if len(secret) < 16:
         raise InvalidInput(
             "PAYBILL_APPROVAL_WEBHOOK_URL is set without a signing secret of 16 characters "

@@ -51,6 +51,20 @@ def subscription_of(tenant: Tenant) -> Subscription:
     return tenant.subscription
 
 
+def newer_event_applied(
+    session: Session, tenant: Tenant, created: datetime | None
+) -> datetime | None:
+    """When the latest billing event applied to ``tenant``'s subscription was created, if it
+    is later than ``created`` (None: apply). The row is locked until the transaction ends, so
+    two events racing are ordered by their creation, not by which commits last."""
+    sub = subscription_of(tenant)
+    if created is None:
+        return None
+    session.refresh(sub, with_for_update=True)
+    latest = sub.last_event_at
+    return latest if latest is not None and latest > created else None
+
+
 def suspended_for_non_payment(session: Session, tenant: Tenant) -> bool:
     """True when the tenant's latest lifecycle move was the billing policy suspending it; a
     tenant an operator suspended (security review, maintenance) is not resumed by a payment."""
@@ -80,6 +94,7 @@ def set_status(
     period_start: datetime | None = None,
     period_end: datetime | None = None,
     trial_end: datetime | None = None,
+    event_created: datetime | None = None,
 ) -> StatusChange:
     """Move the tenant's subscription to ``status`` and flush; paying (``active``) resumes a
     tenant the billing policy suspended, recorded as a lifecycle transition by ``actor``.
@@ -125,6 +140,9 @@ def set_status(
         # Nothing is left to downgrade: a scheduled run finds the schedule gone and skips.
         sub.scheduled_plan_id = None
     sub.status = status
+    if event_created is not None:
+        latest = sub.last_event_at
+        sub.last_event_at = event_created if latest is None else max(latest, event_created)
     session.flush()
     resumed = False
     if status is S.ACTIVE and suspended_for_non_payment(session, tenant):

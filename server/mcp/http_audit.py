@@ -74,6 +74,11 @@ class RefusalRecorder:
 
     def record(self, client: str, path: str, key: str) -> None:
         """Never raises: a refusal is answered 401 whether or not it could be recorded."""
+        self.record_entry(client, _refusal(client, path, key))
+
+    def record_entry(self, client: str, entry: AuditEntry) -> None:
+        """Record ``entry`` for a refused request from ``client`` within the budget; never
+        raises."""
         admitted, dropped = self.budget.admit(client)
         if not (admitted or dropped):
             return  # over the budget: counted only, no transaction (a flood takes no lock)
@@ -82,7 +87,7 @@ class RefusalRecorder:
                 if dropped:
                     self.audit.append(session, _dropped(dropped))
                 if admitted:
-                    self.audit.append(session, _refusal(client, path, key))
+                    self.audit.append(session, entry)
         except Exception:
             log.exception("could not record a refused HTTP request")
 

@@ -78,6 +78,9 @@ class Subscription(Base):
     trial_end: Mapped[datetime | None]
     past_due_since: Mapped[datetime | None]
     scheduled_plan_id: Mapped[str | None] = mapped_column(ForeignKey("plans.id"))
+    # When the latest billing event applied was created (by the billing system): an older
+    # event delivered after it is ignored (set_billing_state's event_created).
+    last_event_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
 
