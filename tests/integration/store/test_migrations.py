@@ -116,12 +116,13 @@ def test_0007_keeps_one_pending_approval_per_effect_and_one_waiting_downgrade(
     downgrade stay pending; the others end) migrate, and the indexes then hold."""
     db = Database(empty_url)
     initialise(db)
-    migrate.downgrade(db.engine, "0006")
-    start = datetime(2026, 12, 1, tzinfo=UTC)
-    with db.session() as session:
+    with db.session() as session:  # at head: the models have later revisions' columns
         tenant = create_tenant(
             session, lifecycle, slug="piled", name="P", plan_id="pro", actor="ops"
         )
+    migrate.downgrade(db.engine, "0006")
+    start = datetime(2026, 12, 1, tzinfo=UTC)
+    with db.session() as session:
         for n in range(3):
             # Core inserts: the model has columns of later revisions (0008's effect).
             session.execute(
