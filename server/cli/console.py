@@ -12,7 +12,7 @@ from paybill.server.cli.context import CliContext
 # and its port check: the console runs the same.
 from paybill.server.cli.serve import _background, _require_free_port
 from paybill.server.console.app import console_app
-from paybill.server.console.security import local_hosts
+from paybill.server.console.security import console_hosts
 from paybill.server.mcp.http import serve_asgi
 
 
@@ -30,7 +30,7 @@ def console(obj: CliContext, host: str, port: int) -> None:
     logs.configure(verbose=obj.verbose)
     settings = obj.settings
     services = build_services(settings)
-    hosts = local_hosts(host, port, settings.console_hosts)
+    hosts = console_hosts(settings, host, port)
     app = console_app(build_pipeline(services), allowed_hosts=hosts)
     _require_free_port(host, port)
     click.echo(f"Paybill console on http://{host}:{port}/", err=True)

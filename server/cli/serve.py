@@ -127,9 +127,9 @@ def _console_beside(services: Services, host: str, port: int) -> Callable[[ASGIA
     """The console mounted at /console beside the MCP app (imported only when asked for)."""
     from paybill.server.console.app import console_app
     from paybill.server.console.mount import WithConsole
-    from paybill.server.console.security import local_hosts
+    from paybill.server.console.security import console_hosts
 
-    hosts = local_hosts(host, port, services.settings.console_hosts)
+    hosts = console_hosts(services.settings, host, port)
     console = console_app(build_pipeline(services), allowed_hosts=hosts)
     return lambda mcp: WithConsole(mcp, console)
 

@@ -100,7 +100,7 @@ def console_app(
 ) -> ASGIApp:
     """The console over ``pipeline``'s services.
 
-    ``allowed_hosts``: the Host values it answers (``security.local_hosts``); None accepts
+    ``allowed_hosts``: the Host values it answers (``security.console_hosts``); None accepts
     any (a proxy in front checks it).
 
     Raises: InvalidInput when the session key file cannot be created or read.

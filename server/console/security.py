@@ -9,6 +9,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from paybill.server.core.http_names import allowed_hosts
+from paybill.server.core.settings import Settings
+
 CSP = (
     "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -43,10 +46,10 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def local_hosts(host: str, port: int, extra: Iterable[str] = ()) -> list[str]:
-    """The Host values a console bound to ``host:port`` answers (DNS-rebinding protection),
-    and ``extra`` ones (``PAYBILL_CONSOLE_HOSTS``, as a proxy in front passes them)."""
-    return sorted({*(f"{h}:{port}" for h in (host, "127.0.0.1", "localhost")), *extra})
+def console_hosts(settings: Settings, host: str, port: int) -> list[str]:
+    """The Host values a console bound to ``host:port`` answers (DNS-rebinding protection):
+    the server's (``core.http_names``) and ``PAYBILL_CONSOLE_HOSTS``."""
+    return sorted({*allowed_hosts(settings, host, port), *settings.console_hosts})
 
 
 class HostCheck:

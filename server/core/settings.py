@@ -212,6 +212,27 @@ class Settings(BaseSettings):
     approval_webhook_timeout_seconds: float = Field(
         default=5, gt=0, le=60, description="Connect and read timeout of one delivery."
     )
+    # Deploying behind a reverse proxy (README "Behind a reverse proxy").
+    public_url: str | None = Field(
+        default=None,
+        description="The URL clients reach this server at (https://paybill.example.com); its "
+        "host and origin are accepted by the MCP endpoint and the console.",
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="More Host header values the MCP endpoint and the console accept besides "
+        "the bind address, 127.0.0.1 and localhost (JSON list; 'name:*' for any port).",
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="More Origin header values the MCP endpoint accepts (JSON list).",
+    )
+    forwarded_allow_ips: list[str] = Field(
+        default_factory=list,
+        description="Addresses of the proxies whose X-Forwarded-For and X-Forwarded-Proto are "
+        "believed (JSON list of IPs or networks); none by default.",
+    )
+
     # The Stripe webhook (docs/billing-webhook.md): served at /webhooks/stripe by the HTTP
     # transports when a signing secret is set.
     stripe_webhook_secret: SecretStr | None = Field(
@@ -285,7 +306,7 @@ class Settings(BaseSettings):
         parse_database_url(value)
         return value
 
-    @field_validator("approval_webhook_url", "console_url")
+    @field_validator("approval_webhook_url", "console_url", "public_url")
     @classmethod
     def _check_http_url(cls, value: str | None) -> str | None:
         if not value:

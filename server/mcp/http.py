@@ -17,8 +17,11 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from paybill.server.core.errors import InternalError, PaybillError, Unauthenticated, Unavailable
+from paybill.server.core.http_names import allowed_hosts, allowed_origins
+from paybill.server.core.settings import Settings
 from paybill.server.domain.principals import authenticate
 from paybill.server.mcp.adapter import ToolServer
+from paybill.server.mcp.health import HealthChecks
 from paybill.server.mcp.http_audit import RefusalRecorder
 from paybill.server.mcp.transports import sse_app, streamable_http_app
 from paybill.server.store.database import Database
@@ -104,25 +107,26 @@ async def _answer(
     await send({"type": "http.response.body", "body": body})
 
 
-def transport_security(host: str, port: int) -> TransportSecuritySettings:
-    """Only this server's own Host and Origin are accepted, whatever address it binds."""
-    hosts = {host, "127.0.0.1", "localhost"}
+def transport_security(settings: Settings, host: str, port: int) -> TransportSecuritySettings:
+    """Only this server's own Host and Origin are accepted, whatever address it binds: its
+    local names, its public URL and the configured extras (``core.http_names``)."""
     return TransportSecuritySettings(
         enable_dns_rebinding_protection=True,
-        allowed_hosts=[f"{h}:{port}" for h in sorted(hosts)],
-        allowed_origins=[f"http://{h}:{port}" for h in sorted(hosts)],
+        allowed_hosts=allowed_hosts(settings, host, port),
+        allowed_origins=allowed_origins(settings, host, port),
     )
 
 
 def http_app(
     server: ToolServer, services: Services, transport: HttpTransport, host: str, port: int
 ) -> ASGIApp:
-    security = transport_security(host, port)
+    security = transport_security(services.settings, host, port)
     if transport == "sse":
         inner = sse_app(server, security)
     else:
         inner = streamable_http_app(server, security, host)
-    return BearerAuth(inner, services.db, RefusalRecorder(services.db, services.audit))
+    authenticated = BearerAuth(inner, services.db, RefusalRecorder(services.db, services.audit))
+    return HealthChecks(authenticated, services.db)
 
 
 class _Server(uvicorn.Server):
@@ -153,5 +157,13 @@ def serve_http(
 
 def serve_asgi(app: ASGIApp, services: Services, host: str, port: int) -> None:
     """Run ``app`` with uvicorn until stopped; the audit log's tip is checkpointed then."""
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning")
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        # X-Forwarded-For/-Proto only from the proxies named (uvicorn would trust 127.0.0.1).
+        proxy_headers=True,
+        forwarded_allow_ips=services.settings.forwarded_allow_ips,
+    )
     _Server(config, lambda: services.audit.checkpoint(services.reader)).run()
