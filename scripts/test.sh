@@ -18,6 +18,8 @@ bash scripts/ensure-postgres.sh
 # The console's browser tests drive Debian's Chromium through Playwright (never a browser
 # download, never `playwright install`); installed once, when missing.
 [ -x /usr/bin/chromium ] || { apt-get update -qq && apt-get install -y -qq chromium; }
+# A real nginx in front of the server for the reverse-proxy test (never started as a service).
+[ -x /usr/sbin/nginx ] || { apt-get update -qq && apt-get install -y -qq nginx; }
 ruff check .
 ruff format --check .
 lint-imports

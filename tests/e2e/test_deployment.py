@@ -33,6 +33,13 @@ INITIALIZE = {
 }
 
 
+@pytest.fixture(params=["sqlite"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Hosts, origins, forwarded addresses and probes are the HTTP layer's, the same on
+    either store: one backend keeps these server starts cheap."""
+    return str(request.param)
+
+
 @pytest.fixture
 def deployed(served: Served) -> Iterator[httpx2.Client]:
     env = {
