@@ -233,6 +233,54 @@ class Settings(BaseSettings):
         "believed (JSON list of IPs or networks); none by default.",
     )
 
+    # OAuth 2.1 resource server (docs/oauth.md): on when an issuer is set.
+    oauth_issuer: str | None = Field(
+        default=None,
+        description="The authorization server whose JWT access tokens the HTTP transports "
+        "accept besides API keys (its exact `iss`); unset: API keys only.",
+    )
+    oauth_jwks_url: str | None = Field(
+        default=None,
+        description="Where the issuer's signing keys are (default: the jwks_uri its "
+        "/.well-known/oauth-authorization-server or openid-configuration names).",
+    )
+    oauth_audience: str | None = Field(
+        default=None,
+        description="The `aud` tokens must carry (default: this server's resource URL, "
+        "<public or bind URL>/mcp).",
+    )
+    oauth_algorithms: list[str] = Field(
+        default_factory=lambda: ["RS256", "PS256", "ES256", "EdDSA"],
+        description="Signature algorithms accepted (asymmetric only; never none or HS*).",
+    )
+    oauth_principal_claim: str = Field(
+        default="sub", description="The claim naming the Paybill principal a token acts as."
+    )
+    oauth_role_claim: str = Field(
+        default="paybill_role", description="Optional claim: the role, which must match."
+    )
+    oauth_tenant_claim: str = Field(
+        default="paybill_tenant", description="Optional claim: the tenant slug, which must match."
+    )
+    oauth_required_scopes: list[str] = Field(
+        default_factory=list, description="Scopes every token must carry (JSON list)."
+    )
+    oauth_create_principals: bool = Field(
+        default=False,
+        description="Create an unknown principal from its token's role (and tenant) claims "
+        "on first use; off: the principal must exist (`paybill principal add`).",
+    )
+    oauth_jwks_refresh_seconds: float = Field(
+        default=30,
+        ge=0,
+        le=3600,
+        description="Shortest time between two fetches of the issuer's keys forced by a token "
+        "naming an unknown key id (a rotated key waits at most this long).",
+    )
+    oauth_leeway_seconds: int = Field(
+        default=30, ge=0, le=300, description="Clock skew allowed on exp and nbf."
+    )
+
     # The Stripe webhook (docs/billing-webhook.md): served at /webhooks/stripe by the HTTP
     # transports when a signing secret is set.
     stripe_webhook_secret: SecretStr | None = Field(
@@ -306,7 +354,20 @@ class Settings(BaseSettings):
         parse_database_url(value)
         return value
 
-    @field_validator("approval_webhook_url", "console_url", "public_url")
+    @field_validator("oauth_algorithms")
+    @classmethod
+    def _asymmetric_only(cls, value: list[str]) -> list[str]:
+        weak = [a for a in value if a.lower() == "none" or a.upper().startswith("HS")]
+        if weak or not value:
+            raise ValueError(
+                "must name asymmetric algorithms only (RS256, PS256, ES256, EdDSA...): "
+                "none and HS* are never accepted"
+            )
+        return value
+
+    @field_validator(
+        "approval_webhook_url", "console_url", "public_url", "oauth_issuer", "oauth_jwks_url"
+    )
     @classmethod
     def _check_http_url(cls, value: str | None) -> str | None:
         if not value:

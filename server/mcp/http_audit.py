@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
+from paybill.server.core.errors import PaybillError
 from paybill.server.core.vocabulary import Decision
 from paybill.server.domain.audit import AuditEntry
 from paybill.server.domain.audit_log import AuditLog
@@ -72,10 +73,6 @@ class RefusalRecorder:
         self.db, self.audit = db, audit
         self.budget = budget or RefusalBudget()
 
-    def record(self, client: str, path: str, key: str) -> None:
-        """Never raises: a refusal is answered 401 whether or not it could be recorded."""
-        self.record_entry(client, _refusal(client, path, key))
-
     def record_entry(self, client: str, entry: AuditEntry) -> None:
         """Record ``entry`` for a refused request from ``client`` within the budget; never
         raises."""
@@ -92,17 +89,23 @@ class RefusalRecorder:
             log.exception("could not record a refused HTTP request")
 
 
-def _refusal(client: str, path: str, key: str) -> AuditEntry:
-    reason = "a key that matches no active principal" if key else "no bearer key"
+def refusal_entry(client: str, path: str, credential: str, error: PaybillError) -> AuditEntry:
+    """The audit record of a refused HTTP request: never the credential, only a digest."""
+    reason = str(error.details.get("reason", "invalid"))
     return AuditEntry(
         principal=ANONYMOUS.name,
         tool=TOOL,
-        arguments={"client": client, "path": path[:200], "key_sha256": key_digest(key)},
+        arguments={
+            "client": client,
+            "path": path[:200],
+            "key_sha256": key_digest(credential),
+            "reason": reason,
+        },
         decision=Decision.DENIED,
-        rule=RULE,
-        outcome="UNAUTHENTICATED",
-        error_code="UNAUTHENTICATED",
-        detail=f"HTTP 401: {reason}.",
+        rule=f"http:{error.code}",
+        outcome=error.code,
+        error_code=error.code,
+        detail=f"HTTP {403 if error.code == 'DENIED' else 401}: {error.message[:300]}",
     )
 
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from paybill.server.core.errors import Unauthenticated
 from paybill.server.domain.audit_key import ensure_key
 from paybill.server.domain.audit_log import AuditLog
-from paybill.server.mcp.http_audit import RefusalBudget, RefusalRecorder
+from paybill.server.mcp.http_audit import RefusalBudget, RefusalRecorder, refusal_entry
 from paybill.server.store import AuditEvent
 from paybill.server.store.database import Database
 
@@ -25,10 +26,15 @@ def test_a_flood_is_bounded_and_summarised(db: Database, tmp_path: Path) -> None
     log = AuditLog(ensure_key(tmp_path / "audit.key")[0], tmp_path / "cp", every=1000)
     clock = Clock()
     recorder = RefusalRecorder(db, log, RefusalBudget(per_client=2, total=3, clock=clock))
+    refused = Unauthenticated("The API key is missing, invalid or revoked.", reason="invalid")
+
+    def record(client: str, path: str, key: str) -> None:
+        recorder.record_entry(client, refusal_entry(client, path, key, refused))
+
     for i in range(50):
-        recorder.record(f"10.0.0.{i % 2}", "/mcp", "pb_wrong" if i % 3 else "")
+        record(f"10.0.0.{i % 2}", "/mcp", "pb_wrong" if i % 3 else "")
     clock.now += 60
-    recorder.record("10.0.0.9", "/sse", "")
+    record("10.0.0.9", "/sse", "")
     with db.session() as session:
         events = list(session.scalars(select(AuditEvent).order_by(AuditEvent.id)))
     assert [e.rule for e in events] == ["http:UNAUTHENTICATED"] * 3 + [
