@@ -130,6 +130,11 @@ def build_pipeline(services: Services) -> Pipeline:
     return Pipeline(services, all_tools())
 
 
-def build_server(services: Services, principal_of: PrincipalOf) -> ToolServer:
-    """An MCP server whose tools all run through one guard pipeline."""
-    return build_mcp_server(build_pipeline(services), principal_of, INSTRUCTIONS)
+def build_server(
+    services: Services, principal_of: PrincipalOf, *, read_only: bool = False
+) -> ToolServer:
+    """An MCP server whose tools all run through one guard pipeline (``read_only``: only
+    the tools that change nothing are served)."""
+    return build_mcp_server(
+        build_pipeline(services), principal_of, INSTRUCTIONS, read_only=read_only
+    )

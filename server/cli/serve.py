@@ -53,6 +53,11 @@ def _background(services: Services) -> Iterator[None]:
     help="HTTP only: also serve the operator console at /console on the same port.",
 )
 @click.option(
+    "--read-only",
+    is_flag=True,
+    help="Serve only the tools that change nothing (reads); the others are unknown here.",
+)
+@click.option(
     "--principal",
     help="stdio only: the principal every call runs as (default: PAYBILL_PRINCIPAL).",
 )
@@ -63,6 +68,7 @@ def serve(
     host: str,
     port: int,
     with_console: bool,
+    read_only: bool,
     principal: str | None,
 ) -> None:
     """Serve Paybill's tools to MCP clients.
@@ -87,7 +93,7 @@ def serve(
             get_principal(session, name)  # fail now, not on the first call
         try:
             with worker:
-                serve_stdio(build_server(services, lambda _ctx: name))
+                serve_stdio(build_server(services, lambda _ctx: name, read_only=read_only))
         finally:
             services.audit.checkpoint(services.reader)  # the tip at shutdown
         return
@@ -104,7 +110,7 @@ def serve(
     click.echo(f"Paybill MCP server on http://{host}:{port} ({transport})", err=True)
     with worker:  # serve_http checkpoints the audit log when it stops
         serve_http(
-            build_server(services, http_principal),
+            build_server(services, http_principal, read_only=read_only),
             services,
             transport,
             host,

@@ -39,6 +39,7 @@ from mcp.types import (
 )
 
 from paybill.server import __version__
+from paybill.server.guards.offered import offered_tools
 from paybill.server.guards.pipeline import Outcome, Pipeline
 from paybill.server.guards.spec import ToolSpec
 
@@ -130,18 +131,27 @@ async def _wait(
 class _Tools:
     """The tools/list and tools/call handlers over one pipeline."""
 
-    def __init__(self, pipeline: Pipeline, principal_of: PrincipalOf) -> None:
+    def __init__(self, pipeline: Pipeline, principal_of: PrincipalOf, read_only: bool) -> None:
         self.pipeline = pipeline
         self.principal_of = principal_of
-        # Console-only tools are invisible here: not listed, and called as unknown tools.
-        self.specs = {n: s for n, s in pipeline.registry.items() if "mcp" in s.surfaces}
+        # Console-only tools (and, in read-only mode, every tool that writes) are not served
+        # here at all: not listed, and called as unknown tools.
+        self.specs = {
+            name: spec
+            for name, spec in pipeline.registry.items()
+            if "mcp" in spec.surfaces and (spec.read_only or not read_only)
+        }
         self.tools = [tool_of(spec) for spec in self.specs.values()]
         self.schemas = {tool.name: tool.input_schema for tool in self.tools}
 
     async def list_tools(
         self, ctx: RequestContext, params: PaginatedRequestParams | None
     ) -> ListToolsResult:
-        return ListToolsResult(tools=list(self.tools))
+        """The tools the caller's role may call (``guards.offered``)."""
+        offered = await anyio.to_thread.run_sync(
+            offered_tools, self.pipeline.services, self.principal_of(ctx), self.specs.values()
+        )
+        return ListToolsResult(tools=[tool for tool in self.tools if tool.name in offered])
 
     async def call_tool(self, ctx: RequestContext, params: CallToolRequestParams) -> CallToolResult:
         spec = self.specs.get(params.name)
@@ -206,10 +216,11 @@ def http_principal(ctx: RequestContext) -> str | None:
 
 
 def build_mcp_server(
-    pipeline: Pipeline, principal_of: PrincipalOf, instructions: str
+    pipeline: Pipeline, principal_of: PrincipalOf, instructions: str, *, read_only: bool = False
 ) -> ToolServer:
-    """An MCP server whose tools all run through one guard pipeline."""
-    tools = _Tools(pipeline, principal_of)
+    """An MCP server whose tools all run through one guard pipeline; ``read_only`` serves
+    only the tools that change nothing."""
+    tools = _Tools(pipeline, principal_of, read_only)
     return Server(
         "paybill",
         version=__version__,

@@ -2,9 +2,10 @@
 
 A token is accepted only when its signature verifies with a key the issuer publishes (JWKS,
 fetched once and cached; an unknown ``kid`` refetches it, at most every
-``oauth_jwks_refresh_seconds``, so rotation works and random kids cannot hammer the issuer), with an allowed asymmetric algorithm, the
-configured ``iss``, this server's resource URL in ``aud``, and ``exp``/``nbf`` within the
-leeway. Every refusal names its reason (``details.reason``).
+``oauth_jwks_refresh_seconds``, so rotation works and random kids cannot hammer the
+issuer), with an allowed asymmetric algorithm, the configured ``iss``, this server's
+resource URL in ``aud``, and ``exp``/``nbf`` within the leeway. Every refusal names its
+reason (``details.reason``).
 """
 
 from __future__ import annotations
