@@ -62,7 +62,7 @@ def _approver(obj: CliContext, principal: str | None) -> Iterator[Approver]:
     name = principal or obj.settings.principal
     if not name:
         raise click.UsageError("Name the approver: pass --principal NAME or set PAYBILL_PRINCIPAL.")
-    logs.configure(verbose=obj.verbose)
+    logs.configure(verbose=obj.verbose, log_format=obj.settings.log_format)
     services = build_services(obj.settings)
     try:
         yield Approver(build_pipeline(services), name)

@@ -27,7 +27,7 @@ def console(obj: CliContext, host: str, port: int) -> None:
     key; every page and action runs through the same guards as an MCP call, as that
     principal, and is audited. Binds 127.0.0.1 unless --host says otherwise.
     """
-    logs.configure(verbose=obj.verbose)
+    logs.configure(verbose=obj.verbose, log_format=obj.settings.log_format)
     settings = obj.settings
     services = build_services(settings)
     hosts = console_hosts(settings, host, port)

@@ -77,7 +77,7 @@ def serve(
     'Authorization: Bearer <api key>' and bind 127.0.0.1 unless --host says otherwise.
     """
     # stdout carries the stdio protocol: everything else goes to stderr.
-    logs.configure(verbose=obj.verbose)
+    logs.configure(verbose=obj.verbose, log_format=obj.settings.log_format)
     settings = obj.settings
     services = build_services(settings)
     worker = _background(services)

@@ -33,7 +33,9 @@ def worker(obj: CliContext, once: bool) -> None:
     store: each run is claimed by exactly one of them, and a run whose worker died is
     resumed by another once its lease (PAYBILL_WORKER_LEASE_SECONDS) expires.
     """
-    logs.configure(verbose=obj.verbose, paybill_level=logging.INFO)
+    logs.configure(
+        verbose=obj.verbose, paybill_level=logging.INFO, log_format=obj.settings.log_format
+    )
     services = build_services(obj.settings)
     runner = Worker(services)
     if once:

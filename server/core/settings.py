@@ -212,6 +212,11 @@ class Settings(BaseSettings):
     approval_webhook_timeout_seconds: float = Field(
         default=5, gt=0, le=60, description="Connect and read timeout of one delivery."
     )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="text (human) or json (one object a line, with a line per tool call).",
+    )
+
     # Deploying behind a reverse proxy (README "Behind a reverse proxy").
     public_url: str | None = Field(
         default=None,
