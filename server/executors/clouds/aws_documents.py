@@ -12,7 +12,7 @@ from typing import Any
 
 from paybill.server.executors.clouds.vending import SLUG_TAG, TENANT_TAG, TIER_TAG
 from paybill.server.executors.provisioner import TenantFacts
-from paybill.server.executors.terraform.cli import TIER_NAMES
+from paybill.server.executors.terraform.cli import tier_name
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def _fit(name: str, limit: int, tenant_id: str) -> str:
 
 
 def tenant_tags(tenant: TenantFacts) -> dict[str, str]:
-    tier = TIER_NAMES.get(tenant.tier, "enterprise")
+    tier = tier_name(tenant.tier)
     return {TENANT_TAG: tenant.id, TIER_TAG: tier, SLUG_TAG: tenant.slug}
 
 

@@ -34,7 +34,7 @@ from paybill.server.core.errors import ProvisioningFailed
 from paybill.server.core.vocabulary import CloudTarget
 from paybill.server.executors.clouds.vending import SLUG_TAG, TENANT_TAG, TIER_TAG
 from paybill.server.executors.provisioner import TenantFacts
-from paybill.server.executors.terraform.cli import TIER_NAMES
+from paybill.server.executors.terraform.cli import tier_name
 
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
 CALL_TIMEOUT = 60.0
@@ -52,7 +52,7 @@ def project_id_for(tenant: TenantFacts) -> str:
 
 
 def tenant_labels(tenant: TenantFacts) -> dict[str, str]:
-    tier = TIER_NAMES.get(tenant.tier, "enterprise")
+    tier = tier_name(tenant.tier)
     return {TENANT_TAG: tenant.id.lower(), TIER_TAG: tier, SLUG_TAG: tenant.slug}
 
 

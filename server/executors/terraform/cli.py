@@ -27,6 +27,26 @@ from paybill.server.executors.provisioner import TenantFacts
 from paybill.server.executors.terraform.plan_policy import PlanPolicy
 
 TIER_NAMES = {0: "free", 1: "pro", 2: "enterprise"}
+
+
+def tier_name(tier: int) -> str:
+    """The Terraform tier of a plan tier (the plan policy's and the modules' vocabulary).
+
+    Raises:
+        ProvisioningFailed: a tier with no name: nothing runs (it would otherwise get some
+            other tier's limits).
+    """
+    try:
+        return TIER_NAMES[tier]
+    except KeyError:
+        raise ProvisioningFailed(
+            f"Plan tier {tier} has no Terraform tier (known: "
+            f"{', '.join(f'{k} = {v}' for k, v in sorted(TIER_NAMES.items()))}); nothing was "
+            "run. Give the plan a known tier or extend the modules and the plan policy.",
+            tier=tier,
+        ) from None
+
+
 LOCK_TIMEOUT_SECONDS = 300
 Progress = Callable[[str], None]
 # Each run saves its plan as tenant-<random>.tfplan in the tenant's working directory.
@@ -135,7 +155,7 @@ class Terraform:
 def variables(facts: TenantFacts) -> dict[str, Any]:
     """The module interface's inputs for one tenant (written as ``paybill.auto.tfvars.json``,
     so values never pass through a shell or the command line)."""
-    tier = TIER_NAMES.get(facts.tier, "enterprise")
+    tier = tier_name(facts.tier)
     return {
         "tenant_id": facts.id,
         "tenant_slug": facts.slug,
@@ -173,8 +193,15 @@ class TenantWorkspace:
         """The module's files and the backend only. Files already as wanted are left as
         they are, so a plan for an approval never rewrites what a run is reading."""
         source = modules_root() / self.facts.cloud.value
+        module_files = sorted(source.glob("*.tf"))
+        if not module_files:  # never an empty configuration that plans nothing
+            raise ProvisioningFailed(
+                f"No Terraform module for cloud {self.facts.cloud.value!r} is installed; "
+                "nothing was run.",
+                cloud=self.facts.cloud.value,
+            )
         self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        for module_file in source.glob("*.tf"):
+        for module_file in module_files:
             _write_if_changed(self.path / module_file.name, module_file.read_bytes())
         backend, config = self.path / "backend.tf", self.path / "state.tfbackend"
         if self.state_conn is None:
@@ -249,7 +276,7 @@ def run_module(
         progress("policy check")
         policy.check(
             plan,
-            tier=TIER_NAMES.get(facts.tier, "enterprise"),
+            tier=tier_name(facts.tier),
             tenant_id=facts.id,
             offboarding=destroy,
         )

@@ -21,10 +21,10 @@ from typing import Any
 from paybill.server.core.errors import ProvisioningFailed
 from paybill.server.executors.terraform.cli import (
     LOCK_TIMEOUT_SECONDS,
-    TIER_NAMES,
     Progress,
     TenantWorkspace,
     Terraform,
+    tier_name,
     variables,
 )
 from paybill.server.executors.terraform.plan_policy import PlanPolicy
@@ -145,7 +145,7 @@ def _check(
     policy: PlanPolicy, plan: dict[str, Any], workspace: TenantWorkspace, planned: bool = False
 ) -> None:
     facts = workspace.facts
-    tier = TIER_NAMES.get(facts.tier, "enterprise")
+    tier = tier_name(facts.tier)
     found = policy.violations(plan, tier=tier, tenant_id=facts.id, offboarding=False)
     if not found:
         return

@@ -88,3 +88,12 @@ def test_terraform_errors_are_summarised(terraform: Terraform, tmp_path: Path) -
 def test_missing_binary_is_a_clear_error() -> None:
     with pytest.raises(ProvisioningFailed, match="PAYBILL_TERRAFORM_BIN"):
         Terraform.locate("no-such-terraform-binary", None)
+
+
+def test_an_unknown_tier_runs_nothing(terraform: Terraform, tmp_path: Path) -> None:
+    """Fail closed: a plan tier with no Terraform tier never borrows another's limits."""
+    facts = TenantFacts(**{**_facts(Isolation.SILO).__dict__, "tier": 7})
+    workspace = TenantWorkspace(tmp_path, facts)
+    with pytest.raises(ProvisioningFailed, match="Plan tier 7 has no Terraform tier"):
+        run_module(terraform, workspace, POLICY)
+    assert _state_resources(workspace) == []
