@@ -13,8 +13,8 @@ from sqlalchemy import select
 from paybill.server.app import build_server
 from paybill.server.store import AuditEvent
 from paybill.tools import all_tools
-from tests.integration.tools.test_policy_table import ALLOWED
 from tests.support import REPO
+from tests.support.policy_table import ALLOWED
 from tests.support.served import Served
 
 MCP_TOOLS = {spec.name for spec in all_tools() if "mcp" in spec.surfaces}
