@@ -2,7 +2,7 @@
 store and the tenant see a pinned number of statements and commits, and no pool pings.
 
 The figures are upper bounds at what the call path reaches today, so a change that adds a
-round trip to every call fails here and must say why (docs/performance.md).
+round trip to every call fails here and must say why (docs/call-cost.md).
 """
 
 from __future__ import annotations
