@@ -14,11 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, select
 
 from paybill.server.core.vocabulary import Role
+from paybill.server.domain.acl import role_binding, subject
 from paybill.server.domain.principals import add_principal
 from paybill.server.guards import sql as sql_guard
+from paybill.server.store import CasbinRule
+from paybill.server.store.database import Database
 from tests.support.held import route_of
 from tests.support.served import Served
 
@@ -128,3 +131,30 @@ def test_no_pool_pings_a_connection_before_each_call(agent: Served) -> None:
     tenant = engines.for_tenant(route_of(agent, "globex"), read_only=True)
     for engine in (agent.services.db.engine, tenant):
         assert not engine.pool._pre_ping
+
+
+def test_writer_status_revoked_elsewhere_holds_on_the_next_write(agent: Served) -> None:
+    """Writer status is asked only of a write, but asked on every write: a role taken back by
+    another process (its own engine) refuses the very next one."""
+    with agent.services.db.session() as session:
+        add_principal(session, "globex-admin", Role.TENANT_ADMIN, "globex")
+    delete = {
+        "tenant": "globex",
+        "sql": "DELETE FROM customers WHERE id = :id",
+        "params": {"id": 4},
+    }
+    assert agent.error("globex-admin", "run_sql", **delete)["code"] == "APPROVAL_REQUIRED"
+    elsewhere = Database(agent.services.settings.database_url)
+    try:
+        with elsewhere.session() as session:
+            binding = select(CasbinRule).where(
+                CasbinRule.ptype == "g", CasbinRule.v0 == subject("globex-admin")
+            )
+            rule = session.scalars(binding).one()
+            session.delete(rule)
+            session.add(role_binding("globex-admin", Role.TENANT_AGENT, rule.v2))
+    finally:
+        elsewhere.dispose()
+    refused = agent.error("globex-admin", "run_sql", **delete)
+    assert (refused["code"], refused["details"]["rule"]) == ("SQL_REJECTED", "write_not_allowed")
+    assert agent.ok("globex-admin", "run_sql", tenant="globex", sql=SQL, params={"id": 4})
