@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import select
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -47,15 +47,14 @@ def postgres_engine(url: str | URL, **options: Any) -> Engine:
     backend or shuts down sends its FATAL error and closes, so that is what a dead pooled
     connection looks like. A failed ping replaces the connection before the call uses it. A
     connection lost without a word (a network cut) fails its first statement instead, which
-    the pipeline answers as UNAVAILABLE (``outage``): the caller retries, nothing is half
-    done.
+    the pipeline answers as UNAVAILABLE (``outage``), as it did with the ping.
     """
     engine = create_engine(url, **options)
     event.listen(engine, "checkout", _checkout_check(engine))
     return engine
 
 
-def _checkout_check(engine: Engine) -> Any:
+def _checkout_check(engine: Engine) -> Callable[[Any, Any, Any], None]:
     def check(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
         if not dbapi_connection.closed and not _has_input(dbapi_connection.fileno()):
             return
