@@ -24,7 +24,7 @@ def statement(call: Call) -> GuardedSql:
             args.params,
             schema=call.visible_schema(),
             dialect="postgres" if call.services.engines.postgres else "sqlite",
-            allow_write=may_write_data(call),
+            allow_write=lambda: may_write_data(call),  # an ACL enforcement: writes only
             max_rows=call.services.settings.max_result_rows,
             max_value_chars=call.services.settings.max_result_bytes,
         )

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import select
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import CursorResult, Engine, Result, create_engine, event
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from paybill.server.core.settings import parse_database_url
@@ -33,7 +36,43 @@ def make_engine(database_url: str, *, write_lock: bool = True) -> Engine:
         if write_lock:
             event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return postgres_engine(url)
+
+
+def postgres_engine(url: str | URL, **options: Any) -> Engine:
+    """A PostgreSQL engine whose pool hands out no connection the server has closed.
+
+    Instead of ``pool_pre_ping`` (a round trip on every checkout), a connection is pinged
+    only when its socket has something to read while idle: a server that terminates a
+    backend or shuts down sends its FATAL error and closes, so that is what a dead pooled
+    connection looks like. A failed ping replaces the connection before the call uses it. A
+    connection lost without a word (a network cut) fails its first statement instead, which
+    the pipeline answers as UNAVAILABLE (``outage``), as it did with the ping.
+    """
+    engine = create_engine(url, **options)
+    event.listen(engine, "checkout", _checkout_check(engine))
+    return engine
+
+
+def _checkout_check(engine: Engine) -> Callable[[Any, Any, Any], None]:
+    def check(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        if not dbapi_connection.closed and not _has_input(dbapi_connection.fileno()):
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            if engine.dialect.is_disconnect(exc, dbapi_connection, None):
+                raise DisconnectionError("the server closed the pooled connection") from exc
+            raise
+
+    return check
+
+
+def _has_input(fileno: int) -> bool:
+    """Whether an idle connection's socket is readable (or closed) right now; no waiting."""
+    poller = select.poll()
+    poller.register(fileno, select.POLLIN | select.POLLERR | select.POLLHUP)
+    return bool(poller.poll(0))
 
 
 def private_file(path: Path) -> None:

@@ -1,8 +1,8 @@
 """Tenant-scoped transactions: the only way tenant rows are read or written.
 
 On PostgreSQL every transaction pins ``search_path`` to the tenant's schema, sets
-``app.tenant_id`` (both with ``set_config(..., true)``: transaction-local), applies a
-``statement_timeout`` and is READ ONLY for reads. The connection logs in as the tenant's own
+``app.tenant_id``, applies a ``statement_timeout`` and is read-only for reads, all in one
+transaction-local ``set_config`` statement. The connection logs in as the tenant's own
 role (no superuser, no BYPASSRLS, not the owner, member of no other role), so row-level
 security and grants hold even if the SQL guard were wrong. On SQLite, reads run with
 ``query_only`` and a time budget.
@@ -81,15 +81,20 @@ def tenant_transaction(
         raise
 
 
+# One round trip scopes the transaction, every setting transaction-local (``is_local``) so
+# nothing outlives it on the pooled connection. Going read-only is allowed at any point of a
+# transaction (only going back to read-write is not), so it needs no SET TRANSACTION first.
+_SCOPE = (
+    "SELECT set_config('search_path', :schema, true), set_config('app.tenant_id', :t, true), "
+    "set_config('statement_timeout', :timeout, true)"
+)
+_SCOPE_READ_ONLY = _SCOPE + ", set_config('transaction_read_only', 'on', true)"
+
+
 def _scope_postgres(conn: Connection, route: TenantRoute, read_only: bool, timeout_ms: int) -> None:
-    if read_only:
-        conn.exec_driver_sql("SET TRANSACTION READ ONLY")
-    conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
     conn.execute(
-        text(
-            "SELECT set_config('search_path', :schema, true), set_config('app.tenant_id', :t, true)"
-        ),
-        {"schema": route.schema, "t": route.tenant_id},
+        text(_SCOPE_READ_ONLY if read_only else _SCOPE),
+        {"schema": route.schema, "t": route.tenant_id, "timeout": str(int(timeout_ms))},
     )
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 from paybill.server.executors.dataplane.credentials import TenantCredentials
 from paybill.server.executors.dataplane.naming import TenantRoute
-from paybill.server.store.database import make_engine
+from paybill.server.store.database import make_engine, postgres_engine
 
 
 def tenants_file_url(database_url: str) -> str:
@@ -64,12 +64,7 @@ class Engines:
                     password=self.credentials.ensure(route),
                     database=route.database or self._url.database,
                 )
-                engine = create_engine(
-                    url,
-                    pool_size=self._tenant_pool,
-                    max_overflow=2,
-                    pool_pre_ping=True,
-                )
+                engine = postgres_engine(url, pool_size=self._tenant_pool, max_overflow=2)
                 self._tenants[key] = engine
             return engine
 
@@ -86,7 +81,7 @@ class Engines:
         with self._lock:
             engine = self._silos.get(route.database)
             if engine is None:
-                engine = create_engine(self._url.set(database=route.database), pool_pre_ping=True)
+                engine = postgres_engine(self._url.set(database=route.database))
                 self._silos[route.database] = engine
             return engine
 

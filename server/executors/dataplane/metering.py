@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, Table, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ColumnElement, Table, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from paybill.server.core.errors import QuotaExceeded
@@ -14,7 +16,6 @@ from paybill.server.executors.dataplane.engines import Engines
 from paybill.server.executors.dataplane.naming import TenantRoute
 from paybill.server.executors.dataplane.schema import TENANT_TABLES
 from paybill.server.store import Tenant, UsageCounter
-from paybill.server.store.database import updated_rows
 
 
 def meter(
@@ -23,34 +24,33 @@ def meter(
     """Count one data call in the caller's (control-plane) transaction.
 
     Runs after the call's tenant work has committed, so it must not fail on a concurrent call
-    of the same tenant: the day's counter is incremented in place (no lost update), and when
-    a racing call creates it first (the unique (tenant, day)), this one increments theirs.
+    of the same tenant: one upsert creates the day's counter or increments it in place (no
+    lost update); a racing call that creates it first (the unique (tenant, day)) is waited
+    for and then incremented.
     """
-    added = {
-        "calls": UsageCounter.calls + 1,
-        "rows_read": UsageCounter.rows_read + rows_read,
-        "rows_written": UsageCounter.rows_written + rows_written,
-    }
-    increment = (
-        update(UsageCounter)
-        .where(UsageCounter.tenant_id == tenant.id, UsageCounter.day == now.date())
-        .values(**added)
-        .execution_options(synchronize_session=False)
-    )
-    if updated_rows(session.execute(increment)):
-        return
-    counter = UsageCounter(
+    row = _insert_for(session)(UsageCounter).values(
         tenant_id=tenant.id,
         day=now.date(),
         calls=1,
         rows_read=rows_read,
         rows_written=rows_written,
     )
-    try:
-        with session.begin_nested():
-            session.add(counter)
-    except IntegrityError:
-        session.execute(increment)  # created meanwhile by a call of the same tenant
+    upsert = row.on_conflict_do_update(
+        index_elements=["tenant_id", "day"],
+        set_={
+            "calls": UsageCounter.calls + row.excluded.calls,
+            "rows_read": UsageCounter.rows_read + row.excluded.rows_read,
+            "rows_written": UsageCounter.rows_written + row.excluded.rows_written,
+        },
+    )
+    session.execute(upsert)
+
+
+def _insert_for(session: Session) -> Callable[[type[UsageCounter]], Any]:
+    """The dialect's INSERT, which alone has ON CONFLICT (PostgreSQL, SQLite >= 3.24)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert
+    return sqlite.insert
 
 
 def row_counts(engines: Engines, route: TenantRoute, timeout_ms: int, gate: Gate) -> dict[str, int]:

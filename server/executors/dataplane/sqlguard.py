@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Literal
@@ -56,6 +57,9 @@ from paybill.server.executors.dataplane.visibility import VisibleSchema
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 _log = logging.getLogger(__name__)
 
+# Whether the caller may write: a bool, or a function asked only for a write (the answer
+# may cost an ACL enforcement, which a read has no use for).
+WriteCheck = bool | Callable[[], bool]
 PARAM_NAME = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
 
 # Node types that never appear in an accepted statement, at any depth.
@@ -251,11 +255,28 @@ def _type_name(data_type: exp.Expr) -> str:
     return str(kind.value if isinstance(kind, Enum) else kind).upper()
 
 
-def _check_nodes(root: exp.Expr, allow_write: bool) -> Literal["read", "write"]:
+class _WriteCheckFailed(Exception):
+    """The caller's ``allow_write`` function failed: its error, not the guard's, is raised."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _may_write(allow_write: WriteCheck) -> bool:
+    if not callable(allow_write):
+        return allow_write
+    try:
+        return allow_write()
+    except Exception as exc:
+        raise _WriteCheckFailed(exc) from exc
+
+
+def _check_nodes(root: exp.Expr, allow_write: WriteCheck) -> Literal["read", "write"]:
     if isinstance(root, exp.Query):
         kind: Literal["read", "write"] = "read"
     elif isinstance(root, _WRITE_ROOTS):
-        if not allow_write:
+        if not _may_write(allow_write):
             raise _reject("write_not_allowed", "this caller may only read.")
         kind = "write"
     else:
@@ -324,12 +345,13 @@ def guard_sql(
     *,
     schema: VisibleSchema,
     dialect: Dialect,
-    allow_write: bool,
+    allow_write: WriteCheck,
     max_rows: int,
     max_value_chars: int | None = None,
 ) -> GuardedSql:
     """Validate and rewrite one statement for a tenant-scoped execution; with
     ``max_value_chars``, text and array aggregates are cut in the database to one more.
+    ``allow_write`` may be a function: it is asked only when the statement writes.
 
     Raises:
         SqlRejected: the statement breaks any rule; ``details.rule`` says which.
@@ -343,6 +365,8 @@ def guard_sql(
         raise _reject("unresolved", str(exc).splitlines()[0][:200]) from None
     except SqlRejected:
         raise
+    except _WriteCheckFailed as failed:
+        raise failed.error from None  # e.g. the store went away: UNAVAILABLE, not rejected
     except Exception:
         # sqlglot failed in an unforeseen way (it asserts internally, e.g. on a positional
         # ORDER BY over a star it could not expand): what cannot be proved is refused.
@@ -355,7 +379,7 @@ def _guard(
     params: dict[str, Any],
     schema: VisibleSchema,
     dialect: Dialect,
-    allow_write: bool,
+    allow_write: WriteCheck,
     max_rows: int,
     max_value_chars: int | None,
 ) -> GuardedSql:

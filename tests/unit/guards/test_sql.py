@@ -18,6 +18,7 @@ from tests.support.guard_calls import (
     PRO,
     make_call,
     plan,
+    services,
     shipped,
     tenant,
 )
@@ -119,3 +120,67 @@ def test_a_write_runs_only_as_an_approved_call(situation, approval, dry_run, ref
         return
     with pytest.raises(Denied, match="only through an approval"):
         check_sql(call)
+
+
+class CountingAcl:
+    """An ACL that records what it was asked and grants nothing; or fails, like a store gone."""
+
+    def __init__(self, fails: Exception | None = None) -> None:
+        self.asked: list[str] = []
+        self.fails = fails
+
+    def allowed(self, principal: str, domain: str, tool: str) -> bool:
+        self.asked.append(tool)
+        if self.fails is not None:
+            raise self.fails
+        return False
+
+
+def test_a_read_asks_the_acl_nothing() -> None:
+    """Whether the caller may write costs an enforcement: a SELECT never needs to know."""
+    acl = CountingAcl()
+    call = make_call(
+        shipped("run_sql"),
+        caller=ACME_BOT,
+        target=tenant(on=PRO),
+        arguments={"tenant": "acme", "sql": "SELECT name FROM customers"},
+        grants=READER,
+        services_=services(acl=acl),
+    )
+    check_sql(call)
+    assert call.statement().kind == "read"
+    assert acl.asked == []
+
+
+def test_a_write_asks_the_acl_once_and_is_refused() -> None:
+    acl = CountingAcl()
+    call = make_call(
+        shipped("run_sql"),
+        caller=ACME_BOT,
+        target=tenant(on=PRO),
+        arguments={"tenant": "acme", "sql": "DELETE FROM customers"},
+        grants=READER,
+        services_=services(acl=acl),
+    )
+    with pytest.raises(SqlRejected) as refused:
+        check_sql(call)
+    assert refused.value.details["rule"] == "write_not_allowed"
+    assert acl.asked == ["insert_rows"]
+
+
+def test_a_failing_writer_check_is_not_turned_into_a_rejection() -> None:
+    """The guard refuses what it cannot analyse, but an error of the writer check (the store
+    gone, say) is the caller's to see as itself: it is not the statement's fault."""
+    gone = ConnectionError("store gone")
+    call = make_call(
+        shipped("run_sql"),
+        caller=ACME_BOT,
+        target=tenant(on=PRO),
+        arguments={"tenant": "acme", "sql": "DELETE FROM customers"},
+        grants=READER,
+        services_=services(acl=CountingAcl(fails=gone)),
+    )
+    with pytest.raises(ConnectionError) as raised:
+        check_sql(call)
+    assert raised.value is gone
+    assert call.sql is None
