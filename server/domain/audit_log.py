@@ -116,10 +116,11 @@ class AuditLog:
             log.exception("could not seal the audit log")
             return 0
 
-    def verify(self, session: Session) -> audit.VerifyReport:
+    def verify(self, session: Session, *, wait: bool = True) -> audit.VerifyReport:
         """Seal, then verify the chain against the checkpoint and every event left unsealed
-        against its MAC; a passing log gets a fresh checkpoint."""
-        self.seal(session.get_bind().engine, wait=True)
+        against its MAC; a passing log gets a fresh checkpoint. ``wait=False`` for a caller
+        whose thread may hold the sealing lock in another transaction (a tool call)."""
+        self.seal(session.get_bind().engine, wait=wait)
         try:
             checkpoint = read_checkpoint(self.checkpoint_path, self.key)
         except CheckpointUnreadable as exc:

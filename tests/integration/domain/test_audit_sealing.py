@@ -4,6 +4,9 @@ sealer never ran, and tampering with sealed or unsealed events is detected."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -196,6 +199,44 @@ def test_events_committed_without_sealing_are_reported_then_sealed(db: Database,
     assert _verify(db, log).checkpoint_count == 5  # the first verify moved it
     with db.session() as session:
         assert [e.seq for e in _events(session) if e.id in crashed] == [3, 4, 5]
+
+
+@pytest.mark.postgres_only
+def test_a_process_killed_after_its_commit_loses_nothing(db: Database, tmp_path: Path):
+    """A process commits two events while the sealing lock is busy, then is killed (SIGKILL:
+    no shutdown, no checkpoint, no sealer); they are proved by their MACs, then sealed."""
+    log = _log(tmp_path)
+    _append(db, log, 1)
+    script = textwrap.dedent(
+        f"""
+        import os, signal
+        from pathlib import Path
+        from paybill.server.core.vocabulary import Decision
+        from paybill.server.domain import audit
+        from paybill.server.domain.audit_key import load_key
+        from paybill.server.domain.audit_log import AuditLog
+        from paybill.server.store.database import Database
+        db = Database({db.url!r})
+        log = AuditLog(load_key(Path({str(tmp_path / "audit.key")!r})), Path(os.devnull))
+        for i in range(2):
+            with db.session() as session:
+                log.append(session, audit.AuditEntry(
+                    "killed", "list_plans", {{"i": i}}, Decision.ALLOWED, "r", "ok"))
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    with _sealer_busy(db):
+        killed = subprocess.run([sys.executable, "-c", script], timeout=60, capture_output=True)
+    assert killed.returncode == -9, killed.stderr
+    with db.session() as session:
+        report = audit.verify(session, log.key)
+    assert report.ok, report.reason
+    assert (report.checked, report.unsealed) == (1, 2)
+    report = _verify(db, log)
+    assert report.ok, report.reason
+    assert (report.checked, report.unsealed) == (3, 0)
+    with db.session() as session:
+        assert [e.principal for e in _events(session) if e.seq in (2, 3)] == ["killed"] * 2
 
 
 @pytest.mark.postgres_only
