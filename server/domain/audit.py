@@ -50,6 +50,12 @@ _PG_RESERVE = text(
     "SELECT nextval('audit_events_id_seq'), pg_try_advisory_xact_lock(:k), "
     "EXISTS (SELECT 1 FROM audit_events WHERE hash IS NULL)"
 )
+# SQLite's transactions hold the write lock from BEGIN IMMEDIATE: nobody else inserts until
+# the commit, so the next id is the one SQLite would assign (the lock is always "taken").
+_SQLITE_RESERVE = text(
+    "SELECT coalesce(max(id), 0) + 1, 1, "
+    "EXISTS (SELECT 1 FROM audit_events WHERE hash IS NULL) FROM audit_events"
+)
 
 
 def redact(value: Any) -> Any:
@@ -144,18 +150,14 @@ def append(session: Session, entry: AuditEntry, key: AuditKey) -> AuditEvent:
         detail=entry.detail,
         key_id=key.key_id,
     )
-    if session.get_bind().dialect.name == "postgresql":
-        event.id, sealing, waiting = session.execute(_PG_RESERVE, {"k": SEAL_LOCK}).one()
-    else:
-        session.add(event)
-        session.flush()  # the id
-        sealing = waiting = True
-    with session.no_autoflush:  # one statement for the event: its MAC and link together
-        event.mac = content_mac(event, key)
-        if sealing:
-            seal(session, key, last=event, others=waiting)
-        session.add(event)
-    session.flush()
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    reserve = _PG_RESERVE if postgresql else _SQLITE_RESERVE
+    event.id, sealing, waiting = session.execute(reserve, {"k": SEAL_LOCK}).one()
+    event.mac = content_mac(event, key)
+    if sealing:
+        seal(session, key, last=event, others=bool(waiting))
+    session.add(event)
+    session.flush()  # one INSERT: content, MAC and, when sealed here, the link
     return event
 
 
@@ -171,8 +173,6 @@ def seal(
     sealed = after = 0
     while others:
         query = select(AuditEvent).where(AuditEvent.hash.is_(None), AuditEvent.id > after)
-        if last is not None and last.id is not None:
-            query = query.where(AuditEvent.id != last.id)
         rows = list(session.scalars(query.order_by(AuditEvent.id).limit(_BATCH)))
         for event in rows:
             after = event.id
