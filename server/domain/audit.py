@@ -1,12 +1,13 @@
 """The audit log: every decision appended with a content MAC, sealed into an HMAC chain.
 
 ``append`` inserts the event in the caller's transaction with ``mac``, an HMAC with the audit
-key (kept outside the database, ``audit_key``) over its content and its id; it takes no lock
-and reads nothing, so concurrent calls do not wait for each other. ``seal`` links committed
-events into the chain in a batch: each gets its position ``seq``, the previous event's hash
-and ``hash``, an HMAC over its content, id, MAC, position and that previous hash. Only one
-sealer runs at a time (the caller holds the lock, ``audit_log``); the chain's order is the
-sealing order (``seq``), which need not be id order. Events written before the chain was
+key (kept outside the database, ``audit_key``) over its content and its id; it only *tries*
+the sealing lock, so concurrent calls never wait for each other. ``seal`` links events into
+the chain: each gets its position ``seq``, the previous event's hash and ``hash``, an HMAC
+over its content, id, MAC, position and that previous hash. One sealer at a time holds the
+lock: an append that got it (sealing the committed events still unsealed, then its own), or
+a sealer of ``audit_log``. The chain's order is the sealing order (``seq``), which need not be
+id order. Events written before the chain was
 keyed (``key_id`` NULL) form a legacy prefix verified as plain SHA-256 and reported as
 unkeyed; events keyed before migration 0012 have no ``mac`` and their hash covers neither id
 nor MAC. The chain proves nothing about events deleted from its end: that is the
@@ -329,7 +330,3 @@ def verify(session: Session, key: AuditKey, checkpoint: Checkpoint | None = None
             return report(event.id, "unsealed, and its content does not match its MAC")
         unsealed += 1
     return report(None, None)
-
-
-def count(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(AuditEvent)) or 0
