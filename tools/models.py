@@ -190,10 +190,11 @@ class AuditEventOut(RecordOut):
     rule: str
     outcome: str
     error_code: str | None
-    prev_hash: str
-    hash: str
+    prev_hash: str | None = Field(description="Null until the event is sealed into the chain.")
+    hash: str | None = Field(description="Null until the event is sealed into the chain.")
     seq: int | None = Field(
-        default=None, description="Position in the chain; null on unkeyed legacy events."
+        default=None,
+        description="Position in the chain; null on unkeyed legacy events and until sealed.",
     )
     key_id: str | None = Field(
         default=None, description="The audit key that signed it; null on unkeyed legacy events."

@@ -19,6 +19,8 @@ def describe(report: VerifyReport) -> str:
     kinds = f"{report.keyed} keyed with {report.key_id}"
     if report.unkeyed:
         kinds += f", {report.unkeyed} unkeyed (written before the chain was keyed)"
+    if report.unsealed:
+        kinds += f"; {report.unsealed} not yet sealed into the chain, each matching its MAC"
     if report.checkpoint == "matched":
         where = f"checkpoint matched ({report.checkpoint_count} events)"
     elif report.checkpoint == "none":

@@ -171,7 +171,7 @@ async def run_demo(workdir: Path, echo: Echo) -> bool:
     for event in reversed(log["events"]):
         echo(
             f"  #{event['id']:<3} {event['principal']:<10} {event['tool']:<20} "
-            f"{event['decision']:<8} {event['outcome']:<18} {event['hash'][:12]}"
+            f"{event['decision']:<8} {event['outcome']:<18} {(event['hash'] or 'unsealed')[:12]}"
         )
     settings = Settings(database_url=url, data_dir=workdir / "data")
     with db.session() as session:

@@ -1,17 +1,27 @@
-"""The audit log: every decision appended to an HMAC-SHA256 chain, and its verification.
+"""The audit log: every decision appended with a content MAC, sealed into an HMAC chain.
 
-Each event's ``hash`` is an HMAC, with a key kept outside the database (``audit_key``), over
-its content, its position ``seq`` and the previous event's hash. Events written before the
-chain was keyed (``key_id`` NULL) form a legacy prefix verified as plain SHA-256 and reported
-as unkeyed; no unkeyed event may follow a keyed one. The chain proves nothing about events
-deleted from its end: that is the checkpoint's job (``audit_checkpoint``, ``audit_log``).
+``append`` inserts the event in the caller's transaction with ``mac``, an HMAC with the audit
+key (kept outside the database, ``audit_key``) over its content and its id; it only *tries*
+the sealing lock, so concurrent calls never wait for each other. ``seal`` links events into
+the chain: each gets its position ``seq``, the previous event's hash and ``hash``, an HMAC
+over its content, id, MAC, position and that previous hash. One sealer at a time holds the
+lock: an append that got it (sealing the committed events still unsealed, then its own), or
+a sealer of ``audit_log``. The chain's order is the sealing order (``seq``), which need not be
+id order. Events written before the chain was
+keyed (``key_id`` NULL) form a legacy prefix verified as plain SHA-256 and reported as
+unkeyed; events keyed before migration 0012 have no ``mac`` and their hash covers neither id
+nor MAC. The chain proves nothing about events deleted from its end: that is the
+checkpoint's job (``audit_checkpoint``, ``audit_log``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
+import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,8 +37,26 @@ from paybill.server.store.base import utcnow
 
 GENESIS = "0" * 64
 SECRET_NAMES = ("api_key", "apikey", "authorization", "password", "secret", "token", "credential")
-# Transaction-level advisory lock key on PostgreSQL: one appender at a time keeps the chain linear.
-_PG_LOCK_KEY = 0x70617962696C6C  # "paybill"
+log = logging.getLogger("paybill.audit")
+# Transaction-level advisory lock key on PostgreSQL: one sealer at a time keeps the chain
+# linear. An append only tries it; a dedicated sealer (``audit_log``) waits for it.
+SEAL_LOCK = 0x70617962696C6C  # "paybill"
+_BATCH = 500  # unsealed events read (and flushed) at a time by a sealer
+# The id is drawn before the insert (audit_events_id_seq: the SERIAL column's default
+# sequence) so that the content MAC, which covers it, goes in with the row; the lock is tried
+# in the same round trip, and whether any event waits to be sealed is asked as a hint (its
+# snapshot predates the lock: a stale "none" only leaves them to the next sealer; the links
+# themselves are read by later statements, which see the previous sealer's commit).
+_PG_RESERVE = text(
+    "SELECT nextval('audit_events_id_seq'), pg_try_advisory_xact_lock(:k), "
+    "EXISTS (SELECT 1 FROM audit_events WHERE hash IS NULL)"
+)
+# SQLite's transactions hold the write lock from BEGIN IMMEDIATE: nobody else inserts until
+# the commit, so the next id is the one SQLite would assign (the lock is always "taken").
+_SQLITE_RESERVE = text(
+    "SELECT coalesce(max(id), 0) + 1, 1, "
+    "EXISTS (SELECT 1 FROM audit_events WHERE hash IS NULL) FROM audit_events"
+)
 
 
 def redact(value: Any) -> Any:
@@ -79,14 +107,24 @@ def _canonical(body: dict[str, Any]) -> bytes:
 
 
 def event_hash(event: AuditEvent, key: AuditKey | None = None) -> str:
-    """The event's MAC under ``key`` (its ``key_id`` must be the key's), or, for an unkeyed
-    legacy event, the SHA-256 it was written with."""
+    """The event's chain MAC under ``key`` (its ``key_id`` must be the key's), or, for an
+    unkeyed legacy event, the SHA-256 it was written with. It covers the id and the content
+    MAC too when the event has one (events appended since migration 0012)."""
     if event.key_id is None:
         return hashlib.sha256(_canonical(_body(event))).hexdigest()
     if key is None or key.key_id != event.key_id:
         raise ValueError(f"event {event.id} is signed with key {event.key_id}")
     body = {**_body(event), "seq": event.seq, "key_id": event.key_id}
+    if event.mac is not None:
+        body |= {"id": event.id, "mac": event.mac}
     return key.mac(b"paybill-audit-event\0" + _canonical(body))
+
+
+def content_mac(event: AuditEvent, key: AuditKey) -> str:
+    """The MAC over the event's content, id and key id: what proves an unsealed event."""
+    body = {**_body(event), "id": event.id, "key_id": event.key_id}
+    del body["prev_hash"]
+    return key.mac(b"paybill-audit-content\0" + _canonical(body))
 
 
 def _iso(moment: datetime) -> str:
@@ -95,18 +133,11 @@ def _iso(moment: datetime) -> str:
 
 
 def append(session: Session, entry: AuditEntry, key: AuditKey) -> AuditEvent:
-    """Append ``entry`` to the chain inside the caller's transaction, signed with ``key``."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
-    tip = session.execute(
-        select(AuditEvent.hash, AuditEvent.seq).order_by(AuditEvent.id.desc()).limit(1)
-    ).first()
-    if tip is None:
-        seq = 1
-    elif tip.seq is not None:
-        seq = tip.seq + 1
-    else:  # the first keyed event after the legacy prefix: counted once
-        seq = count(session) + 1
+    """Insert ``entry`` in the caller's transaction with its content MAC, never waiting for
+    another caller. When the sealing lock is free (on PostgreSQL it is tried, and then held
+    to the transaction's end; SQLite's transactions hold the database's write lock from their
+    start) the event is sealed here, after the committed events still unsealed; otherwise it
+    stays unsealed for the next sealer."""
     event = AuditEvent(
         occurred_at=utcnow(),
         principal=entry.principal,
@@ -118,22 +149,92 @@ def append(session: Session, entry: AuditEntry, key: AuditKey) -> AuditEvent:
         outcome=entry.outcome,
         error_code=entry.error_code,
         detail=entry.detail,
-        prev_hash=tip.hash if tip is not None else GENESIS,
-        seq=seq,
         key_id=key.key_id,
     )
-    event.hash = event_hash(event, key)
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    reserve = _PG_RESERVE if postgresql else _SQLITE_RESERVE
+    event.id, sealing, waiting = session.execute(reserve, {"k": SEAL_LOCK}).one()
+    event.mac = content_mac(event, key)
+    if sealing:
+        seal(session, key, last=event, others=bool(waiting))
     session.add(event)
-    session.flush()
+    session.flush()  # one INSERT: content, MAC and, when sealed here, the link
     return event
+
+
+def seal(
+    session: Session, key: AuditKey, *, last: AuditEvent | None = None, others: bool = True
+) -> int:
+    """Link the unsealed events ``session`` sees into the chain, in id order, after its tip
+    (unless ``others`` is False), then ``last`` (the caller's own new event); the caller holds
+    the sealing lock, and its transaction reads at READ COMMITTED (each statement sees the
+    previous sealer's commit). An event whose content MAC does not match is left unsealed
+    (``verify`` fails on it) and logged. Returns how many were sealed."""
+    seq, prev = _tip(session)
+    sealed = after = 0
+    while others:
+        query = select(AuditEvent).where(AuditEvent.hash.is_(None), AuditEvent.id > after)
+        rows = list(session.scalars(query.order_by(AuditEvent.id).limit(_BATCH)))
+        for event in rows:
+            after = event.id
+            if not _mac_matches(event, key):
+                log.error("audit event %s does not match its MAC: left unsealed", event.id)
+                continue
+            seq, prev = _link(event, seq, prev, key)
+            sealed += 1
+        if len(rows) < _BATCH:
+            break
+        session.flush()
+    if last is not None:
+        _link(last, seq, prev, key)
+        sealed += 1
+    return sealed
+
+
+def _link(event: AuditEvent, seq: int, prev: str, key: AuditKey) -> tuple[int, str]:
+    event.seq, event.prev_hash = seq + 1, prev
+    event.hash = event_hash(event, key)
+    return event.seq, event.hash
+
+
+def _mac_matches(event: AuditEvent, key: AuditKey) -> bool:
+    return (
+        event.key_id == key.key_id
+        and event.mac is not None
+        and hmac.compare_digest(content_mac(event, key), event.mac)
+    )
+
+
+def _tip(session: Session) -> tuple[int, str]:
+    """The chain's last position and hash: the sealed event with the highest seq, else the
+    end of the unkeyed legacy prefix (its length), else the genesis."""
+    tip = session.execute(
+        select(AuditEvent.seq, AuditEvent.hash)
+        .where(AuditEvent.seq.is_not(None))
+        .order_by(AuditEvent.seq.desc())
+        .limit(1)
+    ).first()
+    if tip is not None and tip.hash is not None:
+        return tip.seq, tip.hash
+    legacy = session.scalar(
+        select(AuditEvent.hash)
+        .where(AuditEvent.hash.is_not(None))
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    )
+    if legacy is None:
+        return 0, GENESIS
+    counted = select(func.count()).where(AuditEvent.hash.is_not(None))
+    return session.scalar(counted) or 0, legacy
 
 
 @dataclass(frozen=True)
 class VerifyReport:
-    """What ``verify`` found. ``ok`` is False when an event does not fit the chain
-    (``first_broken_id`` names it) or when the log does not reach its checkpoint."""
+    """What ``verify`` found. ``ok`` is False when an event does not fit the chain, an
+    unsealed event does not match its MAC (``first_broken_id`` names it) or when the log does
+    not reach its checkpoint."""
 
-    checked: int  # events that verified, from the first
+    checked: int  # chain events that verified, from the first
     first_broken_id: int | None = None
     reason: str | None = None
     keyed: int = 0  # of ``checked``, events signed with the key
@@ -143,17 +244,33 @@ class VerifyReport:
     checkpoint_count: int | None = None
     last_id: int | None = None
     last_hash: str | None = None
+    unsealed: int = 0  # events not yet in the chain, each checked against its content MAC
 
     @property
     def ok(self) -> bool:
         return self.reason is None
 
 
+def _chain(session: Session) -> Iterator[AuditEvent]:
+    """Sealed events in chain order: the legacy prefix (no seq) by id, then by seq. An
+    event with a hash but no seq that is not legacy lands in the first part and fails."""
+    legacy = (
+        select(AuditEvent)
+        .where(AuditEvent.seq.is_(None), AuditEvent.hash.is_not(None))
+        .order_by(AuditEvent.id)
+    )
+    chained = select(AuditEvent).where(AuditEvent.seq.is_not(None)).order_by(AuditEvent.seq)
+    return itertools.chain.from_iterable(
+        session.scalars(q.execution_options(yield_per=1000)) for q in (legacy, chained)
+    )
+
+
 def verify(session: Session, key: AuditKey, checkpoint: Checkpoint | None = None) -> VerifyReport:
-    """Recompute the chain from the first event; name the first event that does not fit, and
-    check that the log reaches ``checkpoint`` with the hash it recorded there."""
+    """Recompute the chain from the first event in ``seq`` order; name the first event that
+    does not fit, check that the log reaches ``checkpoint`` with the hash it recorded there,
+    then check every unsealed event against its content MAC."""
     expected_prev = GENESIS
-    checked = unkeyed = 0
+    checked = unkeyed = unsealed = 0
     last: AuditEvent | None = None
     matched = checkpoint is not None and checkpoint.count == 0
 
@@ -169,10 +286,10 @@ def verify(session: Session, key: AuditKey, checkpoint: Checkpoint | None = None
             checkpoint_count=checkpoint.count if checkpoint else None,
             last_id=last.id if last else None,
             last_hash=last.hash if last else None,
+            unsealed=unsealed,
         )
 
-    query = select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=1000)
-    for event in session.scalars(query):
+    for event in _chain(session):
         if event.prev_hash != expected_prev:
             return report(event.id, "prev_hash does not match the previous event")
         if event.key_id is None:
@@ -184,7 +301,7 @@ def verify(session: Session, key: AuditKey, checkpoint: Checkpoint | None = None
             return report(event.id, f"signed with key {event.key_id}, not the audit key")
         elif event.seq != checked + 1:
             return report(event.id, "its position in the chain does not match")
-        if not hmac.compare_digest(event_hash(event, key), event.hash):
+        if event.hash is None or not hmac.compare_digest(event_hash(event, key), event.hash):
             return report(event.id, "content does not match its hash")
         if checkpoint is not None and event.id == checkpoint.last_id:
             if event.hash != checkpoint.last_hash or checked + 1 != checkpoint.count:
@@ -200,8 +317,16 @@ def verify(session: Session, key: AuditKey, checkpoint: Checkpoint | None = None
             f"the log ends after {checked} events but the checkpoint recorded "
             f"{checkpoint.count} up to event {checkpoint.last_id}: events were deleted",
         )
+    pending = (
+        select(AuditEvent)
+        .where(AuditEvent.seq.is_(None), AuditEvent.hash.is_(None))
+        .order_by(AuditEvent.id)
+        .execution_options(yield_per=1000)
+    )
+    for event in session.scalars(pending):
+        if event.key_id != key.key_id:
+            return report(event.id, f"unsealed, signed with key {event.key_id}, not the audit key")
+        if event.prev_hash is not None or not _mac_matches(event, key):
+            return report(event.id, "unsealed, and its content does not match its MAC")
+        unsealed += 1
     return report(None, None)
-
-
-def count(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(AuditEvent)) or 0

@@ -1,4 +1,9 @@
-"""The audit log as the server uses it: the keyed chain plus its checkpoint file.
+"""The audit log as the server uses it: the keyed chain, its sealer and its checkpoint file.
+
+Appends never wait (``audit.append``): each tries the sealing lock and, when it is free,
+seals inline the committed events still unsealed and its own; otherwise its event waits
+unsealed for the next sealer. Sealing also runs in the worker's loop (trying the lock), and
+before a verification or a checkpoint (waiting for it: only sealers ever wait).
 
 Writing the checkpoint on every append would put a file write (and fsync) on every call, so
 it is written after a commit that brings the events committed by this process since the last
@@ -17,7 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, event, func, select
+from sqlalchemy import Connection, Engine, event, func, select, text
 from sqlalchemy.orm import Session
 
 from paybill.server.core.settings import Settings
@@ -89,8 +94,33 @@ class AuditLog:
         session.info[_APPENDED] = session.info.get(_APPENDED, 0) + 1
         return appended
 
-    def verify(self, session: Session) -> audit.VerifyReport:
-        """Verify the chain against the checkpoint; a passing log gets a fresh checkpoint."""
+    def seal(self, engine: Engine, *, wait: bool = False) -> int:
+        """Seal the committed unsealed events in a transaction of its own; how many were
+        sealed. Without ``wait`` it gives up at once when another sealer holds the lock.
+        Never raises: an event left unsealed is sealed by the next sealer, and ``verify``
+        checks it against its MAC meanwhile."""
+        if engine.dialect.name != "postgresql":
+            return 0  # sealed inline by the append, under SQLite's write lock
+        try:
+            with Session(engine) as session, session.begin():
+                if wait:
+                    session.execute(
+                        text("SELECT pg_advisory_xact_lock(:k)"), {"k": audit.SEAL_LOCK}
+                    )
+                elif not session.scalar(
+                    text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": audit.SEAL_LOCK}
+                ):
+                    return 0
+                return audit.seal(session, self.key)
+        except Exception:
+            log.exception("could not seal the audit log")
+            return 0
+
+    def verify(self, session: Session, *, wait: bool = True) -> audit.VerifyReport:
+        """Seal, then verify the chain against the checkpoint and every event left unsealed
+        against its MAC; a passing log gets a fresh checkpoint. ``wait=False`` for a caller
+        whose thread may hold the sealing lock in another transaction (a tool call)."""
+        self.seal(session.get_bind().engine, wait=wait)
         try:
             checkpoint = read_checkpoint(self.checkpoint_path, self.key)
         except CheckpointUnreadable as exc:
@@ -120,11 +150,16 @@ class AuditLog:
             self._since += appended
             due = self._since >= self.every or self._clock() - self._last >= self.seconds
         if due:
-            self.checkpoint(self.reader or session.get_bind().engine)
+            # Not ``checkpoint``: that waits for the sealing lock, a call never does.
+            self._checkpoint(self.reader or session.get_bind().engine)
 
     def checkpoint(self, engine: Engine) -> None:
-        """Record the committed tip, if it extends the current checkpoint; never raises (a
-        missed checkpoint narrows nothing that was already recorded)."""
+        """Seal, then record the sealed tip, if it extends the current checkpoint; never
+        raises (a missed checkpoint narrows nothing that was already recorded)."""
+        self.seal(engine, wait=True)
+        self._checkpoint(engine)
+
+    def _checkpoint(self, engine: Engine) -> None:
         try:
             with self._exclusive(wait=False) as mine:
                 if not mine:
@@ -156,12 +191,20 @@ class AuditLog:
             self._writing.release()
 
     def _tip(self, conn: Connection, current: Checkpoint | None) -> Checkpoint | None:
-        """The committed tip as a checkpoint, or None when none may be written now."""
+        """The sealed tip as a checkpoint, or None when none may be written now."""
         tip = conn.execute(
             select(AuditEvent.id, AuditEvent.hash, AuditEvent.seq, AuditEvent.key_id)
-            .order_by(AuditEvent.id.desc())
+            .where(AuditEvent.seq.is_not(None))
+            .order_by(AuditEvent.seq.desc())
             .limit(1)
         ).first()
+        if tip is None:  # no keyed event yet: the legacy prefix's end, if any
+            tip = conn.execute(
+                select(AuditEvent.id, AuditEvent.hash, AuditEvent.seq, AuditEvent.key_id)
+                .where(AuditEvent.hash.is_not(None))
+                .order_by(AuditEvent.id.desc())
+                .limit(1)
+            ).first()
         if current is None:
             # The first checkpoint fixes the legacy (unkeyed) prefix, so a database-only
             # attacker cannot later pass off a rewritten log as unkeyed legacy events.

@@ -461,6 +461,9 @@ class Worker:
             log.exception("worker %s: sweeping stale plan files failed", self.owner)
         while not stop.is_set():
             billing.maybe_run()
+            # Audit events whose calls' sealer attempts found the lock busy, or whose
+            # process died before sealing; cheap when there are none.
+            self.services.audit.seal(self.services.db.engine)
             try:
                 busy = self.run_once()
             except Exception:

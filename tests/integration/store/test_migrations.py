@@ -65,6 +65,49 @@ def test_audit_events_are_append_only(db: Database) -> None:
         assert conn.execute(text("SELECT outcome FROM audit_events")).scalars().all() == ["ok"]
 
 
+def test_keyed_events_written_before_0012_keep_verifying_and_the_chain_goes_on(
+    empty_url: str, tmp_path: Path
+) -> None:
+    """Events chained under the lock (0006-0010: no content MAC, their hash covers neither
+    id nor MAC) verify after 0012, and the first event appended after them links to them."""
+    engine = make_engine(empty_url)
+    migrate.upgrade(engine, "0010")
+    key = ensure_key(tmp_path / "audit.key")[0]
+    prev = audit.GENESIS
+    with engine.begin() as conn:
+        for seq in (1, 2):
+            old = AuditEvent(
+                occurred_at=datetime(2026, 12, 1, 9, 30, seq, 123456, tzinfo=UTC),
+                principal="ops",
+                tool="list_plans",
+                arguments={"n": seq},
+                decision=Decision.ALLOWED,
+                rule="r",
+                outcome="ok",
+                seq=seq,
+                key_id=key.key_id,
+                prev_hash=prev,
+            )
+            old.hash = audit.event_hash(old, key)
+            columns = {c.key: getattr(old, c.key) for c in AuditEvent.__table__.columns}
+            del columns["mac"], columns["id"]  # no MAC before 0012; the id from the database
+            conn.execute(insert(AuditEvent.__table__).values(columns))
+            prev = old.hash
+    migrate.upgrade(engine)
+    engine.dispose()
+    db = Database(empty_url)
+    log = AuditLog(key, tmp_path / "cp")
+    with db.session() as session:
+        entry = audit.AuditEntry("ops", "list_plans", {}, Decision.ALLOWED, "r", "ok")
+        new = log.append(session, entry)
+    with db.session() as session:
+        report = log.verify(session)
+    assert report.ok, report.reason
+    assert (report.checked, report.keyed, report.unsealed) == (3, 3, 0)
+    assert (new.seq, new.prev_hash, new.mac is not None) == (3, prev, True)
+    db.dispose()
+
+
 def test_events_written_before_0006_verify_as_the_unkeyed_prefix(
     empty_url: str, tmp_path: Path
 ) -> None:

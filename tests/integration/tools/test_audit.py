@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
 from paybill.server.domain import audit
 from paybill.server.domain.audit_checkpoint import read_checkpoint
 from paybill.server.store import AuditEvent
+from paybill.server.workflows.engine.worker import Worker
 from tests.support.served import Served
 
 PAYBILL = str(Path(sys.executable).parent / "paybill")
@@ -101,6 +106,49 @@ def test_audit_verify_cli_reports_the_key_and_the_checkpoint(served: Served) -> 
     assert broken.returncode == 1
     assert "BROKEN at its end" in broken.stderr and "events were deleted" in broken.stderr
     assert "checkpoint NOT matched" in broken.stderr
+
+
+@pytest.mark.postgres_only
+def test_audit_verify_cli_seals_what_calls_left_and_names_a_tampered_one(served: Served):
+    """Calls that committed while another sealer held the lock left their events unsealed;
+    `paybill audit verify` seals them, and names one that was changed before it was sealed."""
+    engine = served.services.db.engine
+    with Session(engine) as busy, busy.begin():
+        busy.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": audit.SEAL_LOCK})
+        for _ in range(3):
+            served.ok("ops", "list_plans")
+    unsealed = [e for e in _events(served) if e.hash is None]
+    assert len(unsealed) == 3
+    victim = unsealed[1]
+    _tamper(served, victim.id, "forged")
+    bad = _paybill_verify(served.env())
+    assert bad.returncode == 1
+    assert f"BROKEN at event {victim.id}: unsealed, and its content does not match" in bad.stderr
+    after = {e.id: e for e in _events(served)}
+    assert after[unsealed[0].id].seq is not None and after[unsealed[2].id].seq is not None
+    assert after[victim.id].hash is None  # never sealed: its forged content is not chained
+
+
+@pytest.mark.postgres_only
+def test_the_worker_loop_seals_events_calls_left_unsealed(served: Served) -> None:
+    engine = served.services.db.engine
+    with Session(engine) as busy, busy.begin():
+        busy.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": audit.SEAL_LOCK})
+        served.ok("ops", "list_plans")
+    assert [e.id for e in _events(served) if e.hash is None] != []
+    stop = threading.Event()
+    worker = threading.Thread(target=Worker(served.services).serve, args=(stop, 0.05))
+    worker.start()
+    try:
+        deadline = time.monotonic() + 30
+        while any(e.hash is None for e in _events(served)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        worker.join(30)
+    assert all(e.hash is not None for e in _events(served))
+    with served.services.db.session() as session:
+        assert audit.verify(session, served.services.audit.key).ok
 
 
 def test_audit_verify_cli_needs_the_key(served: Served) -> None:
