@@ -38,6 +38,7 @@ from paybill.server.guards.call import ANONYMOUS, Call, Guard, Outcome
 from paybill.server.guards.idempotency import forget, remember, replay
 from paybill.server.guards.lifecycle import check_action, check_data_state
 from paybill.server.guards.limits import check_limits
+from paybill.server.guards.observe import CallObserver, CallRecord, CallTrace, Observers
 from paybill.server.guards.quota import check_quota
 from paybill.server.guards.retry import check_retry
 from paybill.server.guards.spec import ToolSpec
@@ -89,39 +90,61 @@ APPROVED_CHAIN = tuple(stage for stage in CHAIN if stage.name not in ("limits", 
 
 
 class Pipeline:
-    def __init__(self, services: Services, specs: Iterable[ToolSpec]) -> None:
+    def __init__(
+        self,
+        services: Services,
+        specs: Iterable[ToolSpec],
+        observer: CallObserver | None = None,
+    ) -> None:
         self.services = services
         self.registry: dict[str, ToolSpec] = {spec.name: spec for spec in specs}
+        self.observer = observer or Observers()
 
     def call(self, tool: str, principal: str | None, raw: dict[str, Any]) -> Outcome:
         spec = self.registry[tool]
+        trace = CallTrace(tool, principal)
         session = Session(self.services.db.engine, expire_on_commit=False)
         call = Call(
             self.services, session, spec, ANONYMOUS, raw, self.registry, principal=principal
         )
+        try:
+            outcome, stage = self._run(call, trace)
+        finally:
+            session.close()
+        self.observer.finished(_record(call, trace, outcome, stage))
+        return outcome
+
+    def _run(self, call: Call, trace: CallTrace) -> tuple[Outcome, str]:
+        """The guards, then the handler; the outcome and the stage it ended in."""
+        session = call.session
         stage = CHAIN[0].name
         try:
             for step in CHAIN:
                 stage = step.name
+                started = trace.now()
                 answer = step.guard(call)
+                trace.mark(stage, started)
                 if answer is not None:
                     self._audit(call, Decision.ALLOWED, answer.rule, answer.audited_as)
                     session.commit()
-                    return answer.outcome
+                    return answer.outcome, stage
             stage = EXECUTE
+            started = trace.now()
             payload = _handled(call)
+            trace.mark("handler", started)
+            started = trace.now()
             remember(call, payload, is_error=False)
             self._audit(call, Decision.ALLOWED, call.decided_by, "ok")
             session.commit()
+            trace.mark("audit", started)
         except PaybillError as error:
-            return self._refused(call, stage, error)
+            return self._refused(call, stage, error), stage
         except IntegrityError:
-            return self._refused(call, stage, _concurrent(tool), unforeseen=True)
+            return self._refused(call, stage, _concurrent(call.spec.name), unforeseen=True), stage
         except Exception as exc:
-            return self._refused(call, stage, unavailable(exc) or _internal(tool), unforeseen=True)
-        finally:
-            session.close()
-        return Outcome(payload, is_error=False)
+            failure = unavailable(exc) or _internal(call.spec.name)
+            return self._refused(call, stage, failure, unforeseen=True), stage
+        return Outcome(payload, is_error=False), stage
 
     def unknown_tool(self, tool: str, principal: str | None) -> Outcome:
         """A call naming no tool: the typed NOT_FOUND every refusal uses, audited under the
@@ -219,6 +242,22 @@ class Pipeline:
                 detail=error.message[:1000] if error else None,
             ),
         )
+
+
+def _record(call: Call, trace: CallTrace, outcome: Outcome, stage: str) -> CallRecord:
+    if outcome.is_error:
+        code = str(outcome.payload["error"]["code"])
+        allowed = stage == EXECUTE and not call.spec.refusals_denied  # as ``_refused`` audits
+    else:
+        code, allowed = "ok", True
+    return CallRecord(
+        trace=trace,
+        principal=call.caller.name if call.caller is not ANONYMOUS else (call.principal or ""),
+        tenant_id=call.tenant_id,
+        decision=(Decision.ALLOWED if allowed else Decision.DENIED).value,
+        code=code,
+        ended_ns=trace.now(),
+    )
 
 
 def _handled(call: Call) -> dict[str, Any]:

@@ -30,9 +30,10 @@ QUERY = {"table": "customers", "filters": [{"column": "id", "op": "eq", "value":
 AGENT = "globex-bot"  # a tenant agent of globex (pro, pooled: data.sql)
 
 # Store statements per call: principal, tenant, ACL version, then after the tenant work
-# the usage upsert and the audit append (PostgreSQL: lock, tip, insert). SQLite's count
-# has its BEGIN IMMEDIATE of each of the call's two transactions instead of the lock.
-STORE_STATEMENTS = {"postgresql": 7, "sqlite": 8}
+# the usage upsert and the audit append (PostgreSQL: the id drawn with a try of the
+# sealing lock, the insert). SQLite's count has the BEGIN IMMEDIATE of each of the call's
+# two transactions, and its append draws the id, inserts and seals.
+STORE_STATEMENTS = {"postgresql": 7, "sqlite": 9}
 STORE_COMMITS = 2  # the guards' transaction (ended before tenant work), then the rest
 # Tenant statements per call: one set_config for every setting, then the query itself.
 # SQLite runs the query alone (its budget is set on the driver connection).
