@@ -30,6 +30,8 @@ from paybill.server.executors.terraform.plan_policy import load_plan_policy
 from paybill.server.executors.terraform.provisioner import TerraformProvisioner
 from paybill.server.guards.pipeline import Pipeline
 from paybill.server.mcp.adapter import PrincipalOf, ToolServer, build_mcp_server
+from paybill.server.observability import observers_for
+from paybill.server.observability.metrics import serve_metrics
 from paybill.server.store.base import utcnow
 from paybill.server.store.database import Database, make_engine
 from paybill.server.workflows.engine.services import Services
@@ -126,8 +128,15 @@ def cloud_vendors(settings: Settings) -> list[CloudAccountVendor]:
 
 
 def build_pipeline(services: Services) -> Pipeline:
-    """The guard pipeline over every tool."""
-    return Pipeline(services, all_tools())
+    """The guard pipeline over every tool, its calls observed (metrics, call log, traces)."""
+    return Pipeline(services, all_tools(), observers_for(services.settings))
+
+
+def serve_operations(services: Services) -> None:
+    """Prometheus metrics on ``PAYBILL_METRICS_PORT`` when set (serve, worker, console)."""
+    port = services.settings.metrics_port
+    if port is not None:
+        serve_metrics(services.db, services.settings.metrics_host, port)
 
 
 def build_server(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from paybill.server.app import build_pipeline, build_services
+from paybill.server.app import build_pipeline, build_services, serve_operations
 from paybill.server.cli import logs
 from paybill.server.cli.context import CliContext
 
@@ -30,6 +30,7 @@ def console(obj: CliContext, host: str, port: int) -> None:
     logs.configure(verbose=obj.verbose, log_format=obj.settings.log_format)
     settings = obj.settings
     services = build_services(settings)
+    serve_operations(services)  # metrics, when PAYBILL_METRICS_PORT is set
     hosts = console_hosts(settings, host, port)
     app = console_app(build_pipeline(services), allowed_hosts=hosts)
     _require_free_port(host, port)

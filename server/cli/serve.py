@@ -11,7 +11,7 @@ from typing import Literal
 import click
 from starlette.types import ASGIApp
 
-from paybill.server.app import build_pipeline, build_server, build_services
+from paybill.server.app import build_pipeline, build_server, build_services, serve_operations
 from paybill.server.cli import logs
 from paybill.server.cli.context import CliContext
 from paybill.server.core.errors import InvalidInput
@@ -80,6 +80,7 @@ def serve(
     logs.configure(verbose=obj.verbose, log_format=obj.settings.log_format)
     settings = obj.settings
     services = build_services(settings)
+    serve_operations(services)  # metrics, when PAYBILL_METRICS_PORT is set
     worker = _background(services)
     if transport == "stdio":
         if with_console:

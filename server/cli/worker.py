@@ -9,7 +9,7 @@ from types import FrameType
 
 import click
 
-from paybill.server.app import build_services
+from paybill.server.app import build_services, serve_operations
 from paybill.server.cli import logs
 from paybill.server.cli.context import CliContext
 from paybill.server.domain.notifications import webhook_target
@@ -37,6 +37,7 @@ def worker(obj: CliContext, once: bool) -> None:
         verbose=obj.verbose, paybill_level=logging.INFO, log_format=obj.settings.log_format
     )
     services = build_services(obj.settings)
+    serve_operations(services)  # metrics, when PAYBILL_METRICS_PORT is set
     runner = Worker(services)
     if once:
         runner.sweep_stale_plans()

@@ -217,6 +217,23 @@ class Settings(BaseSettings):
         description="text (human) or json (one object a line, with a line per tool call).",
     )
 
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Serve Prometheus metrics at http://<metrics_host>:<port>/metrics from "
+        "serve, worker and console; unset: off.",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1", description="Address the metrics endpoint binds."
+    )
+    otlp_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP collector base URL (http://collector:4318) to send a trace "
+        "per tool call to; unset: off.",
+    )
+    otlp_service_name: str = Field(default="paybill", description="service.name of the traces.")
+
     # Deploying behind a reverse proxy (README "Behind a reverse proxy").
     public_url: str | None = Field(
         default=None,
@@ -371,7 +388,12 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "approval_webhook_url", "console_url", "public_url", "oauth_issuer", "oauth_jwks_url"
+        "approval_webhook_url",
+        "console_url",
+        "public_url",
+        "oauth_issuer",
+        "oauth_jwks_url",
+        "otlp_endpoint",
     )
     @classmethod
     def _check_http_url(cls, value: str | None) -> str | None:
