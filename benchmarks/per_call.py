@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import AsyncExitStack, contextmanager
+from contextlib import AsyncExitStack, ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -119,7 +119,7 @@ def _psycopg_step(conn: psycopg.Connection[Any], tenant_id: str, out: Series) ->
 
 
 async def latency(
-    store: BenchStore, rounds: int, peer: bool, warmup: int
+    store: BenchStore, servers: dict[str, str], rounds: int, peer: bool, warmup: int
 ) -> tuple[Series, list[Series]]:
     floor = Series("echo (stdio)")
     rows: list[Series] = []
@@ -129,13 +129,14 @@ async def latency(
             Client(StdioServerParameters(command=sys.executable, args=[ECHO_SERVER]))
         )
         steps.append(_mcp_step(echo, "echo", {"text": "ping"}, floor))
-        server = StdioServerParameters(
-            command=PAYBILL, args=["serve", "--principal", "ops"], env=store.env()
-        )
-        paybill = await stack.enter_async_context(Client(server))
-        for name, (tool, arguments) in CALLS.items():
-            rows.append(Series(f"paybill {name} (stdio)"))
-            steps.append(_mcp_step(paybill, tool, arguments, rows[-1]))
+        for label, command in servers.items():
+            server = StdioServerParameters(
+                command=command, args=["serve", "--principal", "ops"], env=store.env()
+            )
+            paybill = await stack.enter_async_context(Client(server))
+            for name, (tool, arguments) in CALLS.items():
+                rows.append(Series(f"{label} {name} (stdio)"))
+                steps.append(_mcp_step(paybill, tool, arguments, rows[-1]))
         conn = stack.enter_context(psycopg.connect(store.libpq_url))
         rows.append(Series("raw psycopg run_sql statement"))
         steps.append(_psycopg_step(conn, store.tenant_id, rows[-1]))
@@ -167,21 +168,25 @@ async def latency(
     return floor, rows
 
 
-async def throughput(store: BenchStore, bursts: int, calls: int) -> tuple[Series, list[Series]]:
+async def throughput(
+    store: BenchStore, servers: dict[str, str], bursts: int, calls: int
+) -> tuple[Series, list[Series]]:
     floor = Series("echo (8 sessions)", unit="calls/s")
-    rows = [Series(f"paybill {name} (8 sessions)", unit="calls/s") for name in CALLS]
-    echo_port, paybill_port = free_port(), free_port()
-    serve = [PAYBILL, "serve", "--transport", "streamable-http", "--port", str(paybill_port)]
-    with (
-        http_process(echo_http(echo_port), echo_port) as echo_url,
-        http_process(serve, paybill_port, store.env()) as paybill_url,
-    ):
-        async with (
-            sessions(echo_url, None) as echo,
-            sessions(paybill_url, store.keys["ops"]) as paybill,
-        ):
+    rows: list[Series] = []
+    with ExitStack() as processes:
+        port = free_port()
+        echo_url = processes.enter_context(http_process(echo_http(port), port))
+        async with AsyncExitStack() as stack:
+            echo = await stack.enter_async_context(sessions(echo_url, None))
             plan = [(floor, echo, "echo", {"text": "ping"})]
-            plan += [(row, paybill, *CALLS[name]) for row, name in zip(rows, CALLS, strict=True)]
+            for label, command in servers.items():
+                port = free_port()
+                serve = [command, "serve", "--transport", "streamable-http", "--port", str(port)]
+                url = processes.enter_context(http_process(serve, port, store.env()))
+                paybill = await stack.enter_async_context(sessions(url, store.keys["ops"]))
+                for name, (tool, arguments) in CALLS.items():
+                    rows.append(Series(f"{label} {name} (8 sessions)", unit="calls/s"))
+                    plan.append((rows[-1], paybill, tool, arguments))
             for _, clients, tool, arguments in plan:  # warm up
                 await burst(clients, tool, arguments, 1)
             for _ in range(bursts):
@@ -228,6 +233,12 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=25, help="calls per session per burst")
     parser.add_argument("--quick", action="store_true", help="a few rounds: checks it runs")
     parser.add_argument("--acl-scale", action="store_true", help="also run acl_scale.py")
+    parser.add_argument(
+        "--baseline",
+        metavar="PAYBILL",
+        help="another build's paybill executable (say, main's venv), served and measured "
+        "in the same rounds as this one: a before/after under the same load",
+    )
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.bursts, args.calls = 3, 1, 2
@@ -237,8 +248,11 @@ def main() -> None:
     print(f"load average at start: {started[0]:.2f} {started[1]:.2f} {started[2]:.2f}")
     with bench_store() as store:
         warmup = 1 if args.quick else 10
-        floor, rows = anyio.run(latency, store, args.rounds, peer, warmup)
-        http_floor, http = anyio.run(throughput, store, args.bursts, args.calls)
+        servers = {"paybill": PAYBILL}
+        if args.baseline:
+            servers["baseline"] = args.baseline
+        floor, rows = anyio.run(latency, store, servers, args.rounds, peer, warmup)
+        http_floor, http = anyio.run(throughput, store, servers, args.bursts, args.calls)
     print(f"\n## Latency: {args.rounds} interleaved rounds\n")
     print(table([floor, *rows], floor, "PostgreSQL store"))
     if not peer:
