@@ -1,6 +1,7 @@
 """Per-call cost of Paybill beside its floors, measured side by side in one run.
 
-Usage: python benchmarks/per_call.py [--rounds N] [--bursts N] [--quick] [--acl-scale]
+Usage: python benchmarks/per_call.py [--rounds N] [--bursts N] [--calls N] [--quick]
+       [--acl-scale] [--baseline PATH_TO_ANOTHER_PAYBILL]
 
 On a throw-away PostgreSQL store (PAYBILL_BENCH_PG_URL, default the test server) with one
 provisioned pooled tenant holding 500 customers, each round calls, in an order rotated per
