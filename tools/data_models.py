@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field
+from pydantic.config import JsonDict
 
 from paybill.server.core.errors import too_large
 from paybill.server.guards.spec import ToolInput, ToolOutput
@@ -54,13 +55,22 @@ class ColumnOut(ToolOutput):
     type: str
 
 
+def _cells_unconstrained(schema: JsonDict) -> None:
+    """Advertise a row as ``{"type": "array"}``: the same constraint as pydantic's
+    ``{"type": "array", "items": {}}``, but a validating client (the MCP SDK's checks every
+    result against the output schema) no longer descends into every cell of every row."""
+    row = schema["items"]
+    if isinstance(row, dict):
+        row.pop("items", None)
+
+
 class DataResult(ToolOutput):
     """Rows returned to the model, always marked as untrusted tenant data."""
 
     content_trust: Literal["untrusted_tenant_data"] = "untrusted_tenant_data"
     notice: str = UNTRUSTED_NOTICE
     columns: list[ColumnOut]
-    rows: list[list[Any]]
+    rows: list[list[Any]] = Field(json_schema_extra=_cells_unconstrained)
     row_count: int
     truncated: bool = Field(description="More rows matched than the limit returned.")
 

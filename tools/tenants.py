@@ -7,6 +7,7 @@ import binascii
 
 from pydantic import Field
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from paybill.server.core.errors import InvalidInput
 from paybill.server.core.vocabulary import SLUG_PATTERN, CloudTarget, Isolation
@@ -118,7 +119,13 @@ def _decode_cursor(cursor: str) -> str:
 
 
 def list_tenants(call: Call, args: ListTenantsInput) -> ListTenantsOutput:
-    query = select(Tenant).order_by(Tenant.slug).limit(args.limit + 1)
+    # The subscription is joined like the plan: one statement per page, whatever its size.
+    query = (
+        select(Tenant)
+        .options(joinedload(Tenant.subscription))
+        .order_by(Tenant.slug)
+        .limit(args.limit + 1)
+    )
     if call.caller.tenant_id is not None:
         query = query.where(Tenant.id == call.caller.tenant_id)
     if args.state:

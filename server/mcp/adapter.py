@@ -10,7 +10,6 @@ its internals.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -37,6 +36,7 @@ from mcp.types import (
     Tool,
     ToolAnnotations,
 )
+from pydantic_core import to_json
 
 from paybill.server import __version__
 from paybill.server.guards.offered import offered_tools
@@ -53,11 +53,16 @@ log = logging.getLogger("paybill.mcp")
 
 
 def result_of(outcome: Outcome) -> CallToolResult:
-    text = json.dumps(outcome.payload, ensure_ascii=False)
-    return CallToolResult(
+    """The payload as structured content and, once serialised, as its JSON text: the spec
+    asks a tool returning structured content to return it as text too, and clients that show
+    the model only ``content`` need all of it. The payload is already JSON-ready (the output
+    model's ``model_dump(mode="json")``), so the result is built without validating it again;
+    the SDK checks the result's shape once more before sending it."""
+    text = to_json(outcome.payload).decode()
+    return CallToolResult.model_construct(
         is_error=outcome.is_error,
         structured_content=outcome.payload,
-        content=[TextContent(type="text", text=text)],
+        content=[TextContent.model_construct(type="text", text=text)],
     )
 
 

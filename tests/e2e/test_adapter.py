@@ -3,6 +3,7 @@ arguments reach the pipeline unvalidated by the SDK, and a wait reports progress
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -76,8 +77,27 @@ def test_bad_arguments_are_the_pipelines_typed_error(served: Served, mode: str, 
     error = result.structured_content["error"]
     assert error["code"] == "INVALID_INPUT"
     assert [p["field"] for p in error["details"]["problems"]] == [field]
-    assert result.content[0].text.startswith('{"error": {"code": "INVALID_INPUT"')
+    assert result.content[0].text.startswith('{"error":{"code":"INVALID_INPUT"')
     assert served.ok("ops", "query_table", tenant="acme", table="customers")["rows"] == []
+
+
+def test_the_text_is_the_structured_content_as_json(served: Served) -> None:
+    """Clients that show the model only ``content`` get every field: one text block, the
+    structured content's own JSON, with non-ASCII text left as it is."""
+    rows = [{"name": "Zoë Ünal", "country": "DE"}]
+    served.ok("admin", "insert_rows", tenant="acme", table="customers", rows=rows)
+
+    async def call() -> Any:
+        async with Client(build_server(served.services, lambda _ctx: "ops")) as client:
+            # The client validates the structured content against the advertised schema.
+            return await client.call_tool("query_table", {"tenant": "acme", "table": "customers"})
+
+    result = anyio.run(call)
+    assert not result.is_error
+    [block] = result.content
+    assert json.loads(block.text) == result.structured_content
+    assert "Zoë Ünal" in block.text
+    assert result.structured_content["rows"][0][1] == "Zoë Ünal"
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -91,7 +111,7 @@ def test_an_unknown_tool_is_an_error_result(served: Served, mode: str) -> None:
     error = result.structured_content["error"]
     assert (error["code"], error["details"]) == ("NOT_FOUND", {"tool": "drop_everything"})
     assert "tools/list" in error["message"]
-    assert result.content[0].text.startswith('{"error": {"code": "NOT_FOUND"')
+    assert result.content[0].text.startswith('{"error":{"code":"NOT_FOUND"')
     with served.services.db.session() as session:
         event = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
     assert (event.tool, event.principal, event.decision.value, event.rule) == (

@@ -174,6 +174,26 @@ def test_http_requires_a_valid_key_and_a_local_origin(served: Served) -> None:
         assert "Bearer" in unauthorised.headers["www-authenticate"]
 
 
+def test_a_key_disabled_or_rotated_by_another_process_is_refused_at_once(served: Served) -> None:
+    """A key's last use is written at most once a minute, but the key and its principal are
+    read on every request: a change made by the CLI holds from the very next one."""
+    with http_server(served, "streamable-http") as base:
+        url = f"{base}/mcp"
+
+        def status(principal: str) -> int:
+            headers = {**JSON_HEADERS, "Authorization": f"Bearer {served.keys[principal]}"}
+            return httpx2.post(url, json=INITIALIZE, headers=headers).status_code
+
+        assert (status("acme-bot"), status("ops")) == (200, 200)
+        for command in (["disable", "acme-bot"], ["rotate-key", "ops"]):
+            done = subprocess.run(
+                [PAYBILL, "principal", *command], env=served.env(), capture_output=True, check=False
+            )
+            assert done.returncode == 0, done.stderr
+        assert (status("acme-bot"), status("ops")) == (401, 401)
+        assert status("admin") == 200
+
+
 def _events_since(served: Served, after: int) -> list[AuditEvent]:
     with served.services.db.session() as session:
         query = select(AuditEvent).where(AuditEvent.id > after).order_by(AuditEvent.id)

@@ -8,9 +8,15 @@ from sqlalchemy import select
 from paybill.server.core.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from paybill.server.core.vocabulary import Role
 from paybill.server.domain.lifecycle import Lifecycle
-from paybill.server.domain.principals import add_principal, authenticate, parse_role
+from paybill.server.domain.principals import (
+    LAST_USED_RESOLUTION,
+    add_principal,
+    authenticate,
+    parse_role,
+)
 from paybill.server.domain.tenants import create_tenant
-from paybill.server.store import ApiKey
+from paybill.server.store import ApiKey, Principal
+from paybill.server.store.base import utcnow
 from paybill.server.store.database import Database
 
 
@@ -23,6 +29,41 @@ def test_key_is_stored_only_as_hash_and_authenticates(db: Database) -> None:
         assert stored.key_hash == key.key_hash
         assert authenticate(session, key.plaintext).name == "alice"
         assert stored.last_used_at is not None
+
+
+def test_the_last_use_is_written_at_most_once_a_minute(db: Database) -> None:
+    with db.session() as session:
+        _, key = add_principal(session, "alice", Role.OPERATOR)
+    with db.session() as session:
+        authenticate(session, key.plaintext)
+    with db.session() as session:
+        first = session.scalars(select(ApiKey)).one().last_used_at
+        authenticate(session, key.plaintext)
+        assert not session.dirty  # nothing to write: used less than a minute ago
+    with db.session() as session:
+        stored = session.scalars(select(ApiKey)).one()
+        assert stored.last_used_at == first
+        stored.last_used_at = first - LAST_USED_RESOLUTION
+    with db.session() as session:
+        authenticate(session, key.plaintext)
+    with db.session() as session:
+        assert session.scalars(select(ApiKey)).one().last_used_at > first
+
+
+def test_a_key_used_a_moment_ago_is_refused_once_disabled_or_revoked(db: Database) -> None:
+    with db.session() as session:
+        principal, key = add_principal(session, "alice", Role.OPERATOR)
+    with db.session() as session:
+        authenticate(session, key.plaintext)
+    with db.session() as session:
+        session.get(Principal, principal.id).disabled = True
+    with db.session() as session, pytest.raises(Unauthenticated):
+        authenticate(session, key.plaintext)
+    with db.session() as session:
+        session.get(Principal, principal.id).disabled = False
+        session.scalars(select(ApiKey)).one().revoked_at = utcnow()
+    with db.session() as session, pytest.raises(Unauthenticated):
+        authenticate(session, key.plaintext)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,54 @@
+"""The per-call harness still runs end to end (its quickest mode) and prints every series.
+
+Nothing here is a timing assertion: the figures are read by people (docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import PG_ADMIN_URL, PostgresDatabases
+
+HARNESS = Path(__file__).parents[2] / "benchmarks" / "per_call.py"
+SERIES = [
+    "echo (stdio)",
+    "paybill get_tenant (stdio)",
+    "paybill query_table (stdio)",
+    "paybill run_sql (stdio)",
+    "raw psycopg run_sql statement",
+    "in-process get_tenant overhead",
+    "in-process query_table overhead",
+    "in-process run_sql overhead",
+    "echo (8 sessions)",
+    "paybill get_tenant (8 sessions)",
+    "paybill query_table (8 sessions)",
+    "paybill run_sql (8 sessions)",
+]
+# | name | p50 | p95 | ratio to the floor | n |
+ROW = re.compile(r"^\| (?P<name>[^|]+?) \| (?P<p50>[\d.]+) \| [\d.]+ \| [\d.]+x \| \d+ \|$")
+
+
+def test_the_quick_run_prints_every_series(postgres: PostgresDatabases) -> None:
+    env = {**os.environ, "PAYBILL_BENCH_PG_URL": PG_ADMIN_URL}
+    done = subprocess.run(
+        [sys.executable, str(HARNESS), "--quick"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = {m["name"]: m for m in map(ROW.match, done.stdout.splitlines()) if m}
+    missing = [name for name in SERIES if name not in rows]
+    assert not missing, done.stdout
+    assert all(float(rows[name]["p50"]) > 0 for name in SERIES)
+    assert re.search(r"load average at start: [\d.]+", done.stdout)
+    assert re.search(r"load average at end: [\d.]+", done.stdout)
+    # The benchmark's throw-away store is gone.
+    store = re.search(r"store: (paybill_bench_\w+)", done.stdout)
+    assert store is not None and not postgres.exists(store[1])
