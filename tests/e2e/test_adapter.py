@@ -33,8 +33,8 @@ MODES = ["auto", "legacy"]  # the 2026-07-28 protocol, and the initialize handsh
 
 
 @pytest.mark.parametrize("mode", MODES)
-# The platform admin is shown every tool (tools/list is role-scoped: test_tool_lists).
 def test_tools_advertise_the_models_own_schemas(served: Served, mode: str) -> None:
+    # The platform admin is shown every tool (tools/list is role-scoped: test_tool_lists).
     async def listed() -> list[Any]:
         async with Client(build_server(served.services, lambda _ctx: "admin"), mode=mode) as client:
             return (await client.list_tools()).tools
