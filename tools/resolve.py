@@ -62,7 +62,7 @@ def visible_record(
         raise missing
     domain = tenant.id if tenant is not None else "*"
     acl = call.services.acl
-    acl.refresh(call.session)
+    acl.sync(call.versions().acl)
     if not any(acl.allowed(call.caller.name, domain, tool) for tool in readers):
         raise missing
     return tenant

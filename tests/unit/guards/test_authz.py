@@ -135,8 +135,8 @@ class CountingAcl:
     def __init__(self, acl: Acl) -> None:
         self.acl, self.consulted = acl, []
 
-    def refresh(self, session: Session) -> None:
-        self.acl.refresh(session)
+    def sync(self, version: int) -> None:
+        self.acl.sync(version)
 
     def allowed(self, principal: str, domain: str, tool: str) -> bool:
         self.consulted.append(("allowed", principal, domain, tool))
