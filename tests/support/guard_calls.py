@@ -141,6 +141,7 @@ def services(**overrides: Any) -> SimpleNamespace:
         "engines": SimpleNamespace(postgres=False),
         "clock": lambda: NOW,
         "principals": VersionedCache(),
+        "tenants": VersionedCache(),
     }
     fields.update(overrides)
     return SimpleNamespace(**fields)

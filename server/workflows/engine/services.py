@@ -21,6 +21,7 @@ from paybill.server.domain.audit_log import AuditLog
 from paybill.server.domain.billing_policy import BillingPolicy
 from paybill.server.domain.lifecycle import Lifecycle
 from paybill.server.domain.principals import ActivePrincipal
+from paybill.server.domain.tenant_snapshots import TenantSnapshot
 from paybill.server.executors.dataplane.engines import Engines
 from paybill.server.executors.provisioner import Provisioner
 from paybill.server.store.database import Database
@@ -46,3 +47,5 @@ class Services:
     audit: AuditLog  # the keyed chain and its checkpoint file
     # Active principals by name, under the store's principals version (the authenticate guard).
     principals: VersionedCache[str, ActivePrincipal] = field(default_factory=VersionedCache)
+    # Tenants of read-only calls by slug or id, under the tenants version (tenant resolvers).
+    tenants: VersionedCache[str, TenantSnapshot] = field(default_factory=VersionedCache)
