@@ -4,9 +4,11 @@ Any write to ``casbin_rules`` (scope acl), ``principals`` (principals) or ``tena
 ``plans``, ``subscriptions`` (tenants) moves the scope's version in the writer's transaction,
 whoever the writer is; servers compare it once per call to drop cached decisions.
 
-PostgreSQL: a BEFORE ... FOR EACH STATEMENT trigger, so the version row is locked before any
-row of the table (writers of a scope queue on one lock in one order). SQLite has row triggers
-only; its writers are serialised anyway.
+PostgreSQL: a deferred constraint trigger, so the bump (once per scope and transaction) runs
+at commit and the version row is locked only while the writer commits: writers holding rows
+of these tables never wait on each other through it (an immediate bump would lock the row
+for the rest of the transaction: a deadlock with any writer holding a row it needs, and a
+queue of every writer of the scope). SQLite: row triggers; its writers are serialised anyway.
 
 Revision ID: 0011
 Revises: 0010
@@ -30,6 +32,20 @@ SCOPES: dict[str, tuple[str, ...]] = {
     "tenants": ("tenants", "plans", "subscriptions"),
 }
 VERBS = ("INSERT", "UPDATE", "DELETE")
+# Once per scope and transaction (a transaction-local setting remembers it): a bulk write of
+# many rows bumps the version once, at commit.
+BUMP_FUNCTION = """
+CREATE FUNCTION paybill_bump_control_version() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    flag text := 'paybill.control_bumped_' || TG_ARGV[0];
+BEGIN
+    IF current_setting(flag, true) IS DISTINCT FROM 'yes' THEN
+        PERFORM set_config(flag, 'yes', true);
+        UPDATE control_versions SET version = version + 1 WHERE scope = TG_ARGV[0];
+    END IF;
+    RETURN NULL;
+END $$
+"""
 
 
 def _tables() -> list[tuple[str, str]]:
@@ -45,16 +61,18 @@ def upgrade() -> None:
     )
     op.bulk_insert(table, [{"scope": scope, "version": 0} for scope in SCOPES])
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(
-            "CREATE FUNCTION paybill_bump_control_version() RETURNS trigger LANGUAGE plpgsql AS "
-            "$$ BEGIN UPDATE control_versions SET version = version + 1 "
-            "WHERE scope = TG_ARGV[0]; RETURN NULL; END $$"
-        )
+        op.execute(BUMP_FUNCTION)
         for scope, name in _tables():
+            # Deferred to commit: the version row is locked only while the writer commits,
+            # so it never joins a lock cycle with the rows the transaction holds.
             op.execute(
-                f"CREATE TRIGGER {name}_control_version BEFORE INSERT OR UPDATE OR DELETE "
-                f"OR TRUNCATE ON {name} FOR EACH STATEMENT "
+                f"CREATE CONSTRAINT TRIGGER {name}_control_version AFTER INSERT OR UPDATE "
+                f"OR DELETE ON {name} DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
                 f"EXECUTE FUNCTION paybill_bump_control_version('{scope}')"
+            )
+            op.execute(
+                f"CREATE TRIGGER {name}_control_version_truncate AFTER TRUNCATE ON {name} "
+                f"FOR EACH STATEMENT EXECUTE FUNCTION paybill_bump_control_version('{scope}')"
             )
         return
     for scope, name in _tables():
@@ -72,6 +90,7 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         for _, name in _tables():
             op.execute(f"DROP TRIGGER IF EXISTS {name}_control_version ON {name}")
+            op.execute(f"DROP TRIGGER IF EXISTS {name}_control_version_truncate ON {name}")
         op.execute("DROP FUNCTION IF EXISTS paybill_bump_control_version()")
     else:
         for _, name in _tables():

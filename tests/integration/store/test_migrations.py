@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -256,3 +257,46 @@ def test_0011_downgrade_removes_the_versions_and_their_triggers(empty_url: str) 
         conn.execute(text(CONTROL_WRITES[2][1]))
     assert _versions(engine)["acl"] == 1
     engine.dispose()
+
+
+@pytest.mark.postgres_only
+def test_0011_versions_add_no_lock_cycle_between_writers(db: Database) -> None:
+    """A writer holding a subscription row (the billing tick locks one, then updates it) and
+    another that changed a tenant and waits for that row both commit: the version row is
+    taken at commit, never held while a transaction waits (an immediate bump would deadlock
+    here, the first writer waiting for the version the second holds)."""
+    with db.engine.begin() as conn:
+        for statement in (CONTROL_WRITES[7][1], CONTROL_WRITES[8][1]):
+            conn.execute(text(statement))
+    before = _versions(db.engine)["tenants"]
+    holder = db.engine.connect()
+    holder.begin()
+    holder.execute(text("SELECT id FROM subscriptions WHERE id = 's1' FOR UPDATE"))
+    errors: list[BaseException] = []
+
+    def other_writer() -> None:
+        try:
+            with db.engine.begin() as conn:
+                conn.execute(text("UPDATE tenants SET name = 'Y' WHERE id = 't1'"))
+                conn.execute(text("UPDATE subscriptions SET status = 'past_due' WHERE id = 's1'"))
+        except BaseException as exc:  # reported below: the thread must not die silently
+            errors.append(exc)
+
+    thread = threading.Thread(target=other_writer)
+    thread.start()
+    with db.engine.connect() as watcher:  # until the other writer waits for the row lock
+        waiting = text(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND query LIKE 'UPDATE subscriptions%'"
+        )
+        while watcher.execute(waiting).scalar() == 0 and thread.is_alive():
+            watcher.rollback()
+    holder.execute(text("UPDATE subscriptions SET status = 'canceled' WHERE id = 's1'"))
+    holder.commit()
+    holder.close()
+    thread.join(timeout=30)
+    assert not thread.is_alive() and errors == []
+    assert _versions(db.engine)["tenants"] == before + 2
+    with db.engine.begin() as conn:  # not a tenant the store's teardown could route to
+        conn.execute(text(CONTROL_WRITES[10][1]))
+        conn.execute(text(CONTROL_WRITES[12][1]))
