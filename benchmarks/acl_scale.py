@@ -6,8 +6,9 @@ For each size, a fresh SQLite store (or a PostgreSQL database named by the prefi
 size) gets one principal bound to each of the 6 roles in every tenant's domain (6 x tenants
 role bindings), then times ``Acl.allowed`` (the compiled index) and Casbin's own ``enforce``
 on random (principal, its tenant, tool) requests, and the per-call change check: the
-control-versions read against the count of ``casbin_rules`` it replaced. Prints p50s in
-microseconds and the 10,000/100 ratios; no assertion.
+control-versions read against the count of ``casbin_rules`` it replaced, and a full reload
+(after any ACL change). Prints p50s in microseconds (reload: milliseconds) and the
+10,000/100 ratios; no assertion.
 """
 
 from __future__ import annotations
@@ -72,6 +73,8 @@ def measure(url: str, tenants: int, decisions: int) -> dict[str, float]:
         return acl.enforce(subject(name), domain, tool, "call")
 
     result = {"compiled": _p50_us(compiled, decisions), "casbin": _p50_us(casbin, decisions)}
+    # What the first call after any ACL change pays: Casbin's load plus the index build.
+    result["reload"] = _p50_us(acl.reload, 3) / 1000
     with Session(db.engine) as session:
         result["versions"] = _p50_us(lambda: read_versions(session), 300)
         count = select(func.max(CasbinRule.id), func.count(CasbinRule.id))
@@ -92,12 +95,12 @@ def main() -> None:
         url = f"{args.url_prefix}{tenants}" if args.url_prefix else f"sqlite:///{tmp}/{tenants}.db"
         results[tenants] = measure(url, tenants, args.decisions)
     print(f"p50 in microseconds, {args.decisions} decisions per size, 6 roles per tenant")
-    header = "tenants  bindings  compiled    casbin  versions read  rules count"
+    header = "tenants  bindings  compiled    casbin  versions read  rules count  reload ms"
     print(header)
     for tenants, r in results.items():
         print(
             f"{tenants:>7} {tenants * 6:>9} {r['compiled']:>9.1f} {r['casbin']:>9.1f} "
-            f"{r['versions']:>14.1f} {r['count']:>12.1f}"
+            f"{r['versions']:>14.1f} {r['count']:>12.1f} {r['reload']:>10.1f}"
         )
     low, high = results[SIZES[0]], results[SIZES[-1]]
     print(

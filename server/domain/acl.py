@@ -31,6 +31,7 @@ from paybill.server.store import CasbinRule
 
 PLATFORM_DOMAIN = "*"
 SUBJECT_PREFIX = "user:"
+CASBIN_LOGGERS = ("casbin", "casbin.enforcer", "casbin.role", "casbin.policy")
 
 
 def subject(principal: str) -> str:
@@ -111,9 +112,11 @@ class Acl:
     """
 
     def __init__(self, engine: Engine, policies_dir: Path | None = None) -> None:
-        # Casbin logs every denied request as a WARNING (and each role link at INFO);
-        # refusals are on the audit record, and internal checks (writer status) deny often.
-        logging.getLogger("casbin").setLevel(logging.ERROR)
+        # Casbin logs every denied request as a WARNING (and each role link at INFO) once
+        # a logging setup re-enables its loggers (uvicorn's does); refusals are on the
+        # audit record, and internal checks (writer status) deny often.
+        for name in CASBIN_LOGGERS:
+            logging.getLogger(name).setLevel(logging.ERROR)
         model = load_model(policies_dir)
         adapter = sqlalchemy_adapter.Adapter(engine, db_class=CasbinRule, create_table=False)
         self._enforcer = casbin.Enforcer(model, adapter)
@@ -121,7 +124,8 @@ class Acl:
         self._permissions = load_permissions(policies_dir)
         self._compiled = compilable(model)
         self._index: AclIndex | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the enforcer: reloads and Casbin's own decisions
+        self._sync_lock = threading.Lock()  # one reload per version change
         self._version: int | None = None
         self.reload()
 
@@ -156,11 +160,16 @@ class Acl:
         """Reload bindings unless they were loaded at ``version`` of the store's ACL.
 
         A load started after ``version`` was read holds at least that version's rules, so
-        a decision never uses rules older than the version its call saw.
+        a decision never uses rules older than the version its call saw. Calls that see a
+        new version together wait for one reload (it reads every binding) instead of each
+        running their own.
         """
-        if version != self._version:
-            self.reload()
-            self._version = version
+        if version == self._version:
+            return
+        with self._sync_lock:
+            if version != self._version:
+                self.reload()
+                self._version = version
 
     def refresh(self, session: Session) -> None:
         """Reload bindings when the store's ACL version moved (one primary-key read)."""
