@@ -127,7 +127,10 @@ class Acl:
         self._lock = threading.Lock()  # the enforcer: reloads and Casbin's own decisions
         self._sync_lock = threading.Lock()  # one reload per version change
         self._version: int | None = None
+        with Session(engine) as session:  # read first: the load below is at least as new
+            version = read_versions(session).acl
         self.reload()
+        self._version = version  # the first call does not load every binding again
 
     @property
     def permissions(self) -> list[tuple[str, str, str]]:
