@@ -12,6 +12,7 @@ from sqlalchemy import select
 from paybill.server.core.errors import NotFound
 from paybill.server.guards.authz import refusal
 from paybill.server.guards.call import Call
+from paybill.server.guards.tenant_cache import cached_tenant
 from paybill.server.store import Tenant
 
 
@@ -28,7 +29,9 @@ def scoped(call: Call, tenant: Tenant | None, missing: NotFound) -> Tenant:
 def tenant_by_slug(call: Call, arguments: Any) -> Tenant:
     """Raises: NotFound (platform callers), Denied (tenant-scoped callers, exists or not)."""
     slug = arguments.tenant
-    tenant = call.session.scalar(select(Tenant).where(Tenant.slug == slug))
+    tenant = cached_tenant(
+        call, f"slug:{slug}", lambda: call.session.scalar(select(Tenant).where(Tenant.slug == slug))
+    )
     return scoped(
         call,
         tenant,
@@ -62,7 +65,7 @@ def visible_record(
         raise missing
     domain = tenant.id if tenant is not None else "*"
     acl = call.services.acl
-    acl.refresh(call.session)
+    acl.sync(call.versions().acl)
     if not any(acl.allowed(call.caller.name, domain, tool) for tool in readers):
         raise missing
     return tenant

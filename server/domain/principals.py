@@ -101,6 +101,22 @@ def list_principals(session: Session) -> list[Principal]:
     return list(session.scalars(select(Principal).order_by(Principal.name)))
 
 
+@dataclass(frozen=True)
+class ActivePrincipal:
+    """What deciding a call needs of an active principal, detached from any session."""
+
+    id: str
+    name: str
+    role: Role
+    tenant_id: str | None
+
+
+def active_principal(session: Session, name: str) -> ActivePrincipal:
+    """Raises: NotFound (no such principal or disabled)."""
+    principal = get_principal(session, name)
+    return ActivePrincipal(principal.id, principal.name, principal.role, principal.tenant_id)
+
+
 def get_principal(session: Session, name: str) -> Principal:
     """Raises: NotFound (no such principal or disabled)."""
     principal = session.scalar(select(Principal).where(Principal.name == name))

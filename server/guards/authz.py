@@ -1,8 +1,9 @@
 """Authorisation: the Casbin ACL (RBAC, tenants as domains) and plan entitlements.
 
-Every decision is one Casbin enforcement (``Acl.allowed``), so a customised
-``acl_model.conf`` (matchers, effects) is honoured as written. What a call learnt is kept in
-``Call.grants``: the call's own tool, and insert_rows once writer status was asked.
+Every decision is Casbin's (``Acl.allowed``: the packaged model compiled, a customised
+``acl_model.conf`` enforced by Casbin as written), over bindings at least as new as the
+ACL version the call read. What a call learnt is kept in ``Call.grants``: the call's own
+tool, and insert_rows once writer status was asked.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def check_acl(call: Call) -> None:
     """Raises: Denied unless the caller's role grants the tool in the call's domain."""
     caller, tool = call.caller, call.spec.name
     domain = domain_of(call)
-    call.services.acl.refresh(call.session)
+    call.services.acl.sync(call.versions().acl)
     if not call.services.acl.allowed(caller.name, domain, tool):
         raise refusal(call, "platform-wide" if domain == "*" else "for this tenant")
     call.grants = call.grants | {tool}
@@ -74,7 +75,7 @@ def may_write_data(call: Call) -> bool:
     tenant's domain (one more enforcement unless the call is insert_rows itself), and the
     data.write feature for tenant callers."""
     tenant = call.target()
-    if WRITE_TOOL not in call.grants:
+    if WRITE_TOOL not in call.grants:  # the ACL was synced by check_acl in this call
         if not call.services.acl.allowed(call.caller.name, tenant.id, WRITE_TOOL):
             return False
         call.grants = call.grants | {WRITE_TOOL}

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from paybill.server.core.vocabulary import Role
 from paybill.server.domain import idempotency
+from paybill.server.domain.control_versions import Versions, read_versions
 from paybill.server.executors.dataplane.naming import TenantRoute
 from paybill.server.executors.dataplane.visibility import VisibleSchema, visible_schema
 from paybill.server.guards.spec import ApprovalNeedOut, DataMode, ToolSpec
@@ -83,6 +84,15 @@ class Call:
     claimed: bool = False  # the idempotency key is marked in flight (``release_store``)
     # A tenant write of this call committed: a failure after it must not free the key.
     tenant_wrote: bool = False
+    # The store's control versions as this call first read them (``versions``).
+    observed: Versions | None = None
+
+    def versions(self) -> Versions:
+        """The store's control versions, read once per call (the first guard that asks):
+        what the guards take from a cache must have been loaded at these versions."""
+        if self.observed is None:
+            self.observed = read_versions(self.session)
+        return self.observed
 
     @contextmanager
     def tenant_work(self, route: TenantRoute, read_only: bool) -> Iterator[None]:

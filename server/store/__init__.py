@@ -4,6 +4,7 @@ from paybill.server.store.acl_rules import CasbinRule
 from paybill.server.store.approvals import Approval
 from paybill.server.store.audit import AuditEvent
 from paybill.server.store.base import Base
+from paybill.server.store.control_versions import ControlVersion
 from paybill.server.store.idempotency import IdempotencyRecord
 from paybill.server.store.notifications import ApprovalNotification, NotificationStatus
 from paybill.server.store.principals import ApiKey, Principal
@@ -18,6 +19,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "CasbinRule",
+    "ControlVersion",
     "IdempotencyRecord",
     "LifecycleTransition",
     "NotificationStatus",

@@ -12,6 +12,7 @@ from typing import Any
 from paybill.server.core.ratelimit import RateLimiter
 from paybill.server.core.settings import Settings
 from paybill.server.core.slots import Slots
+from paybill.server.core.versioned_cache import VersionedCache
 from paybill.server.core.vocabulary import Isolation, Role, SubscriptionStatus
 from paybill.server.domain.lifecycle import Lifecycle, load_definition
 from paybill.server.guards.call import Call, Caller
@@ -139,6 +140,8 @@ def services(**overrides: Any) -> SimpleNamespace:
         "tenant_slots": Slots(4),
         "engines": SimpleNamespace(postgres=False),
         "clock": lambda: NOW,
+        "principals": VersionedCache(),
+        "tenants": VersionedCache(),
     }
     fields.update(overrides)
     return SimpleNamespace(**fields)

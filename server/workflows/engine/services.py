@@ -7,7 +7,7 @@ the workflow layer holds it, so the store, domain and executors stay usable on t
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Engine
@@ -15,10 +15,13 @@ from sqlalchemy import Engine
 from paybill.server.core.ratelimit import RateLimiter
 from paybill.server.core.settings import Settings
 from paybill.server.core.slots import Slots
+from paybill.server.core.versioned_cache import VersionedCache
 from paybill.server.domain.acl import Acl
 from paybill.server.domain.audit_log import AuditLog
 from paybill.server.domain.billing_policy import BillingPolicy
 from paybill.server.domain.lifecycle import Lifecycle
+from paybill.server.domain.principals import ActivePrincipal
+from paybill.server.domain.tenant_snapshots import TenantSnapshot
 from paybill.server.executors.dataplane.engines import Engines
 from paybill.server.executors.provisioner import Provisioner
 from paybill.server.store.database import Database
@@ -42,3 +45,7 @@ class Services:
     billing: BillingPolicy  # policies/billing.yaml
     kinds: Kinds  # the workflow kinds this version runs (workflows.kinds.KINDS)
     audit: AuditLog  # the keyed chain and its checkpoint file
+    # Active principals by name, under the store's principals version (the authenticate guard).
+    principals: VersionedCache[str, ActivePrincipal] = field(default_factory=VersionedCache)
+    # Tenants of read-only calls by slug or id, under the tenants version (tenant resolvers).
+    tenants: VersionedCache[str, TenantSnapshot] = field(default_factory=VersionedCache)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -233,3 +234,113 @@ def test_0007_keeps_one_pending_approval_per_effect_and_one_waiting_downgrade(
             not_before=start,
         )
     db.dispose()
+
+
+def _versions(engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return dict(conn.execute(text("SELECT scope, version FROM control_versions")).all())
+
+
+# Writes by raw SQL (as any process could make them) and the scope each must move.
+CONTROL_WRITES = [
+    ("acl", "INSERT INTO casbin_rules (ptype, v0, v1, v2) VALUES ('g', 'user:x', 'operator', '*')"),
+    ("acl", "UPDATE casbin_rules SET v1 = 'approver' WHERE v0 = 'user:x'"),
+    ("acl", "DELETE FROM casbin_rules WHERE v0 = 'user:x'"),
+    (
+        "principals",
+        "INSERT INTO principals (id, name, role, disabled, created_at) "
+        "VALUES ('p1', 'x', 'operator', false, CURRENT_TIMESTAMP)",
+    ),
+    ("principals", "UPDATE principals SET disabled = true WHERE id = 'p1'"),
+    ("principals", "DELETE FROM principals WHERE id = 'p1'"),
+    ("tenants", "UPDATE plans SET name = name || '!' WHERE id = 'free'"),
+    (
+        "tenants",
+        "INSERT INTO tenants (id, slug, name, plan_id, isolation, cloud, region, state, version, "
+        "created_at, updated_at) VALUES ('t1', 'x', 'X', 'free', 'pooled', 'local', 'local', "
+        "'active', 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+    ),
+    (
+        "tenants",
+        "INSERT INTO subscriptions (id, tenant_id, plan_id, status, current_period_start, "
+        "current_period_end, created_at, updated_at) VALUES ('s1', 't1', 'free', 'active', "
+        "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+    ),
+    ("tenants", "UPDATE subscriptions SET status = 'past_due' WHERE id = 's1'"),
+    ("tenants", "DELETE FROM subscriptions WHERE id = 's1'"),
+    ("tenants", "UPDATE tenants SET state = 'suspended' WHERE id = 't1'"),
+    ("tenants", "DELETE FROM tenants WHERE id = 't1'"),
+]
+
+
+def test_0011_every_write_to_a_decisive_table_moves_its_scope(db: Database) -> None:
+    """Triggers, not the application, move the versions: raw SQL from any writer counts."""
+    for scope, statement in CONTROL_WRITES:
+        before = _versions(db.engine)
+        with db.engine.begin() as conn:
+            conn.execute(text(statement))
+        after = _versions(db.engine)
+        assert after[scope] > before[scope], statement
+        assert {k: v for k, v in after.items() if k != scope} == {
+            k: v for k, v in before.items() if k != scope
+        }, statement
+
+
+def test_0013_downgrade_removes_the_versions_and_their_triggers(empty_url: str) -> None:
+    engine = make_engine(empty_url)
+    migrate.upgrade(engine)
+    assert _versions(engine) == {"acl": 0, "principals": 0, "tenants": 0}
+    migrate.downgrade(engine, "0012")
+    assert "control_versions" not in inspect(engine).get_table_names()
+    with engine.begin() as conn:  # a trigger left behind would fail on the missing table
+        conn.execute(text(CONTROL_WRITES[0][1]))
+        conn.execute(text(CONTROL_WRITES[3][1]))
+    migrate.upgrade(engine)
+    assert _versions(engine) == {"acl": 0, "principals": 0, "tenants": 0}
+    with engine.begin() as conn:
+        conn.execute(text(CONTROL_WRITES[2][1]))
+    assert _versions(engine)["acl"] == 1
+    engine.dispose()
+
+
+@pytest.mark.postgres_only
+def test_0011_versions_add_no_lock_cycle_between_writers(db: Database) -> None:
+    """A writer holding a subscription row (the billing tick locks one, then updates it) and
+    another that changed a tenant and waits for that row both commit: the version row is
+    taken at commit, never held while a transaction waits (an immediate bump would deadlock
+    here, the first writer waiting for the version the second holds)."""
+    with db.engine.begin() as conn:
+        for statement in (CONTROL_WRITES[7][1], CONTROL_WRITES[8][1]):
+            conn.execute(text(statement))
+    before = _versions(db.engine)["tenants"]
+    holder = db.engine.connect()
+    holder.begin()
+    holder.execute(text("SELECT id FROM subscriptions WHERE id = 's1' FOR UPDATE"))
+    errors: list[BaseException] = []
+
+    def other_writer() -> None:
+        try:
+            with db.engine.begin() as conn:
+                conn.execute(text("UPDATE tenants SET name = 'Y' WHERE id = 't1'"))
+                conn.execute(text("UPDATE subscriptions SET status = 'past_due' WHERE id = 's1'"))
+        except BaseException as exc:  # reported below: the thread must not die silently
+            errors.append(exc)
+
+    thread = threading.Thread(target=other_writer)
+    thread.start()
+    with db.engine.connect() as watcher:  # until the other writer waits for the row lock
+        waiting = text(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND query LIKE 'UPDATE subscriptions%'"
+        )
+        while watcher.execute(waiting).scalar() == 0 and thread.is_alive():
+            watcher.rollback()
+    holder.execute(text("UPDATE subscriptions SET status = 'canceled' WHERE id = 's1'"))
+    holder.commit()
+    holder.close()
+    thread.join(timeout=30)
+    assert not thread.is_alive() and errors == []
+    assert _versions(db.engine)["tenants"] == before + 2
+    with db.engine.begin() as conn:  # not a tenant the store's teardown could route to
+        conn.execute(text(CONTROL_WRITES[10][1]))
+        conn.execute(text(CONTROL_WRITES[12][1]))

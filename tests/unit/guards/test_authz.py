@@ -3,6 +3,7 @@ read from the same single ACL consultation."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Iterator
 from importlib.resources import files
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from paybill.server.core.errors import Denied
 from paybill.server.core.vocabulary import Role
-from paybill.server.domain.acl import Acl
+from paybill.server.domain.acl import CASBIN_LOGGERS, Acl
 from paybill.server.domain.principals import add_principal
 from paybill.server.domain.tenants import create_tenant
 from paybill.server.guards.authenticate import load_caller
@@ -135,8 +136,8 @@ class CountingAcl:
     def __init__(self, acl: Acl) -> None:
         self.acl, self.consulted = acl, []
 
-    def refresh(self, session: Session) -> None:
-        self.acl.refresh(session)
+    def sync(self, version: int) -> None:
+        self.acl.sync(version)
 
     def allowed(self, principal: str, domain: str, tool: str) -> bool:
         self.consulted.append(("allowed", principal, domain, tool))
@@ -210,3 +211,31 @@ def test_writer_status(situation, caller, grants, features, expected) -> None:
         services_=services(acl=GrantedAcl(grants)),
     )
     assert may_write_data(call) is expected, situation
+
+
+@pytest.mark.parametrize("customised", [False, True])
+def test_a_denied_writer_check_logs_nothing(
+    bound,
+    store: Database,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    customised: bool,
+) -> None:
+    """Writer status is asked of every read of tenant data and is mostly denied: neither the
+    compiled ACL nor Casbin (a customised model) logs the refusal. Casbin's loggers start
+    disabled, but a logging setup (uvicorn's dictConfig) enables them again: as here."""
+    session, acl = bound
+    if customised:
+        policies = tmp_path / "policies"
+        shutil.copytree(files("paybill.policies"), policies)
+        model = (policies / "acl_model.conf").read_text()
+        (policies / "acl_model.conf").write_text(model.replace("r.act == p.act", "p.act == r.act"))
+        acl = Acl(make_engine(str(store.engine.url), write_lock=False), policies)
+        assert not acl.compiled
+    for name in CASBIN_LOGGERS:  # after the enforcers are made: each disables them anew
+        monkeypatch.setattr(logging.getLogger(name), "disabled", False)
+    call = _call(session, acl, "ops", "run_sql", "acme")
+    with caplog.at_level(logging.DEBUG):
+        assert may_write_data(call) is False
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
