@@ -154,7 +154,8 @@ class AwsAccountVendor:
         partition, management = caller["Arn"].split(":")[1], caller["Account"]
         org = session.client("organizations", **self._options())
         account_id = self._account(org, tenant, names, tags, changes)
-        member = self._member_session(session, partition, account_id, tenant.slug)
+        access_role_arn = f"arn:{partition}:iam::{account_id}:role/{self.access_role}"
+        member = self._member_session(session, access_role_arn, tenant.slug)
         trust = trust_policy(partition, management, tenant.id)
         iam = member.client("iam", **self._options())
         role_arn = self._role(iam, tenant, names, tags, trust, changes)
@@ -165,6 +166,8 @@ class AwsAccountVendor:
             "account_email": names.email,
             "role_name": names.role_name,
             "role_arn": role_arn,
+            # The role Terraform assumes to create the tenant's resources in the account.
+            "access_role_arn": access_role_arn,
             "tags": tags,
             "changes": changes,
         }
@@ -233,9 +236,8 @@ class AwsAccountVendor:
             self.sleep(self.poll_seconds)
 
     def _member_session(
-        self, session: boto3.session.Session, partition: str, account_id: str, slug: str
+        self, session: boto3.session.Session, role: str, slug: str
     ) -> boto3.session.Session:
-        role = f"arn:{partition}:iam::{account_id}:role/{self.access_role}"
         sts = session.client("sts", **self._options())
         with _aws_step("assuming the member account's access role", slug):
             credentials = self._assume(sts, role)

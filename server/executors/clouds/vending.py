@@ -3,7 +3,7 @@ tenant, created before the tenant's Terraform module runs."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from paybill.server.core.errors import ProvisioningFailed
@@ -65,3 +65,17 @@ class LazyVendor:
 
     def vend(self, tenant: TenantFacts) -> dict[str, Any]:
         return self.resolve().vend(tenant)
+
+
+def terraform_account(vended: Mapping[str, Any]) -> dict[str, str]:
+    """The module's ``account`` variable from a vendor's facts: where Terraform must create
+    the silo tenant's resources (the modules' README lists the keys per cloud).
+
+    AWS: the member account and the role Terraform assumes there (the organisation's access
+    role: the tenant role is tag-scoped and may not create the VPC). GCP: the project."""
+    cloud = vended.get("cloud")
+    if cloud == CloudTarget.AWS.value:
+        return {"id": str(vended["account_id"]), "role_arn": str(vended["access_role_arn"])}
+    if cloud == CloudTarget.GCP.value:
+        return {"project_id": str(vended["project_id"])}
+    return {}

@@ -14,7 +14,7 @@ import re
 import shutil
 import subprocess
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -152,9 +152,15 @@ class Terraform:
         return result.stdout
 
 
-def variables(facts: TenantFacts) -> dict[str, Any]:
+def variables(
+    facts: TenantFacts,
+    account: Mapping[str, str] | None = None,
+    platform: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """The module interface's inputs for one tenant (written as ``paybill.auto.tfvars.json``,
-    so values never pass through a shell or the command line)."""
+    so values never pass through a shell or the command line). ``account``: what the
+    vendor created for a silo tenant (``vending.terraform_account``); ``platform``: the
+    deployment's shared ids (``PAYBILL_TERRAFORM_PLATFORM``)."""
     tier = tier_name(facts.tier)
     return {
         "tenant_id": facts.id,
@@ -163,6 +169,8 @@ def variables(facts: TenantFacts) -> dict[str, Any]:
         "isolation": facts.isolation.value,
         "region": facts.region,
         "tags": {"paybill_slug": facts.slug, "paybill_plan": facts.plan, "managed_by": "paybill"},
+        "account": dict(account or {}),
+        "platform": dict(platform or {}),
     }
 
 
@@ -170,10 +178,20 @@ class TenantWorkspace:
     """``<root>/<tenant id>/<cloud>``: the module's files, and the tenant's state, kept there
     (local backend) or in a schema of its own on PostgreSQL (``pg`` backend)."""
 
-    def __init__(self, root: Path, facts: TenantFacts, state_conn: str | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        facts: TenantFacts,
+        state_conn: str | None = None,
+        *,
+        account: Mapping[str, str] | None = None,
+        platform: Mapping[str, str] | None = None,
+    ) -> None:
         self.facts = facts
         self.path = root / facts.id / facts.cloud.value
         self.state_conn = state_conn
+        self.account = dict(account or {})
+        self.platform = dict(platform or {})
 
     @property
     def state_schema(self) -> str:
@@ -182,8 +200,9 @@ class TenantWorkspace:
     def prepare(self) -> Path:
         """The module, the backend and this workspace's facts as its variables."""
         self.prepare_config()
-        values = json.dumps(variables(self.facts), indent=2, sort_keys=True)
-        (self.path / "paybill.auto.tfvars.json").write_text(values + "\n")
+        values = variables(self.facts, self.account, self.platform)
+        text = json.dumps(values, indent=2, sort_keys=True)
+        (self.path / "paybill.auto.tfvars.json").write_text(text + "\n")
         # Paybill's tenant run lock already serialises runs of this workspace, so a local
         # state lock left here can only belong to a terraform process killed mid-run.
         (self.path / ".terraform.tfstate.lock.info").unlink(missing_ok=True)
