@@ -67,7 +67,7 @@ resource "aws_db_instance" "this" {
   enabled_cloudwatch_logs_exports     = ["postgresql", "upgrade"]
   performance_insights_enabled        = true
   performance_insights_kms_key_id     = lookup(var.platform, "aws_kms_key_arn", null)
-  deletion_protection                 = true
+  deletion_protection                 = var.deletion_protection
   skip_final_snapshot                 = false
   final_snapshot_identifier           = "${local.name}-final"
   tags                                = local.tags

@@ -55,3 +55,9 @@ variable "platform" {
   type        = map(string)
   default     = {}
 }
+
+variable "deletion_protection" {
+  description = "Keep the tenant's data stores deletion-protected; Paybill sets false only in offboarding's deletion, which the plan policy allows alone to lift it."
+  type        = bool
+  default     = true
+}

@@ -13,14 +13,14 @@ resource "google_sql_database_instance" "this" {
   region           = var.region
   database_version = "POSTGRES_15"
   #checkov:skip=CKV_GCP_79:PostgreSQL 15 on every cloud, the version Paybill is tested with
-  deletion_protection = true
+  deletion_protection = var.deletion_protection
   # Encrypted at rest by Google; a customer-managed key when the platform names one.
   encryption_key_name = lookup(var.platform, "gcp_kms_key", null)
 
   settings {
     tier                        = "db-custom-2-7680"
     availability_type           = "REGIONAL"
-    deletion_protection_enabled = true
+    deletion_protection_enabled = var.deletion_protection
     user_labels                 = local.labels
 
     backup_configuration {

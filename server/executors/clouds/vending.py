@@ -34,6 +34,25 @@ class CloudAccountVendor(Protocol):
         ...
 
 
+class DataStoreArchiver(Protocol):
+    """A vendor that can also archive a silo tenant's dedicated data store (offboarding)."""
+
+    def archive(self, tenant: TenantFacts) -> dict[str, Any]:
+        """Snapshot and stop the tenant's data store; return what was done.
+
+        Raises:
+            ProvisioningFailed: it could not be found or archived.
+        """
+        ...
+
+
+def archiver(vendor: CloudAccountVendor) -> DataStoreArchiver | None:
+    """``vendor`` (resolved if lazy) when it can archive, else None."""
+    resolved = vendor.resolve() if isinstance(vendor, LazyVendor) else vendor
+    archive = getattr(resolved, "archive", None)
+    return resolved if callable(archive) else None  # type: ignore[return-value]
+
+
 class LazyVendor:
     """A vendor whose cloud SDK (the ``aws`` or ``gcp`` extra) is imported on first ``vend``,
     so a server that never vends an account needs neither SDK installed."""

@@ -156,11 +156,14 @@ def variables(
     facts: TenantFacts,
     account: Mapping[str, str] | None = None,
     platform: Mapping[str, str] | None = None,
+    *,
+    protect: bool = True,
 ) -> dict[str, Any]:
     """The module interface's inputs for one tenant (written as ``paybill.auto.tfvars.json``,
     so values never pass through a shell or the command line). ``account``: what the
     vendor created for a silo tenant (``vending.terraform_account``); ``platform``: the
-    deployment's shared ids (``PAYBILL_TERRAFORM_PLATFORM``)."""
+    deployment's shared ids (``PAYBILL_TERRAFORM_PLATFORM``); ``protect``: False only in
+    offboarding's deletion, to lift the data stores' deletion protection."""
     tier = tier_name(facts.tier)
     return {
         "tenant_id": facts.id,
@@ -171,6 +174,7 @@ def variables(
         "tags": {"paybill_slug": facts.slug, "paybill_plan": facts.plan, "managed_by": "paybill"},
         "account": dict(account or {}),
         "platform": dict(platform or {}),
+        "deletion_protection": protect,
     }
 
 
@@ -186,8 +190,10 @@ class TenantWorkspace:
         *,
         account: Mapping[str, str] | None = None,
         platform: Mapping[str, str] | None = None,
+        protect: bool = True,
     ) -> None:
         self.facts = facts
+        self.protect = protect
         self.path = root / facts.id / facts.cloud.value
         self.state_conn = state_conn
         self.account = dict(account or {})
@@ -200,7 +206,7 @@ class TenantWorkspace:
     def prepare(self) -> Path:
         """The module, the backend and this workspace's facts as its variables."""
         self.prepare_config()
-        values = variables(self.facts, self.account, self.platform)
+        values = variables(self.facts, self.account, self.platform, protect=self.protect)
         text = json.dumps(values, indent=2, sort_keys=True)
         (self.path / "paybill.auto.tfvars.json").write_text(text + "\n")
         # Paybill's tenant run lock already serialises runs of this workspace, so a local
@@ -269,9 +275,12 @@ def run_module(
     policy: PlanPolicy,
     *,
     destroy: bool = False,
+    offboarding: bool = False,
     progress: Progress = lambda _message: None,
 ) -> dict[str, Any]:
     """Plan, check and apply the tenant's module; return its outputs (empty after destroy).
+    ``offboarding``: the plan policy lets this run lift deletion protection (destroy runs
+    are offboarding's by definition).
 
     Raises:
         ProvisioningFailed: a terraform step failed or the plan broke the tier's policy.
@@ -297,7 +306,7 @@ def run_module(
             plan,
             tier=tier_name(facts.tier),
             tenant_id=facts.id,
-            offboarding=destroy,
+            offboarding=destroy or offboarding,
         )
         progress("terraform apply")
         terraform.run(workdir, "apply", *flags, *locking, plan_file)

@@ -7,8 +7,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from paybill.server.core.errors import ProvisioningFailed
 from paybill.server.core.vocabulary import CloudTarget, Isolation
-from paybill.server.executors.clouds.vending import CloudAccountVendor, terraform_account
+from paybill.server.executors.clouds.vending import (
+    CloudAccountVendor,
+    archiver,
+    terraform_account,
+)
 from paybill.server.executors.dataplane.engines import Engines
 from paybill.server.executors.local import LocalProvisioner
 from paybill.server.executors.provisioner import Progress, TenantFacts, no_progress
@@ -113,17 +118,28 @@ class TerraformProvisioner:
         return {"cloud_account": vendor.vend(tenant)}
 
     def _workspace(
-        self, tenant: TenantFacts, vended: Mapping[str, Any] | None = None
+        self, tenant: TenantFacts, vended: Mapping[str, Any] | None = None, *, protect: bool = True
     ) -> TenantWorkspace:
         account = terraform_account(vended.get("cloud_account", {})) if vended else {}
         return TenantWorkspace(
-            self.root, tenant, self.state_conn, account=account, platform=self.platform
+            self.root,
+            tenant,
+            self.state_conn,
+            account=account,
+            platform=self.platform,
+            protect=protect,
         )
 
     def destroy(self, tenant: TenantFacts, progress: Progress = no_progress) -> dict[str, Any]:
         # Offboarding's last step: the policy check allows destroying data stores here only.
         # Terraform destroys in the silo tenant's account, found again by the vendor.
-        workspace = self._workspace(tenant, self._vend(tenant, progress))
+        workspace = self._workspace(tenant, self._vend(tenant, progress), protect=False)
+        if tenant.cloud is not CloudTarget.LOCAL:
+            # Cloud data stores are deletion-protected (AWS and GCP refuse to delete them
+            # otherwise): one apply lifts the protection, which the plan policy allows in
+            # offboarding only; the destroy then removes them (AWS: after a final snapshot).
+            progress("lift deletion protection")
+            run_module(self.terraform, workspace, self.policy, offboarding=True, progress=progress)
         run_module(self.terraform, workspace, self.policy, destroy=True, progress=progress)
         result: dict[str, Any] = {"provisioner": self.name, "terraform": "destroyed"}
         if tenant.cloud is CloudTarget.LOCAL:
@@ -131,8 +147,24 @@ class TerraformProvisioner:
         return result
 
     def archive(self, tenant: TenantFacts, progress: Progress = no_progress) -> dict[str, Any]:
-        # Archiving keeps the infrastructure (data stays until deletion); it only makes the
-        # tenant's data read-only. Destroying it is the deletion step of offboarding.
+        """Archiving keeps the tenant's data until deletion destroys it: local, read-only
+        database objects; an AWS silo tenant, a snapshot of its stopped RDS instance.
+
+        Raises:
+            ProvisioningFailed: a target that cannot archive yet (nothing is changed), or the
+                archive itself failed.
+        """
         if tenant.cloud is CloudTarget.LOCAL:
             return {"provisioner": self.name, "objects": self.local.archive(tenant)}
-        return {"provisioner": self.name, "read_only": False}
+        vendor = self.vendors.get(tenant.cloud)
+        found = archiver(vendor) if vendor and tenant.isolation is Isolation.SILO else None
+        if found is None:
+            raise ProvisioningFailed(
+                f"Archiving a {tenant.isolation.value} tenant on {tenant.cloud.value} is not "
+                "supported yet; nothing was changed (access is revoked and the export "
+                "verified). Its infrastructure keeps running until deleted; see docs/clouds.md.",
+                cloud=tenant.cloud.value,
+                isolation=tenant.isolation.value,
+            )
+        progress(f"{tenant.cloud.value} snapshot and stop")
+        return {"provisioner": self.name, "archive": found.archive(tenant)}

@@ -72,7 +72,9 @@ def plan_checked(
     # tenant-*: a file left behind by a killed process is swept with the runs' plans.
     plan_file, var_file = workdir / f"tenant-{scratch}.tfplan", workdir / f"vars-{scratch}.json"
     try:
-        values = variables(workspace.facts, workspace.account, workspace.platform)
+        values = variables(
+            workspace.facts, workspace.account, workspace.platform, protect=workspace.protect
+        )
         _private_write(var_file, json.dumps(values).encode())
         terraform.run(workdir, "init", *_FLAGS, *workspace.init_args())
         terraform.run(

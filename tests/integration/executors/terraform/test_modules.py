@@ -11,7 +11,17 @@ import pytest
 from paybill.server.executors.terraform.cli import Terraform, modules_root
 
 TARGETS = ["local", "aws", "gcp", "azure", "oci", "ibm"]
-INPUTS = {"tenant_id", "tenant_slug", "tier", "isolation", "region", "tags", "account", "platform"}
+INPUTS = {
+    "tenant_id",
+    "tenant_slug",
+    "tier",
+    "isolation",
+    "region",
+    "tags",
+    "account",
+    "platform",
+    "deletion_protection",
+}
 OUTPUTS = {"endpoint", "connection", "resource_ids"}
 FILES = {"main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md"}
 NEWER_THAN_1_0 = ("terraform_data", "optional(", "check {", "import {", "removed {")
@@ -134,10 +144,18 @@ def test_every_scanner_suppression_gives_its_reason(target: str) -> None:
 def test_silo_data_stores_are_encrypted_and_protected_from_deletion() -> None:
     stores = {kind: body for kind, _, body in _resources("aws") + _resources("gcp")}
     rds, cloud_sql = stores["aws_db_instance"], stores["google_sql_database_instance"]
-    assert rds["storage_encrypted"] is True and rds["deletion_protection"] is True
+    protected = "${var.deletion_protection}"  # true unless offboarding's deletion lifts it
+    assert rds["storage_encrypted"] is True and rds["deletion_protection"] == protected
     assert rds["skip_final_snapshot"] is False and rds["publicly_accessible"] is False
-    assert cloud_sql["deletion_protection"] is True
-    assert cloud_sql["settings"][0]["deletion_protection_enabled"] is True
+    assert cloud_sql["deletion_protection"] == protected
+    assert cloud_sql["settings"][0]["deletion_protection_enabled"] == protected
+    for target in TARGETS:
+        variables = {
+            name: body
+            for b in _load(target, "variables.tf")["variable"]
+            for name, body in b.items()
+        }
+        assert variables["deletion_protection"]["default"] is True
 
 
 def test_gcp_creates_nothing_project_level() -> None:
