@@ -24,4 +24,6 @@ ruff check .
 ruff format --check .
 lint-imports
 bash scripts/typecheck.sh
+# terraform validate and checkov over the tenant modules (docs/clouds.md).
+bash scripts/terraform-checks.sh
 pytest -n "${PYTEST_WORKERS:-2}" --dist loadgroup --durations=25 "$@"

@@ -104,7 +104,13 @@ def _provisioner(settings: Settings, engines: Engines) -> Provisioner:
                 )
             state_conn = pg_state_conn(settings.database_url)
         return TerraformProvisioner(
-            settings.data_dir, engines, terraform, policy, vendors, state_conn=state_conn
+            settings.data_dir,
+            engines,
+            terraform,
+            policy,
+            vendors,
+            state_conn=state_conn,
+            platform=settings.terraform_platform,
         )
     return LocalProvisioner(settings.data_dir, engines)
 

@@ -131,6 +131,12 @@ class Settings(BaseSettings):
         default=None,
         description="CLI configuration file for it (provider mirror); TF_CLI_CONFIG_FILE.",
     )
+    terraform_platform: dict[str, str] = Field(
+        default_factory=dict,
+        description="Deployment-wide ids the tenant modules need, as a JSON object (shared "
+        "instances, OCI compartment/subnet/vault OCIDs, Azure subscription; docs/clouds.md). "
+        "Never secrets.",
+    )
 
     # Cloud account vending for silo tenants (terraform provisioner). Credentials are never
     # settings: boto3's and google.auth's standard chains provide them.

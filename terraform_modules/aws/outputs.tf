@@ -11,6 +11,7 @@ output "connection" {
   value = {
     isolation = var.isolation
     region    = var.region
+    account   = local.silo ? local.account_id : data.aws_caller_identity.current.account_id
     secret    = local.bridge ? aws_secretsmanager_secret.this[0].arn : ""
     iam_role  = local.pooled ? aws_iam_role.this[0].arn : ""
   }

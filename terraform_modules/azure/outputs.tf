@@ -11,7 +11,8 @@ output "connection" {
   value = {
     isolation      = var.isolation
     region         = var.region
-    resource_group = local.silo ? azurerm_resource_group.this[0].name : "paybill-shared"
+    subscription   = local.subscription_id
+    resource_group = local.silo ? azurerm_resource_group.this[0].name : local.shared_group
     database       = local.bridge ? azurerm_postgresql_flexible_server_database.this[0].name : ""
   }
 }

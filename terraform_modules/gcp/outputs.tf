@@ -11,7 +11,7 @@ output "connection" {
   value = {
     isolation = var.isolation
     region    = var.region
-    project   = local.silo ? google_project.this[0].project_id : ""
+    project   = local.project
     database  = local.bridge ? google_sql_database.this[0].name : ""
   }
 }
@@ -19,7 +19,6 @@ output "connection" {
 output "resource_ids" {
   description = "Ids of the resources this module manages."
   value = concat(
-    google_project.this[*].id,
     google_sql_database_instance.this[*].id,
     google_sql_database.this[*].id,
   )

@@ -1,10 +1,8 @@
 # IBM Cloud: silo = a resource group with a dedicated Databases for PostgreSQL instance;
 # bridge = service credentials on the shared regional instance; pooled = tenant tags.
 locals {
-  tags   = [for k, v in merge(var.tags, { paybill_tenant_id = var.tenant_id, paybill_tier = var.tier }) : "${k}:${v}"]
-  name   = "paybill-${var.tenant_slug}"
-  silo   = var.isolation == "silo"
-  bridge = var.isolation == "bridge"
+  tags = [for k, v in merge(var.tags, { paybill_tenant_id = var.tenant_id, paybill_tier = var.tier }) : "${k}:${v}"]
+  name = "paybill-${var.tenant_slug}"
 }
 
 resource "ibm_resource_group" "this" {
@@ -21,12 +19,14 @@ resource "ibm_database" "this" {
   version           = "15"
   location          = var.region
   resource_group_id = ibm_resource_group.this[0].id
+  # Encrypted at rest by the service (always on); reachable on private endpoints only.
+  service_endpoints = "private"
   tags              = local.tags
 }
 
 data "ibm_database" "shared" {
   count    = local.bridge ? 1 : 0
-  name     = "paybill-shared-${var.region}"
+  name     = local.shared_instance
   location = var.region
   service  = "databases-for-postgresql"
 }

@@ -12,7 +12,7 @@ output "connection" {
     isolation   = var.isolation
     region      = var.region
     compartment = local.silo ? oci_identity_compartment.this[0].id : ""
-    secret      = local.bridge ? oci_vault_secret.this[0].id : ""
+    secret      = local.silo || local.bridge ? oci_vault_secret.this[0].id : ""
   }
 }
 

@@ -43,3 +43,21 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "account" {
+  description = "The account vended for a silo tenant, as Paybill's vendor returned it (aws: id, role_arn; gcp: project_id; azure: subscription_id); empty for pooled and bridge tenants and for clouds without a vendor."
+  type        = map(string)
+  default     = {}
+}
+
+variable "platform" {
+  description = "Deployment-wide ids the module needs (shared instances, parent compartment, vault; see the module's README), from PAYBILL_TERRAFORM_PLATFORM. Never secrets."
+  type        = map(string)
+  default     = {}
+}
+
+variable "deletion_protection" {
+  description = "Keep the tenant's data stores deletion-protected; Paybill sets false only in offboarding's deletion, which the plan policy allows alone to lift it."
+  type        = bool
+  default     = true
+}

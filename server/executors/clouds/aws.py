@@ -10,6 +10,9 @@ For one tenant it converges, finding each thing before creating it so a re-run c
 3. an inline policy on that role allowing actions only on resources carrying the tenant's
    ``paybill_tenant_id`` tag, and never on IAM or the organisation.
 
+Archiving a silo tenant (offboarding) snapshots and stops its RDS instance in the member
+account (``archive``).
+
 Credentials come from boto3's standard provider chain (environment, shared config, SSO,
 instance role). The member account's temporary credentials stay inside a boto3 session: they
 are never returned, logged or put in an error. Every boto3/botocore error becomes
@@ -154,7 +157,8 @@ class AwsAccountVendor:
         partition, management = caller["Arn"].split(":")[1], caller["Account"]
         org = session.client("organizations", **self._options())
         account_id = self._account(org, tenant, names, tags, changes)
-        member = self._member_session(session, partition, account_id, tenant.slug)
+        access_role_arn = f"arn:{partition}:iam::{account_id}:role/{self.access_role}"
+        member = self._member_session(session, access_role_arn, tenant.slug)
         trust = trust_policy(partition, management, tenant.id)
         iam = member.client("iam", **self._options())
         role_arn = self._role(iam, tenant, names, tags, trust, changes)
@@ -165,7 +169,72 @@ class AwsAccountVendor:
             "account_email": names.email,
             "role_name": names.role_name,
             "role_arn": role_arn,
+            # The role Terraform assumes to create the tenant's resources in the account.
+            "access_role_arn": access_role_arn,
             "tags": tags,
+            "changes": changes,
+        }
+
+    def archive(self, tenant: TenantFacts) -> dict[str, Any]:
+        """Snapshot and stop the silo tenant's RDS instance (``paybill-<slug>``, the aws
+        module's name) in its member account; a re-run changes nothing.
+
+        AWS starts a stopped instance again after seven days: the snapshot is what archiving
+        keeps for sure (docs/clouds.md).
+
+        Raises:
+            ProvisioningFailed: no email domain, no member account or instance for the
+                tenant, the account belongs to another tenant, or an AWS call failed.
+        """
+        if not self.email_domain:
+            raise ProvisioningFailed(
+                "AWS archiving needs the member accounts' email domain; set "
+                "PAYBILL_AWS_ACCOUNT_EMAIL_DOMAIN.",
+                tenant=tenant.slug,
+            )
+        names = AwsNames.for_tenant(tenant, self.email_domain)
+        session = boto3.session.Session()
+        with _aws_step("reading the caller identity", tenant.slug):
+            partition = session.client("sts", **self._options()).get_caller_identity()["Arn"]
+        org = session.client("organizations", **self._options())
+        with _aws_step("looking up the member account", tenant.slug):
+            account = _find_account(org, names.email)
+            owner = (
+                _tags(org.list_tags_for_resource(ResourceId=account["Id"])["Tags"])
+                if account
+                else {}
+            )
+        if account is None:
+            raise ProvisioningFailed(
+                f"No AWS member account for {tenant.slug!r}: nothing to archive, nothing was "
+                "changed.",
+                tenant=tenant.slug,
+            )
+        _check_owner(owner, tenant, f"AWS account {account['Id']}")
+        role = f"arn:{partition.split(':')[1]}:iam::{account['Id']}:role/{self.access_role}"
+        member = self._member_session(session, role, tenant.slug)
+        # No rds stubs in the dev extra: the client is untyped here.
+        rds: Any = member.client(
+            "rds", region_name=tenant.region, endpoint_url=self.endpoint_url, config=self.config
+        )
+        instance, snapshot = f"paybill-{tenant.slug}", f"paybill-{tenant.slug}-archive"
+        changes: list[str] = []
+        with _aws_step("snapshotting and stopping the database instance", tenant.slug):
+            status = rds.describe_db_instances(DBInstanceIdentifier=instance)["DBInstances"][0][
+                "DBInstanceStatus"
+            ]
+            if status not in ("stopped", "stopping"):
+                rds.stop_db_instance(DBInstanceIdentifier=instance, DBSnapshotIdentifier=snapshot)
+                changes.append("snapshot and stop")
+            elif not _has_snapshot(rds, instance, snapshot):
+                rds.create_db_snapshot(DBInstanceIdentifier=instance, DBSnapshotIdentifier=snapshot)
+                changes.append("snapshot")
+        return {
+            "cloud": CloudTarget.AWS.value,
+            "account_id": account["Id"],
+            "db_instance": instance,
+            "snapshot": snapshot,
+            "stopped": True,
             "changes": changes,
         }
 
@@ -233,9 +302,8 @@ class AwsAccountVendor:
             self.sleep(self.poll_seconds)
 
     def _member_session(
-        self, session: boto3.session.Session, partition: str, account_id: str, slug: str
+        self, session: boto3.session.Session, role: str, slug: str
     ) -> boto3.session.Session:
-        role = f"arn:{partition}:iam::{account_id}:role/{self.access_role}"
         sts = session.client("sts", **self._options())
         with _aws_step("assuming the member account's access role", slug):
             credentials = self._assume(sts, role)
@@ -306,6 +374,12 @@ class AwsAccountVendor:
             RoleName=role_name, PolicyName=SCOPE_POLICY, PolicyDocument=json.dumps(wanted)
         )
         changes.append("put scope policy")
+
+
+def _has_snapshot(rds: Any, instance: str, snapshot: str) -> bool:
+    found = rds.describe_db_snapshots(DBInstanceIdentifier=instance, SnapshotType="manual")
+    found = found["DBSnapshots"]
+    return any(item["DBSnapshotIdentifier"] == snapshot for item in found)
 
 
 def _find_account(org: OrganizationsClient, email: str) -> AccountTypeDef | None:

@@ -3,7 +3,7 @@ tenant, created before the tenant's Terraform module runs."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from paybill.server.core.errors import ProvisioningFailed
@@ -32,6 +32,25 @@ class CloudAccountVendor(Protocol):
     def vend(self, tenant: TenantFacts) -> dict[str, Any]:
         """Create or find the tenant's account; return its facts."""
         ...
+
+
+class DataStoreArchiver(Protocol):
+    """A vendor that can also archive a silo tenant's dedicated data store (offboarding)."""
+
+    def archive(self, tenant: TenantFacts) -> dict[str, Any]:
+        """Snapshot and stop the tenant's data store; return what was done.
+
+        Raises:
+            ProvisioningFailed: it could not be found or archived.
+        """
+        ...
+
+
+def archiver(vendor: CloudAccountVendor) -> DataStoreArchiver | None:
+    """``vendor`` (resolved if lazy) when it can archive, else None."""
+    resolved = vendor.resolve() if isinstance(vendor, LazyVendor) else vendor
+    archive = getattr(resolved, "archive", None)
+    return resolved if callable(archive) else None  # type: ignore[return-value]
 
 
 class LazyVendor:
@@ -65,3 +84,17 @@ class LazyVendor:
 
     def vend(self, tenant: TenantFacts) -> dict[str, Any]:
         return self.resolve().vend(tenant)
+
+
+def terraform_account(vended: Mapping[str, Any]) -> dict[str, str]:
+    """The module's ``account`` variable from a vendor's facts: where Terraform must create
+    the silo tenant's resources (the modules' README lists the keys per cloud).
+
+    AWS: the member account and the role Terraform assumes there (the organisation's access
+    role: the tenant role is tag-scoped and may not create the VPC). GCP: the project."""
+    cloud = vended.get("cloud")
+    if cloud == CloudTarget.AWS.value:
+        return {"id": str(vended["account_id"]), "role_arn": str(vended["access_role_arn"])}
+    if cloud == CloudTarget.GCP.value:
+        return {"project_id": str(vended["project_id"])}
+    return {}

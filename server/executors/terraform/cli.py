@@ -14,7 +14,7 @@ import re
 import shutil
 import subprocess
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -152,9 +152,18 @@ class Terraform:
         return result.stdout
 
 
-def variables(facts: TenantFacts) -> dict[str, Any]:
+def variables(
+    facts: TenantFacts,
+    account: Mapping[str, str] | None = None,
+    platform: Mapping[str, str] | None = None,
+    *,
+    protect: bool = True,
+) -> dict[str, Any]:
     """The module interface's inputs for one tenant (written as ``paybill.auto.tfvars.json``,
-    so values never pass through a shell or the command line)."""
+    so values never pass through a shell or the command line). ``account``: what the
+    vendor created for a silo tenant (``vending.terraform_account``); ``platform``: the
+    deployment's shared ids (``PAYBILL_TERRAFORM_PLATFORM``); ``protect``: False only in
+    offboarding's deletion, to lift the data stores' deletion protection."""
     tier = tier_name(facts.tier)
     return {
         "tenant_id": facts.id,
@@ -163,6 +172,9 @@ def variables(facts: TenantFacts) -> dict[str, Any]:
         "isolation": facts.isolation.value,
         "region": facts.region,
         "tags": {"paybill_slug": facts.slug, "paybill_plan": facts.plan, "managed_by": "paybill"},
+        "account": dict(account or {}),
+        "platform": dict(platform or {}),
+        "deletion_protection": protect,
     }
 
 
@@ -170,10 +182,22 @@ class TenantWorkspace:
     """``<root>/<tenant id>/<cloud>``: the module's files, and the tenant's state, kept there
     (local backend) or in a schema of its own on PostgreSQL (``pg`` backend)."""
 
-    def __init__(self, root: Path, facts: TenantFacts, state_conn: str | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        facts: TenantFacts,
+        state_conn: str | None = None,
+        *,
+        account: Mapping[str, str] | None = None,
+        platform: Mapping[str, str] | None = None,
+        protect: bool = True,
+    ) -> None:
         self.facts = facts
+        self.protect = protect
         self.path = root / facts.id / facts.cloud.value
         self.state_conn = state_conn
+        self.account = dict(account or {})
+        self.platform = dict(platform or {})
 
     @property
     def state_schema(self) -> str:
@@ -182,8 +206,9 @@ class TenantWorkspace:
     def prepare(self) -> Path:
         """The module, the backend and this workspace's facts as its variables."""
         self.prepare_config()
-        values = json.dumps(variables(self.facts), indent=2, sort_keys=True)
-        (self.path / "paybill.auto.tfvars.json").write_text(values + "\n")
+        values = variables(self.facts, self.account, self.platform, protect=self.protect)
+        text = json.dumps(values, indent=2, sort_keys=True)
+        (self.path / "paybill.auto.tfvars.json").write_text(text + "\n")
         # Paybill's tenant run lock already serialises runs of this workspace, so a local
         # state lock left here can only belong to a terraform process killed mid-run.
         (self.path / ".terraform.tfstate.lock.info").unlink(missing_ok=True)
@@ -250,9 +275,12 @@ def run_module(
     policy: PlanPolicy,
     *,
     destroy: bool = False,
+    offboarding: bool = False,
     progress: Progress = lambda _message: None,
 ) -> dict[str, Any]:
     """Plan, check and apply the tenant's module; return its outputs (empty after destroy).
+    ``offboarding``: the plan policy lets this run lift deletion protection (destroy runs
+    are offboarding's by definition).
 
     Raises:
         ProvisioningFailed: a terraform step failed or the plan broke the tier's policy.
@@ -278,7 +306,7 @@ def run_module(
             plan,
             tier=tier_name(facts.tier),
             tenant_id=facts.id,
-            offboarding=destroy,
+            offboarding=destroy or offboarding,
         )
         progress("terraform apply")
         terraform.run(workdir, "apply", *flags, *locking, plan_file)

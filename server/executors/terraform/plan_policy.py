@@ -42,6 +42,8 @@ class PlanPolicy(BaseModel):
                 continue
             if "delete" in actions and kind in self.data_stores and not offboarding:
                 found.append(f"{address}: destroys a tenant data store outside offboarding")
+            if kind in self.data_stores and not offboarding and _unprotects(change["change"]):
+                found.append(f"{address}: lifts deletion protection outside offboarding")
             if actions & {"create", "update"}:
                 created += "create" in actions
                 if kind not in rules.allowed:
@@ -76,6 +78,17 @@ class PlanPolicy(BaseModel):
                 + "; ".join(found[:5]),
                 violations=found,
             )
+
+
+def _protected(state: dict[str, Any] | None) -> bool:
+    """Whether a data store's attributes keep it deletion-protected (AWS, GCP)."""
+    state = state or {}
+    settings = state.get("settings") or [{}]
+    return bool(state.get("deletion_protection") or settings[0].get("deletion_protection_enabled"))
+
+
+def _unprotects(change: dict[str, Any]) -> bool:
+    return _protected(change.get("before")) and not _protected(change.get("after"))
 
 
 def load_plan_policy(directory: Path | None = None) -> PlanPolicy:

@@ -3,12 +3,17 @@ target) its database objects. Selected with ``PAYBILL_PROVISIONER=terraform``.""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from paybill.server.core.errors import ProvisioningFailed
 from paybill.server.core.vocabulary import CloudTarget, Isolation
-from paybill.server.executors.clouds.vending import CloudAccountVendor
+from paybill.server.executors.clouds.vending import (
+    CloudAccountVendor,
+    archiver,
+    terraform_account,
+)
 from paybill.server.executors.dataplane.engines import Engines
 from paybill.server.executors.local import LocalProvisioner
 from paybill.server.executors.provisioner import Progress, TenantFacts, no_progress
@@ -39,8 +44,10 @@ class TerraformProvisioner:
         policy: PlanPolicy,
         vendors: Sequence[CloudAccountVendor] = (),
         state_conn: str | None = None,
+        platform: Mapping[str, str] | None = None,
     ) -> None:
         self.root = workspaces_root(data_dir)
+        self.platform = dict(platform or {})  # the deployment's shared ids, for every module
         self.state_conn = state_conn  # None: local state in each tenant's working directory
         self.vendors = {vendor.cloud: vendor for vendor in vendors}
         self.terraform = terraform
@@ -49,7 +56,7 @@ class TerraformProvisioner:
 
     def provision(self, tenant: TenantFacts, progress: Progress = no_progress) -> dict[str, Any]:
         vended = self._vend(tenant, progress)
-        workspace = TenantWorkspace(self.root, tenant, self.state_conn)
+        workspace = self._workspace(tenant, vended)
         outputs = run_module(self.terraform, workspace, self.policy, progress=progress)
         result: dict[str, Any] = {"provisioner": self.name, **vended, "terraform": outputs}
         if tenant.cloud is CloudTarget.LOCAL:
@@ -60,8 +67,12 @@ class TerraformProvisioner:
         """Plan the tenant's module for ``tenant`` (the facts after an approved change) and
         check it; ``keep``: the file stays for the approval to apply (``saved_plans``).
 
-        Raises: ProvisioningFailed (terraform failed, or the policy refuses the plan)."""
-        return plan_checked(self.terraform, self._workspace(tenant), self.policy, keep=keep)
+        Raises: ProvisioningFailed (vending, terraform failed, or the policy refuses the plan)."""
+        # The plan needs the variables its apply will have, the silo tenant's account among
+        # them; vending is idempotent, so this finds the account made at provisioning.
+        vended = self._vend(tenant, no_progress)
+        workspace = self._workspace(tenant, vended)
+        return plan_checked(self.terraform, workspace, self.policy, keep=keep)
 
     def saved_plan_problem(self, tenant: TenantFacts, name: str, sha256: str) -> str | None:
         return saved_plan_problem(self._workspace(tenant), name, sha256)
@@ -84,7 +95,7 @@ class TerraformProvisioner:
         Raises: ProvisioningFailed (the file is missing or altered, the policy refuses it,
         or Terraform refuses it as stale)."""
         vended = self._vend(tenant, progress)
-        workspace = self._workspace(tenant)
+        workspace = self._workspace(tenant, vended)
         outputs = apply_saved(
             self.terraform, workspace, self.policy, plan_file, plan_sha256, progress
         )
@@ -106,12 +117,29 @@ class TerraformProvisioner:
         progress(f"{tenant.cloud.value} account")
         return {"cloud_account": vendor.vend(tenant)}
 
-    def _workspace(self, tenant: TenantFacts) -> TenantWorkspace:
-        return TenantWorkspace(self.root, tenant, self.state_conn)
+    def _workspace(
+        self, tenant: TenantFacts, vended: Mapping[str, Any] | None = None, *, protect: bool = True
+    ) -> TenantWorkspace:
+        account = terraform_account(vended.get("cloud_account", {})) if vended else {}
+        return TenantWorkspace(
+            self.root,
+            tenant,
+            self.state_conn,
+            account=account,
+            platform=self.platform,
+            protect=protect,
+        )
 
     def destroy(self, tenant: TenantFacts, progress: Progress = no_progress) -> dict[str, Any]:
         # Offboarding's last step: the policy check allows destroying data stores here only.
-        workspace = TenantWorkspace(self.root, tenant, self.state_conn)
+        # Terraform destroys in the silo tenant's account, found again by the vendor.
+        workspace = self._workspace(tenant, self._vend(tenant, progress), protect=False)
+        if tenant.cloud is not CloudTarget.LOCAL:
+            # Cloud data stores are deletion-protected (AWS and GCP refuse to delete them
+            # otherwise): one apply lifts the protection, which the plan policy allows in
+            # offboarding only; the destroy then removes them (AWS: after a final snapshot).
+            progress("lift deletion protection")
+            run_module(self.terraform, workspace, self.policy, offboarding=True, progress=progress)
         run_module(self.terraform, workspace, self.policy, destroy=True, progress=progress)
         result: dict[str, Any] = {"provisioner": self.name, "terraform": "destroyed"}
         if tenant.cloud is CloudTarget.LOCAL:
@@ -119,8 +147,24 @@ class TerraformProvisioner:
         return result
 
     def archive(self, tenant: TenantFacts, progress: Progress = no_progress) -> dict[str, Any]:
-        # Archiving keeps the infrastructure (data stays until deletion); it only makes the
-        # tenant's data read-only. Destroying it is the deletion step of offboarding.
+        """Archiving keeps the tenant's data until deletion destroys it: local, read-only
+        database objects; an AWS silo tenant, a snapshot of its stopped RDS instance.
+
+        Raises:
+            ProvisioningFailed: a target that cannot archive yet (nothing is changed), or the
+                archive itself failed.
+        """
         if tenant.cloud is CloudTarget.LOCAL:
             return {"provisioner": self.name, "objects": self.local.archive(tenant)}
-        return {"provisioner": self.name, "read_only": False}
+        vendor = self.vendors.get(tenant.cloud)
+        found = archiver(vendor) if vendor and tenant.isolation is Isolation.SILO else None
+        if found is None:
+            raise ProvisioningFailed(
+                f"Archiving a {tenant.isolation.value} tenant on {tenant.cloud.value} is not "
+                "supported yet; nothing was changed (access is revoked and the export "
+                "verified). Its infrastructure keeps running until deleted; see docs/clouds.md.",
+                cloud=tenant.cloud.value,
+                isolation=tenant.isolation.value,
+            )
+        progress(f"{tenant.cloud.value} snapshot and stop")
+        return {"provisioner": self.name, "archive": found.archive(tenant)}

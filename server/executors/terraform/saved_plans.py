@@ -72,7 +72,10 @@ def plan_checked(
     # tenant-*: a file left behind by a killed process is swept with the runs' plans.
     plan_file, var_file = workdir / f"tenant-{scratch}.tfplan", workdir / f"vars-{scratch}.json"
     try:
-        _private_write(var_file, json.dumps(variables(workspace.facts)).encode())
+        values = variables(
+            workspace.facts, workspace.account, workspace.platform, protect=workspace.protect
+        )
+        _private_write(var_file, json.dumps(values).encode())
         terraform.run(workdir, "init", *_FLAGS, *workspace.init_args())
         terraform.run(
             workdir, "plan", *_FLAGS, *_LOCKING, f"-var-file={var_file.name}", f"-out={plan_file}"
