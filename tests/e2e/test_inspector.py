@@ -40,7 +40,8 @@ def test_inspector_lists_and_calls_over_stdio(served: Served) -> None:
     listed = _inspector(served, *server, "--method", "tools/list")
     assert listed.returncode == 0, listed.stderr
     names = {tool["name"] for tool in json.loads(listed.stdout)["tools"]}
-    assert {"list_plans", "create_tenant", "decide_approval"} <= names
+    assert {"list_plans", "create_tenant", "get_tenant"} <= names
+    assert "decide_approval" not in names  # an operator may not decide: not shown to it
     called = _inspector(served, *server, "--method", "tools/call", "--tool-name", "list_plans")
     assert called.returncode == 0, called.stderr
     result = json.loads(called.stdout)

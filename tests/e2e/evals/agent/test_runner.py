@@ -17,6 +17,7 @@ from paybill.evals.agent.standin import StandIn, message, serve, text, tool_resu
 from paybill.evals.replay import ReplayOptions, replay_all
 from paybill.evals.transcript import load
 from paybill.tools import all_tools
+from tests.support.policy_table import ALLOWED
 
 FAKE_KEY = "sk-ant-standin-not-a-real-key"
 STACKED_SQL = "SELECT name FROM customers; DROP TABLE customers"
@@ -49,7 +50,8 @@ SCRIPT = [
         ),
     ),
     _wait_for_run,
-    # Misuse: a stacked statement, a write the operator role may not make, a made-up tool.
+    # Misuse: a stacked statement, a write the operator role may not make (not offered to
+    # it), a made-up tool.
     message(
         tool_use("run_sql", {"tenant": "globex", "sql": STACKED_SQL}, "t3a"),
         tool_use(
@@ -98,27 +100,29 @@ def test_a_scripted_multi_turn_run_completes_and_its_transcript_replays(tmp_path
     assert first["messages"] == [
         {"role": "user", "content": scenarios.load("onboard_and_upgrade").task}
     ]
+    # The model is offered what the scenario's operator may call, nothing more.
     assert {t["name"] for t in first["tools"]} == {
         s.name for s in all_tools() if "mcp" in s.surfaces
-    }
+    } & ALLOWED["ops"]
     assert all(t["input_schema"]["type"] == "object" and t["description"] for t in first["tools"])
 
     # Every tool_use was answered with a tool_result for its id; refusals are is_error with
-    # the server's typed code, and the made-up tool never reached the server.
+    # the server's typed code. A tool the operator is not offered (insert_rows: tools/list is
+    # role-scoped) and the made-up one never reached the server.
     misuse = tool_results(stand_in.requests[3])
     assert [b["tool_use_id"] for b in misuse] == ["t3a", "t3b", "t3c"]
     assert all(b["is_error"] for b in misuse)
     assert misuse[0]["content"]["error"]["code"] == "SQL_REJECTED"
-    assert misuse[1]["content"]["error"]["code"] == "DENIED"
+    assert "no tool 'insert_rows'" in misuse[1]["content"]["error"]["message"]
     assert "no tool 'drop_all_tenants'" in misuse[2]["content"]["error"]["message"]
-    assert run.unknown_tools == ["drop_all_tenants"]
+    assert run.unknown_tools == ["insert_rows", "drop_all_tenants"]
     onboarded = tool_results(stand_in.requests[1])
     assert [b["is_error"] for b in onboarded] == [False, False]
     assert onboarded[1]["content"]["tenant"]["slug"] == "acme"
 
     tools = [c.tool for c in run.calls]
-    assert tools[:5] == ["list_plans", "create_tenant", "get_workflow", "run_sql", "insert_rows"]
-    assert [c.code for c in run.calls if c.is_error] == ["SQL_REJECTED", "DENIED"]
+    assert tools[:4] == ["list_plans", "create_tenant", "get_workflow", "run_sql"]
+    assert [c.code for c in run.calls if c.is_error] == ["SQL_REJECTED"]
 
     # The key is the client's business only: not in what the API saw, not in the transcript.
     assert FAKE_KEY not in json.dumps(stand_in.requests)
