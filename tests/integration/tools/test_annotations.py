@@ -35,8 +35,9 @@ from paybill.tools import all_tools
 from tests.support.faults import FailsOnce
 from tests.support.served import Served
 
-# Bookkeeping every call writes, whatever the tool does.
-BOOKKEEPING = {"audit_events", "usage_counters", "idempotency_records"}
+# Bookkeeping every call writes, whatever the tool does (control_versions: the counters
+# any write of a principal, tenant or ACL rule moves, for the caches).
+BOOKKEEPING = {"audit_events", "usage_counters", "idempotency_records", "control_versions"}
 State = dict[str, set[tuple[Any, ...]]]
 # The call's arguments, from the served store and what the case's ``prepare`` returned.
 Arguments = Callable[[Served, Any], dict[str, Any]]
