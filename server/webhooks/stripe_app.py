@@ -111,48 +111,48 @@ class StripeWebhook:
             error = exc if isinstance(exc, InvalidInput) else _malformed(exc)
             return self._refuse_unparsed(error)
         if not isinstance(call, Apply):
-            self._record(event, Decision.ALLOWED, "webhook:IGNORED", "ignored", call.reason)
+            facts = {"event_id": event.id, "type": event.type}
+            self._record(facts, Decision.ALLOWED, "webhook:IGNORED", "ignored", call.reason)
             return 200, _received(event, applied=False, ignored_because=call.reason)
         outcome = self.pipeline.call("set_billing_state", self.principal, call.arguments)
         return _answer(event, outcome)
 
     def _refuse_unparsed(self, error: PaybillError) -> tuple[int, dict[str, Any]]:
         try:
-            with self.pipeline.services.db.session() as session:
-                self.pipeline.services.audit.append(
-                    session,
-                    AuditEntry(
-                        principal=self.principal,
-                        tool=TOOL,
-                        arguments={},  # an unparsed body is never stored
-                        decision=Decision.DENIED,
-                        rule=f"webhook:{error.code}",
-                        outcome=error.code,
-                        error_code=error.code,
-                        detail=error.message[:1000],
-                    ),
-                )
+            self._record(
+                {},  # an unparsed body is never stored
+                Decision.DENIED,
+                f"webhook:{error.code}",
+                error.code,
+                error.message,
+                error_code=error.code,
+            )
         except Exception as exc:
             log.exception("could not record a refused Stripe event")
             error = unavailable(exc) or InternalError()
         return STATUS_OF_CODE.get(error.code, 400), error.to_payload()
 
     def _record(
-        self, event: StripeEvent, decision: Decision, rule: str, outcome: str, detail: str
+        self,
+        arguments: dict[str, Any],
+        decision: Decision,
+        rule: str,
+        outcome: str,
+        detail: str,
+        error_code: str | None = None,
     ) -> None:
+        entry = AuditEntry(
+            principal=self.principal,
+            tool=TOOL,
+            arguments=arguments,
+            decision=decision,
+            rule=rule,
+            outcome=outcome,
+            error_code=error_code,
+            detail=detail[:1000],
+        )
         with self.pipeline.services.db.session() as session:
-            self.pipeline.services.audit.append(
-                session,
-                AuditEntry(
-                    principal=self.principal,
-                    tool=TOOL,
-                    arguments={"event_id": event.id, "type": event.type},
-                    decision=decision,
-                    rule=rule,
-                    outcome=outcome,
-                    detail=detail[:1000],
-                ),
-            )
+            self.pipeline.services.audit.append(session, entry)
 
 
 def _answer(event: StripeEvent, outcome: Outcome) -> tuple[int, dict[str, Any]]:

@@ -18,19 +18,9 @@ from paybill.server.mcp.health import HealthChecks
 from paybill.server.store import AuditEvent, migrate
 from paybill.server.store.database import Database
 from tests.support.served import Served
-from tests.support.serving import paybill_http
+from tests.support.serving import INITIALIZE, paybill_http
 
 PUBLIC = "https://paybill.example.com"
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "deployment-test", "version": "1"},
-    },
-}
 
 
 @pytest.fixture(params=["sqlite"])

@@ -24,7 +24,7 @@ from paybill.server.mcp.http_audit import RefusalBudget
 from paybill.server.store import AuditEvent, Principal
 from tests.support.issuer import Issuer, new_key, running_issuer
 from tests.support.served import Served
-from tests.support.serving import paybill_http
+from tests.support.serving import INITIALIZE, paybill_http
 
 
 @pytest.fixture(params=["sqlite"])
@@ -65,17 +65,7 @@ def _post(protected: Protected, token: str | None) -> httpx2.Response:
     headers = {"Accept": "application/json, text/event-stream"}
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
-    initialize = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": {"name": "oauth-test", "version": "1"},
-        },
-    }
-    return httpx2.post(f"{protected.base}/mcp", json=initialize, headers=headers, timeout=30)
+    return httpx2.post(f"{protected.base}/mcp", json=INITIALIZE, headers=headers, timeout=30)
 
 
 def _call(protected: Protected, token: str, tool: str, arguments: dict[str, Any]) -> Any:

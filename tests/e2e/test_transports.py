@@ -21,7 +21,7 @@ from paybill.server.domain.audit_checkpoint import read_checkpoint
 from paybill.server.store import AuditEvent
 from paybill.tools import all_tools
 from tests.support.served import Served
-from tests.support.serving import http_server
+from tests.support.serving import INITIALIZE, http_server
 
 PAYBILL = str(Path(sys.executable).parent / "paybill")
 # What MCP clients are offered: console-only tools (ToolSpec.surfaces) are not.
@@ -141,16 +141,6 @@ def test_http_transports(served: Served, transport: str) -> None:
         asyncio.run(main())
 
 
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "1"},
-    },
-}
 JSON_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 

@@ -53,3 +53,16 @@ def http_server(served: Served, transport: str) -> Iterator[str]:
     """The base URL of `paybill serve` over HTTP on ``served``'s store."""
     with paybill_http(served.env(), transport) as port:
         yield f"http://127.0.0.1:{port}"
+
+
+# A raw MCP initialize request, for tests of what the HTTP layer answers before any session.
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "paybill-tests", "version": "1"},
+    },
+}
