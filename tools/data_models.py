@@ -72,7 +72,12 @@ class DataResult(ToolOutput):
     columns: list[ColumnOut]
     rows: list[list[Any]] = Field(json_schema_extra=_cells_unconstrained)
     row_count: int
-    truncated: bool = Field(description="More rows matched than the limit returned.")
+    truncated: bool = Field(description="More rows matched than are returned here.")
+    truncated_by: Literal["rows", "bytes"] | None = Field(
+        default=None,
+        description="What cut the result: the row limit, or the byte budget "
+        "(PAYBILL_MAX_RESULT_BYTES) whole rows are kept within. Narrow the query for more.",
+    )
 
 
 def json_value(value: Any) -> Any:
@@ -98,18 +103,21 @@ def _type_of(values: list[Any]) -> str:
     return "text" if sample is not None else "unknown"
 
 
-def _bounded_rows(rows: list[tuple[Any, ...]], max_bytes: int) -> list[list[Any]]:
-    """Rows as JSON values, refused once their encoding passes ``max_bytes``: one huge value
-    (a ``string_agg`` of a whole table) is as costly to the caller as many rows."""
+def _bounded_rows(rows: list[tuple[Any, ...]], max_bytes: int) -> tuple[list[list[Any]], bool]:
+    """Rows as JSON values, whole rows only, as many as encode within ``max_bytes``; True
+    when some were left out. A first row larger than the budget is refused: part of a value
+    could be mistaken for all of it (a ``string_agg`` of a whole table)."""
     out: list[list[Any]] = []
     size = 0
     for row in rows:
         values = [json_value(v) for v in row]
         size += len(json.dumps(values, default=str, ensure_ascii=False).encode())
         if size > max_bytes:
-            raise too_large(max_bytes)
+            if not out:
+                raise too_large(max_bytes)
+            return out, True
         out.append(values)
-    return out
+    return out, False
 
 
 def data_result(
@@ -123,18 +131,20 @@ def data_result(
     """Rows as untrusted data; column types from the schema where known, else inferred.
 
     Raises:
-        QuotaExceeded: the kept rows encode to more than ``max_bytes``.
+        QuotaExceeded: the first row alone encodes to more than ``max_bytes``.
     """
-    truncated = len(rows) > limit
+    cut_by_rows = len(rows) > limit
     kept = rows[:limit]
     known = known or {}
     columns = [
         ColumnOut(name=name, type=known.get(name) or _type_of([row[i] for row in kept]))
         for i, name in enumerate(names)
     ]
+    values, cut_by_bytes = _bounded_rows(kept, max_bytes)
     return DataResult(
         columns=columns,
-        rows=_bounded_rows(kept, max_bytes),
-        row_count=len(kept),
-        truncated=truncated,
+        rows=values,
+        row_count=len(values),
+        truncated=cut_by_rows or cut_by_bytes,
+        truncated_by="bytes" if cut_by_bytes else ("rows" if cut_by_rows else None),
     )

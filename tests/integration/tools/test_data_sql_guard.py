@@ -154,6 +154,23 @@ def test_results_are_bounded_in_bytes(small_results: Served) -> None:
     ]
 
 
+def test_whole_rows_are_kept_within_the_byte_budget(small_results: Served) -> None:
+    served = small_results
+    insert_raw(
+        served.services, TENANT, "customers", [{"name": f"r{i}-" + "z" * 20} for i in range(9)]
+    )
+    sql = "SELECT name FROM customers WHERE name LIKE 'r%' ORDER BY name"
+    cut = served.ok(CALLER, "run_sql", tenant=TENANT, sql=sql)["result"]
+    assert (cut["truncated"], cut["truncated_by"]) == (True, "bytes")
+    assert 0 < cut["row_count"] == len(cut["rows"]) < 9
+    assert cut["rows"] == [[f"r{i}-" + "z" * 20] for i in range(cut["row_count"])]  # whole rows
+    queried = served.ok(CALLER, "query_table", tenant=TENANT, table="customers", limit=5)
+    assert queried["truncated"] and queried["truncated_by"] in ("rows", "bytes")
+    few = "SELECT name FROM customers WHERE name = 'r1-" + "z" * 20 + "'"
+    whole = served.ok(CALLER, "run_sql", tenant=TENANT, sql=few)["result"]
+    assert (whole["truncated"], whole["truncated_by"], whole["row_count"]) == (False, None, 1)
+
+
 def test_an_aggregate_over_a_cross_join_is_refused(small_results: Served) -> None:
     # string_agg over a cross join grows with the product of the tables (1.27 GB of server
     # memory for thirteen tables): refused, and a small aggregate still answers.
