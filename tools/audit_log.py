@@ -11,10 +11,11 @@ from paybill.server.core.errors import Denied
 from paybill.server.core.vocabulary import Decision
 from paybill.server.guards.call import Call
 from paybill.server.guards.spec import Scope, ToolInput, ToolOutput, ToolSpec
-from paybill.server.store import AuditEvent, Tenant
+from paybill.server.store import AuditEvent
 from paybill.tools.data_models import RECORDED_NOTICE, TenantText
 from paybill.tools.models import AuditEventOut
 from paybill.tools.redaction import Redactor
+from paybill.tools.resolve import own_or_named_tenant
 
 
 class GetAuditLogInput(ToolInput):
@@ -63,17 +64,6 @@ class GetAuditLogOutput(ToolOutput):
     events: list[AuditEventOut]
     next_before_id: int | None
     verification: AuditVerificationOut | None = None
-
-
-def _tenant_of_caller(call: Call, args: GetAuditLogInput) -> Tenant | None:
-    if call.caller.tenant_id is not None:
-        own = call.session.get(Tenant, call.caller.tenant_id)
-        if args.tenant is not None and (own is None or own.slug != args.tenant):
-            raise Denied(f"Role {call.caller.role.value} may only read its own tenant's log.")
-        return own
-    if args.tenant is None:
-        return None
-    return call.session.scalar(select(Tenant).where(Tenant.slug == args.tenant))
 
 
 def get_audit_log(call: Call, args: GetAuditLogInput) -> GetAuditLogOutput:
@@ -129,7 +119,7 @@ TOOLS = [
         output_model=GetAuditLogOutput,
         handler=get_audit_log,
         scope=Scope.CALLER,
-        tenant_of=_tenant_of_caller,
+        tenant_of=own_or_named_tenant("log"),
         feature="audit.export",
     ),
 ]

@@ -4,12 +4,12 @@ id (anyone gets NOT_FOUND for a record they may not see, as for one that does no
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import select
 
-from paybill.server.core.errors import NotFound
+from paybill.server.core.errors import Denied, NotFound
 from paybill.server.guards.authz import refusal
 from paybill.server.guards.call import Call
 from paybill.server.guards.tenant_cache import cached_tenant
@@ -24,6 +24,26 @@ def scoped(call: Call, tenant: Tenant | None, missing: NotFound) -> Tenant:
     if tenant is None:
         raise missing
     return tenant
+
+
+def own_or_named_tenant(what: str) -> Callable[[Call, Any], Tenant | None]:
+    """The tenant a listing reads (``what``: "runs", "log"): a tenant principal's own (it
+    may not name another), else the one named by ``arguments.tenant``, if any."""
+
+    def resolve(call: Call, arguments: Any) -> Tenant | None:
+        named: str | None = arguments.tenant
+        if call.caller.tenant_id is not None:
+            own = call.session.get(Tenant, call.caller.tenant_id)
+            if named is not None and (own is None or own.slug != named):
+                raise Denied(
+                    f"Role {call.caller.role.value} may only read its own tenant's {what}."
+                )
+            return own
+        if named is None:
+            return None
+        return call.session.scalar(select(Tenant).where(Tenant.slug == named))
+
+    return resolve
 
 
 def tenant_by_slug(call: Call, arguments: Any) -> Tenant:

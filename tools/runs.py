@@ -8,12 +8,12 @@ from __future__ import annotations
 from pydantic import Field
 from sqlalchemy import select
 
-from paybill.server.core.errors import Denied
 from paybill.server.core.vocabulary import RunStatus
 from paybill.server.guards.call import Call
 from paybill.server.guards.spec import CONSOLE_ONLY, Scope, ToolInput, ToolOutput, ToolSpec
-from paybill.server.store import Tenant, WorkflowRun
+from paybill.server.store import WorkflowRun
 from paybill.tools.models import RunOut
+from paybill.tools.resolve import own_or_named_tenant
 from paybill.tools.run_view import run_for
 
 
@@ -25,17 +25,6 @@ class ListWorkflowsInput(ToolInput):
 
 class ListWorkflowsOutput(ToolOutput):
     workflows: list[RunOut]
-
-
-def _tenant_of_caller(call: Call, args: ListWorkflowsInput) -> Tenant | None:
-    if call.caller.tenant_id is not None:
-        own = call.session.get(Tenant, call.caller.tenant_id)
-        if args.tenant is not None and (own is None or own.slug != args.tenant):
-            raise Denied(f"Role {call.caller.role.value} may only read its own tenant's runs.")
-        return own
-    if args.tenant is None:
-        return None
-    return call.session.scalar(select(Tenant).where(Tenant.slug == args.tenant))
 
 
 def list_workflows(call: Call, args: ListWorkflowsInput) -> ListWorkflowsOutput:
@@ -60,7 +49,7 @@ TOOLS = [
         output_model=ListWorkflowsOutput,
         handler=list_workflows,
         scope=Scope.CALLER,
-        tenant_of=_tenant_of_caller,
+        tenant_of=own_or_named_tenant("runs"),
         surfaces=CONSOLE_ONLY,
     ),
 ]
