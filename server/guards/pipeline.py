@@ -108,14 +108,14 @@ class Pipeline:
             self.services, session, spec, ANONYMOUS, raw, self.registry, principal=principal
         )
         try:
-            outcome, stage = self._run(call, trace)
+            outcome, decision = self._run(call, trace)
         finally:
             session.close()
-        self.observer.finished(_record(call, trace, outcome, stage))
+        self.observer.finished(_record(call, trace, outcome, decision))
         return outcome
 
-    def _run(self, call: Call, trace: CallTrace) -> tuple[Outcome, str]:
-        """The guards, then the handler; the outcome and the stage it ended in."""
+    def _run(self, call: Call, trace: CallTrace) -> tuple[Outcome, Decision]:
+        """The guards, then the handler; the outcome and the decision it was audited with."""
         session = call.session
         stage = CHAIN[0].name
         try:
@@ -127,7 +127,7 @@ class Pipeline:
                 if answer is not None:
                     self._audit(call, Decision.ALLOWED, answer.rule, answer.audited_as)
                     session.commit()
-                    return answer.outcome, stage
+                    return answer.outcome, Decision.ALLOWED
             stage = EXECUTE
             started = trace.now()
             payload = _handled(call)
@@ -138,13 +138,15 @@ class Pipeline:
             session.commit()
             trace.mark("audit", started)
         except PaybillError as error:
-            return self._refused(call, stage, error), stage
+            return self._refused(call, stage, error), _refusal_decision(call, stage)
         except IntegrityError:
-            return self._refused(call, stage, _concurrent(call.spec.name), unforeseen=True), stage
+            refused = self._refused(call, stage, _concurrent(call.spec.name), unforeseen=True)
+            return refused, _refusal_decision(call, stage)
         except Exception as exc:
             failure = unavailable(exc) or _internal(call.spec.name)
-            return self._refused(call, stage, failure, unforeseen=True), stage
-        return Outcome(payload, is_error=False), stage
+            refused = self._refused(call, stage, failure, unforeseen=True)
+            return refused, _refusal_decision(call, stage)
+        return Outcome(payload, is_error=False), Decision.ALLOWED
 
     def unknown_tool(self, tool: str, principal: str | None) -> Outcome:
         """A call naming no tool: the typed NOT_FOUND every refusal uses, audited under the
@@ -187,8 +189,7 @@ class Pipeline:
         (the store failing, a bug) after a tenant write committed leaves the claimed key in
         flight, so a retry with it cannot write again."""
         payload = error.to_payload()
-        allowed = stage == EXECUTE and not call.spec.refusals_denied
-        decision = Decision.ALLOWED if allowed else Decision.DENIED
+        decision = _refusal_decision(call, stage)
         rule = f"{stage}:{error.code}"
         session = call.session
         try:
@@ -244,17 +245,20 @@ class Pipeline:
         )
 
 
-def _record(call: Call, trace: CallTrace, outcome: Outcome, stage: str) -> CallRecord:
-    if outcome.is_error:
-        code = str(outcome.payload["error"]["code"])
-        allowed = stage == EXECUTE and not call.spec.refusals_denied  # as ``_refused`` audits
-    else:
-        code, allowed = "ok", True
+def _refusal_decision(call: Call, stage: str) -> Decision:
+    """A call that passed every gate and then failed was allowed; one a gate refused (or a
+    handler that is itself a gate, ``refusals_denied``) was denied."""
+    allowed = stage == EXECUTE and not call.spec.refusals_denied
+    return Decision.ALLOWED if allowed else Decision.DENIED
+
+
+def _record(call: Call, trace: CallTrace, outcome: Outcome, decision: Decision) -> CallRecord:
+    code = str(outcome.payload["error"]["code"]) if outcome.is_error else "ok"
     return CallRecord(
         trace=trace,
         principal=call.caller.name if call.caller is not ANONYMOUS else (call.principal or ""),
         tenant_id=call.tenant_id,
-        decision=(Decision.ALLOWED if allowed else Decision.DENIED).value,
+        decision=decision.value,
         code=code,
         ended_ns=trace.now(),
     )

@@ -5,9 +5,7 @@ resource metadata, and audited."""
 
 from __future__ import annotations
 
-import json
 import logging
-from typing import Any
 
 import anyio
 from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
@@ -26,6 +24,7 @@ from paybill.server.core.settings import Settings
 from paybill.server.domain.principals import authenticate
 from paybill.server.domain.token_principals import principal_for_token
 from paybill.server.mcp.http_audit import RefusalRecorder, refusal_entry
+from paybill.server.mcp.json_response import send_json
 from paybill.server.mcp.oauth import JwtVerifier, TokenRefused, looks_like_jwt
 from paybill.server.store.database import Database
 from paybill.server.store.outage import unavailable
@@ -132,11 +131,4 @@ async def _failed(send: Send, error: PaybillError) -> None:
 async def _answer(
     send: Send, status: int, error: PaybillError, headers: list[tuple[bytes, bytes]]
 ) -> None:
-    body = json.dumps(error.to_payload()).encode()
-    start: dict[str, Any] = {
-        "type": "http.response.start",
-        "status": status,
-        "headers": [(b"content-type", b"application/json"), *headers],
-    }
-    await send(start)
-    await send({"type": "http.response.body", "body": body})
+    await send_json(send, status, error.to_payload(), headers)

@@ -4,13 +4,13 @@ say nothing a probe may not know (no address, no version beyond the store revisi
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
 import anyio
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from paybill.server.mcp.json_response import send_json
 from paybill.server.store import migrate
 from paybill.server.store.database import Database
 
@@ -55,7 +55,5 @@ class HealthChecks:
 
 
 async def _send(send: Send, status: int, body: dict[str, Any], scope: Scope) -> None:
-    data = json.dumps(body).encode()
-    headers = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else data})
+    no_store = [(b"cache-control", b"no-store")]
+    await send_json(send, status, body, no_store, head=scope["method"] == "HEAD")

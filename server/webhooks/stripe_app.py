@@ -13,7 +13,6 @@ principal, 409 a conflict worth retrying, 413 too large, 429/503 retry later. Ne
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -30,6 +29,7 @@ from paybill.server.domain.audit import AuditEntry
 from paybill.server.domain.principals import get_principal
 from paybill.server.guards.pipeline import Outcome, Pipeline
 from paybill.server.mcp.http_audit import RefusalRecorder
+from paybill.server.mcp.json_response import send_json
 from paybill.server.store.outage import unavailable
 from paybill.server.webhooks.stripe_events import Apply, StripeEvent, billing_call
 
@@ -214,12 +214,8 @@ async def _error(send: Send, status: int, error: PaybillError) -> None:
 
 
 async def _send(send: Send, status: int, body: dict[str, Any]) -> None:
-    data = json.dumps(body).encode()
-    headers = [(b"content-type", b"application/json")]
-    if status in (429, 503):
-        headers.append((b"retry-after", b"5"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": data})
+    retry = [(b"retry-after", b"5")] if status in (429, 503) else []
+    await send_json(send, status, body, retry)
 
 
 def stripe_webhook(pipeline: Pipeline) -> Callable[[ASGIApp], ASGIApp] | None:
