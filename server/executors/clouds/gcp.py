@@ -7,7 +7,9 @@ the labels ``paybill_tenant_id``, ``paybill_tier`` and ``paybill_slug`` on it; a
 changes nothing. Credentials come from Application Default Credentials
 (``google.auth.default``); anonymous credentials are used only when the endpoint override
 points at a loopback stand-in. Every client error becomes ``ProvisioningFailed`` naming the
-step and the HTTP status, never a traceback or a credential.
+step and the HTTP status, never a traceback or a credential. ``find`` only reads
+(``projects.get``): approval-time planning uses it, so no project exists before a human
+approved the move that needs it.
 """
 
 from __future__ import annotations
@@ -126,20 +128,10 @@ class GcpProjectVendor:
                 the project id is taken by a project Paybill cannot see, or the project
                 belongs to another tenant or is being deleted.
         """
-        if not self.parent:
-            raise ProvisioningFailed(
-                "GCP project vending needs a parent; set PAYBILL_GCP_PARENT to folders/N or "
-                "organizations/N.",
-                tenant=tenant.slug,
-            )
+        self._parent(tenant)
         project_id, labels = project_id_for(tenant), tenant_labels(tenant)
         changes: list[str] = []
-        with _gcp_step("connecting", tenant.slug):
-            client = ProjectsClient(
-                credentials=self._credentials(),
-                transport="rest",
-                client_options=ClientOptions(api_endpoint=self.endpoint) if self.endpoint else None,
-            )
+        client = self._client(tenant)
         with _gcp_step("looking up the project", tenant.slug):
             project = _get(client, project_id)
         if project is None:
@@ -154,14 +146,54 @@ class GcpProjectVendor:
                 )
                 project = operation.result(timeout=self.timeout_seconds, polling=self.polling)
             changes.append("labelled project")
+        return {**_facts(project), "changes": changes}
+
+    def planned(self, tenant: TenantFacts) -> dict[str, Any]:
+        """What ``vend`` would create: the project (id, display name, parent, labels).
+
+        Raises:
+            ProvisioningFailed: no parent is configured.
+        """
         return {
             "cloud": CloudTarget.GCP.value,
-            "project_id": project.project_id,
-            "project_name": project.name,
-            "parent": project.parent,
-            "labels": dict(project.labels),
-            "changes": changes,
+            "project_id": project_id_for(tenant),
+            "display_name": _display_name(tenant),
+            "parent": self._parent(tenant),
+            "labels": tenant_labels(tenant),
         }
+
+    def find(self, tenant: TenantFacts) -> dict[str, Any] | None:
+        """The tenant's project if it exists, else None; read-only (``projects.get``).
+
+        Raises:
+            ProvisioningFailed: no parent, the call failed, or the project belongs to
+                another tenant or is not active.
+        """
+        self._parent(tenant)
+        client = self._client(tenant)
+        with _gcp_step("looking up the project", tenant.slug):
+            project = _get(client, project_id_for(tenant))
+        if project is None:
+            return None
+        _check(project, tenant)
+        return _facts(project)
+
+    def _parent(self, tenant: TenantFacts) -> str:
+        if not self.parent:
+            raise ProvisioningFailed(
+                "GCP project vending needs a parent; set PAYBILL_GCP_PARENT to folders/N or "
+                "organizations/N.",
+                tenant=tenant.slug,
+            )
+        return self.parent
+
+    def _client(self, tenant: TenantFacts) -> ProjectsClient:
+        with _gcp_step("connecting", tenant.slug):
+            return ProjectsClient(
+                credentials=self._credentials(),
+                transport="rest",
+                client_options=ClientOptions(api_endpoint=self.endpoint) if self.endpoint else None,
+            )
 
     def _create(
         self, client: ProjectsClient, tenant: TenantFacts, project_id: str, labels: dict[str, str]
@@ -169,7 +201,7 @@ class GcpProjectVendor:
         wanted = Project(
             project_id=project_id,
             parent=self.parent,
-            display_name=f"Paybill {tenant.slug}"[:30],
+            display_name=_display_name(tenant),
             labels=labels,
         )
         with _gcp_step("creating the project", tenant.slug):
@@ -187,6 +219,20 @@ class GcpProjectVendor:
             # The operation's result is untyped in google-api-core: it is the new Project.
             created: Project = operation.result(timeout=self.timeout_seconds, polling=self.polling)
             return created
+
+
+def _display_name(tenant: TenantFacts) -> str:
+    return f"Paybill {tenant.slug}"[:30]  # GCP's limit
+
+
+def _facts(project: Project) -> dict[str, Any]:
+    return {
+        "cloud": CloudTarget.GCP.value,
+        "project_id": project.project_id,
+        "project_name": project.name,
+        "parent": project.parent,
+        "labels": dict(project.labels),
+    }
 
 
 def _get(client: ProjectsClient, project_id: str) -> Project | None:
