@@ -37,6 +37,7 @@ from paybill.server.executors.terraform.provisioner import TerraformProvisioner
 from paybill.server.guards.approval import compared
 from paybill.server.guards.call import Call
 from paybill.server.store import Approval, Plan, Principal, Tenant
+from paybill.server.workflows.engine.worker import tenant_facts as run_facts
 from paybill.server.workflows.kinds import migration
 
 TERRAFORM = "terraform"
@@ -185,14 +186,12 @@ class IsolationMoveEffect:
 
 def _archive(call: Call, tenant: Tenant) -> dict[str, Any]:
     """What the archive step does for this tenant's provisioner and cloud."""
-    provisioner = call.services.provisioner.name
-    if tenant.cloud.value == "local":
+    provisioner = call.services.provisioner
+    if isinstance(provisioner, TerraformProvisioner):
+        does = provisioner.archive_does(run_facts(tenant))
+    else:  # the local provisioner's objects, whatever the tenant's cloud
         does = "makes the tenant's database objects read-only; the data is kept"
-        if provisioner == TERRAFORM:
-            does += " and its Terraform infrastructure stays as is"
-    else:
-        does = f"nothing changes in {tenant.cloud.value}: the infrastructure is kept as is"
-    return {"provisioner": provisioner, "cloud": tenant.cloud.value, "does": does}
+    return {"provisioner": provisioner.name, "cloud": tenant.cloud.value, "does": does}
 
 
 class OffboardingEffect:

@@ -9,7 +9,8 @@ changes nothing. Credentials come from Application Default Credentials
 points at a loopback stand-in. Every client error becomes ``ProvisioningFailed`` naming the
 step and the HTTP status, never a traceback or a credential. ``find`` only reads
 (``projects.get``): approval-time planning uses it, so no project exists before a human
-approved the move that needs it.
+approved the move that needs it. ``archive`` backs up and stops the silo tenant's Cloud SQL
+instance (``gcp_sql``).
 """
 
 from __future__ import annotations
@@ -29,11 +30,13 @@ from google.api_core.client_options import ClientOptions
 from google.api_core.future.polling import DEFAULT_POLLING
 from google.auth import exceptions as auth_errors
 from google.auth.credentials import AnonymousCredentials, Credentials
+from google.auth.transport.requests import AuthorizedSession
 from google.cloud.resourcemanager_v3 import Project, ProjectsClient
 from google.protobuf.field_mask_pb2 import FieldMask
 
 from paybill.server.core.errors import ProvisioningFailed
 from paybill.server.core.vocabulary import CloudTarget
+from paybill.server.executors.clouds.gcp_sql import CloudSqlArchiver, RestCall
 from paybill.server.executors.clouds.vending import SLUG_TAG, TENANT_TAG, TIER_TAG
 from paybill.server.executors.provisioner import TenantFacts
 from paybill.server.executors.terraform.cli import tier_name
@@ -104,21 +107,45 @@ class GcpProjectVendor:
         *,
         parent: str | None,
         endpoint: str | None = None,
+        sql_endpoint: str | None = None,
         poll_seconds: float = 2.0,
         timeout_seconds: float = 600.0,
     ) -> None:
         self.parent = parent
         self.endpoint = endpoint
+        self.sql_endpoint = sql_endpoint
+        self.poll_seconds = poll_seconds
         self.polling = DEFAULT_POLLING.with_delay(
             initial=poll_seconds, maximum=max(poll_seconds, 30.0)
         ).with_timeout(timeout_seconds)
         self.timeout_seconds = timeout_seconds
 
-    def _credentials(self) -> Credentials:
-        if self.endpoint is not None and _is_loopback(self.endpoint):
+    def _credentials(self, endpoint: str | None) -> Credentials:
+        if endpoint is not None and _is_loopback(endpoint):
             return AnonymousCredentials()  # a local stand-in; never a real endpoint
         credentials, _project = google.auth.default(scopes=[CLOUD_PLATFORM])
         return credentials
+
+    def archive(self, tenant: TenantFacts) -> dict[str, Any]:
+        """Back up and stop the silo tenant's Cloud SQL instance (``paybill-<slug>``, the gcp
+        module's name) in its project; a re-run changes nothing.
+
+        Raises:
+            ProvisioningFailed: no parent, no project or instance for the tenant, the project
+                belongs to another tenant, or a call or operation failed.
+        """
+        found = self.find(tenant)
+        if found is None:
+            raise ProvisioningFailed(
+                f"No GCP project for {tenant.slug!r}: nothing to archive, nothing was changed.",
+                tenant=tenant.slug,
+            )
+        with _gcp_step("connecting to Cloud SQL", tenant.slug):
+            session = AuthorizedSession(self._credentials(self.sql_endpoint))
+        call = _rest_call(session, tenant.slug)
+        sql = CloudSqlArchiver(call, endpoint=self.sql_endpoint, poll_seconds=self.poll_seconds)
+        done = sql.archive(found["project_id"], f"paybill-{tenant.slug}", tenant.slug)
+        return {"cloud": CloudTarget.GCP.value, "project_id": found["project_id"], **done}
 
     def vend(self, tenant: TenantFacts) -> dict[str, Any]:
         """Create or find the tenant's project; return its facts.
@@ -190,7 +217,7 @@ class GcpProjectVendor:
     def _client(self, tenant: TenantFacts) -> ProjectsClient:
         with _gcp_step("connecting", tenant.slug):
             return ProjectsClient(
-                credentials=self._credentials(),
+                credentials=self._credentials(self.endpoint),
                 transport="rest",
                 client_options=ClientOptions(api_endpoint=self.endpoint) if self.endpoint else None,
             )
@@ -219,6 +246,27 @@ class GcpProjectVendor:
             # The operation's result is untyped in google-api-core: it is the new Project.
             created: Project = operation.result(timeout=self.timeout_seconds, polling=self.polling)
             return created
+
+
+def _rest_call(session: AuthorizedSession, slug: str) -> RestCall:
+    """One Cloud SQL Admin REST call as ``gcp_sql`` makes them: JSON in and out, every
+    transport, auth or HTTP error a ProvisioningFailed naming the step and the status."""
+
+    def call(
+        method: str, url: str, step: str, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        with _gcp_step(step, slug):
+            response = session.request(method, url, json=body, timeout=CALL_TIMEOUT)
+        if response.status_code >= 400:
+            try:
+                status = response.json().get("error", {}).get("status", "")
+            except ValueError:
+                status = ""
+            raise _failed(slug, step, f"HTTP {response.status_code} {status}".strip())
+        answer: dict[str, Any] = response.json() if response.content else {}
+        return answer
+
+    return call
 
 
 def _display_name(tenant: TenantFacts) -> str:

@@ -17,7 +17,7 @@ from paybill.server.executors.clouds.vending import (
 from paybill.server.executors.dataplane.engines import Engines
 from paybill.server.executors.local import LocalProvisioner
 from paybill.server.executors.provisioner import Progress, TenantFacts, no_progress
-from paybill.server.executors.terraform import vend_first
+from paybill.server.executors.terraform import archiving, vend_first
 from paybill.server.executors.terraform.cli import (
     TenantWorkspace,
     Terraform,
@@ -208,23 +208,29 @@ class TerraformProvisioner:
 
     def archive(self, tenant: TenantFacts, progress: Progress = no_progress) -> dict[str, Any]:
         """Archiving keeps the tenant's data until deletion destroys it: local, read-only
-        database objects; an AWS silo tenant, a snapshot of its stopped RDS instance.
+        database objects; an AWS silo tenant, a snapshot of its stopped RDS instance; a GCP
+        silo tenant, a backup of its stopped Cloud SQL instance (``archiving``).
 
         Raises:
-            ProvisioningFailed: a target that cannot archive yet (nothing is changed), or the
-                archive itself failed.
+            ProvisioningFailed: a target Paybill cannot archive (nothing is changed; the
+                message says where the data is and what to do by hand), or the archive
+                itself failed.
         """
         if tenant.cloud is CloudTarget.LOCAL:
             return {"provisioner": self.name, "objects": self.local.archive(tenant)}
         vendor = self.vendors.get(tenant.cloud)
-        found = archiver(vendor) if vendor and tenant.isolation is Isolation.SILO else None
+        found = archiver(vendor) if vendor and archiving.vendor_archives(tenant) else None
         if found is None:
+            workspace = self._workspace(tenant).path.relative_to(self.root.parent)
             raise ProvisioningFailed(
-                f"Archiving a {tenant.isolation.value} tenant on {tenant.cloud.value} is not "
-                "supported yet; nothing was changed (access is revoked and the export "
-                "verified). Its infrastructure keeps running until deleted; see docs/clouds.md.",
+                archiving.refusal(tenant, self.platform, workspace.as_posix()),
                 cloud=tenant.cloud.value,
                 isolation=tenant.isolation.value,
             )
-        progress(f"{tenant.cloud.value} snapshot and stop")
+        progress(f"{tenant.cloud.value} backup and stop")
         return {"provisioner": self.name, "archive": found.archive(tenant)}
+
+    def archive_does(self, tenant: TenantFacts) -> str:
+        """What ``archive`` will do for ``tenant``, for the offboarding approval's effect."""
+        configured = tenant.cloud in self.vendors
+        return archiving.does(tenant, vendor_configured=configured)
