@@ -191,9 +191,25 @@ class TerraformProvisioner:
         )
 
     def destroy(self, tenant: TenantFacts, progress: Progress = no_progress) -> dict[str, Any]:
-        # Offboarding's last step: the policy check allows destroying data stores here only.
-        # Terraform destroys in the silo tenant's account, found again by the vendor.
-        workspace = self._workspace(tenant, self._vend(tenant, progress), protect=False)
+        """Offboarding's last step: the policy check allows destroying data stores here only.
+        Terraform destroys in the silo tenant's account, looked up (never created: an account
+        made now would hold nothing to destroy).
+
+        Raises:
+            ProvisioningFailed: the silo tenant's account is gone, or Terraform or the policy
+                check failed.
+        """
+        found = self._lookup(tenant)
+        if found is None:
+            raise ProvisioningFailed(
+                f"No {tenant.cloud.value} account of {tenant.slug!r} was found, so Terraform "
+                "cannot destroy in it; nothing was changed and the tenant stays archived. If "
+                "the account was closed by hand, its resources went with it: remove the "
+                f"working directory <data dir>/terraform/{tenant.id}/{tenant.cloud.value} "
+                "(its state) by hand.",
+                tenant=tenant.slug,
+            )
+        workspace = self._workspace(tenant, found, protect=False)
         if tenant.cloud is not CloudTarget.LOCAL:
             # Cloud data stores are deletion-protected (AWS and GCP refuse to delete them
             # otherwise): one apply lifts the protection, which the plan policy allows in

@@ -159,3 +159,15 @@ def test_planning_a_gcp_silo_move_creates_no_project(
         provisioner.provision_vended(GCP_TENANT, bound)
     assert list(gcp.state.projects) == [bound["account"]["project_id"]]
     assert len(gcp.state.calls("POST")) == 1  # created once
+
+
+def test_deleting_a_silo_tenant_whose_account_is_gone_creates_none(
+    aws: str, tmp_path: Path, engines: Engines, terraform: Terraform
+) -> None:
+    provisioner = _provisioner(tmp_path, engines, terraform, _aws_vendor(aws))
+    before = _accounts(aws)
+
+    with pytest.raises(ProvisioningFailed, match="cannot destroy in it; nothing was changed"):
+        provisioner.destroy(AWS_TENANT)
+
+    assert _accounts(aws) == before
