@@ -125,6 +125,16 @@ def test_a_binding_that_no_longer_holds_vends_nothing(
         changed.vend_approved(AWS_TENANT, bound)
     with pytest.raises(ProvisioningFailed, match="module changed since the approval"):
         approved.vend_approved(AWS_TENANT, tampered)
+    replatformed = TerraformProvisioner(
+        tmp_path,
+        engines,
+        terraform,
+        load_plan_policy(None),
+        [_aws_vendor(aws)],
+        platform={**PLATFORM, "aws_shared_db_instance": "another"},
+    )
+    with pytest.raises(ProvisioningFailed, match=r"inputs .* changed since the approval"):
+        replatformed.provision_vended(AWS_TENANT, bound)
 
     assert _accounts(aws) == before
 
