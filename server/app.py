@@ -128,7 +128,11 @@ def cloud_vendors(settings: Settings) -> list[CloudAccountVendor]:
     def gcp() -> CloudAccountVendor:
         from paybill.server.executors.clouds.gcp import GcpProjectVendor
 
-        return GcpProjectVendor(parent=settings.gcp_parent, endpoint=settings.gcp_endpoint)
+        return GcpProjectVendor(
+            parent=settings.gcp_parent,
+            endpoint=settings.gcp_endpoint,
+            sql_endpoint=settings.gcp_sql_endpoint,
+        )
 
     return [LazyVendor(CloudTarget.AWS, "aws", aws), LazyVendor(CloudTarget.GCP, "gcp", gcp)]
 

@@ -155,6 +155,11 @@ class Settings(BaseSettings):
         description="Resource Manager endpoint instead of Google's; a loopback one (a local "
         "stand-in) is called with anonymous credentials.",
     )
+    gcp_sql_endpoint: str | None = Field(
+        default=None,
+        description="Cloud SQL Admin endpoint instead of Google's (archiving GCP silo tenants); "
+        "a loopback one (a local stand-in) is called with anonymous credentials.",
+    )
     gcp_parent: str | None = Field(
         default=None,
         description="Where tenant projects are created: folders/N or organizations/N; required "

@@ -168,3 +168,9 @@ def test_the_pooled_aws_role_connects_as_the_tenants_db_user_only() -> None:
     text = str(policy["policy"])
     assert "rds-db:connect" in text and "dbuser:%s/%s" in text and "local.db_user" in text
     assert '"*"' not in text and "Resource = *" not in text
+
+
+def test_the_ibm_bridge_credentials_hold_the_least_platform_role() -> None:
+    # Editor on a Cloud Databases instance may scale it and manage its credentials.
+    (key,) = [body for kind, _, body in _resources("ibm") if kind == "ibm_resource_key"]
+    assert key["role"] == "Viewer"
