@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from paybill.server.core.errors import InvalidInput
-from paybill.server.core.ratelimit import RateLimiter
+from paybill.server.core.ratelimit import Limiter, RateLimiter
 from paybill.server.core.settings import Settings
 from paybill.server.core.slots import Slots
 from paybill.server.core.vocabulary import CloudTarget
@@ -20,6 +20,11 @@ from paybill.server.domain.billing_policy import load_billing_policy
 from paybill.server.domain.bootstrap import require_current, require_existing
 from paybill.server.domain.lifecycle import Lifecycle, load_definition
 from paybill.server.domain.notifications import webhook_target
+from paybill.server.domain.shared_rates import (
+    StoreRateLimiter,
+    shared_rates_engine,
+    shares_buckets,
+)
 from paybill.server.executors.clouds.vending import CloudAccountVendor, LazyVendor
 from paybill.server.executors.dataplane.credentials import TenantCredentials
 from paybill.server.executors.dataplane.engines import Engines
@@ -71,6 +76,7 @@ def build_services(
     reader = make_engine(settings.database_url, write_lock=False)
     audit_log = AuditLog.open(settings, reader=reader)
     audit_log.ensure_checkpoint(reader)
+    principal_rate, tenant_rate = rate_limiters(settings)
     return Services(
         db=db,
         settings=settings,
@@ -79,8 +85,8 @@ def build_services(
         acl=Acl(reader, settings.policies_dir),
         engines=engines,
         provisioner=provisioner or _provisioner(settings, engines),
-        rate_limiter=RateLimiter(settings.rate_per_minute),
-        tenant_rate=RateLimiter(settings.rate_per_minute),
+        rate_limiter=principal_rate,
+        tenant_rate=tenant_rate,
         tenant_slots=Slots(settings.tenant_concurrency),
         clock=clock,
         reader=reader,
@@ -88,6 +94,16 @@ def build_services(
         kinds=KINDS,
         audit=audit_log,
     )
+
+
+def rate_limiters(settings: Settings) -> tuple[Limiter, Limiter]:
+    """The per-principal and per-tenant limiters: buckets in the store on PostgreSQL (every
+    replica takes from the same ones, docs/replicas.md), else in this process."""
+    rate = settings.rate_per_minute
+    if settings.shared_rate_limits and shares_buckets(settings.database_url):
+        engine = shared_rates_engine(settings.database_url)
+        return StoreRateLimiter(engine, rate, "principal"), StoreRateLimiter(engine, rate, "tenant")
+    return RateLimiter(rate), RateLimiter(rate)
 
 
 def _provisioner(settings: Settings, engines: Engines) -> Provisioner:

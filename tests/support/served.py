@@ -90,6 +90,8 @@ def close(services: Services) -> None:
     """Close every connection pool of ``services`` (store, ACL reader, tenant data)."""
     services.engines.dispose()
     services.reader.dispose()
+    services.rate_limiter.dispose()
+    services.tenant_rate.dispose()
     services.db.dispose()
 
 
