@@ -6,6 +6,7 @@ another layer's parts or finds them by importing modules for their side effects.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -57,8 +58,12 @@ def build_services(
     *,
     provisioner: Provisioner | None = None,
     clock: Callable[[], datetime] = utcnow,
+    rate_clock: Callable[[], float] | None = None,
 ) -> Services:
     """Open the store (which must be initialised) and build the long-lived collaborators.
+
+    ``rate_clock`` (seconds) replaces the rate buckets' clock: the database's on PostgreSQL,
+    the process's monotonic one on SQLite (tests fix it).
 
     Raises:
         InvalidInput: the store is missing or not migrated (`paybill init` fixes it), or
@@ -76,7 +81,7 @@ def build_services(
     reader = make_engine(settings.database_url, write_lock=False)
     audit_log = AuditLog.open(settings, reader=reader)
     audit_log.ensure_checkpoint(reader)
-    principal_rate, tenant_rate = rate_limiters(settings)
+    principal_rate, tenant_rate = rate_limiters(settings, rate_clock)
     return Services(
         db=db,
         settings=settings,
@@ -96,14 +101,20 @@ def build_services(
     )
 
 
-def rate_limiters(settings: Settings) -> tuple[Limiter, Limiter]:
+def rate_limiters(
+    settings: Settings, clock: Callable[[], float] | None = None
+) -> tuple[Limiter, Limiter]:
     """The per-principal and per-tenant limiters: buckets in the store on PostgreSQL (every
     replica takes from the same ones, docs/replicas.md), else in this process."""
     rate = settings.rate_per_minute
     if settings.shared_rate_limits and shares_buckets(settings.database_url):
         engine = shared_rates_engine(settings.database_url)
-        return StoreRateLimiter(engine, rate, "principal"), StoreRateLimiter(engine, rate, "tenant")
-    return RateLimiter(rate), RateLimiter(rate)
+        return (
+            StoreRateLimiter(engine, rate, "principal", clock),
+            StoreRateLimiter(engine, rate, "tenant", clock),
+        )
+    ticks = clock or time.monotonic
+    return RateLimiter(rate, ticks), RateLimiter(rate, ticks)
 
 
 def _provisioner(settings: Settings, engines: Engines) -> Provisioner:

@@ -1,0 +1,79 @@
+"""Two replicas (services and pipelines of their own) on one store: on PostgreSQL they take
+from the same rate buckets, per principal and per tenant; on SQLite each keeps its own, as
+before (docs/replicas.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+
+from paybill.server.app import build_pipeline, build_services
+from paybill.server.core.ratelimit import RateLimiter
+from paybill.server.domain.shared_rates import StoreRateLimiter
+from paybill.server.guards.pipeline import Pipeline
+from paybill.server.store import Plan
+from tests.support.served import Served, close
+
+RATE = 3
+SHARED = {"postgresql": True, "sqlite": False}
+
+
+@pytest.fixture
+def replicas(served: Served, request: pytest.FixtureRequest) -> Iterator[list[Pipeline]]:
+    """Two replicas with a principal rate of ``RATE`` a minute and a stopped rate clock (on
+    a busy machine a bucket would otherwise refill while the calls run)."""
+    overrides: dict[str, Any] = getattr(request, "param", {})
+    settings = served.services.settings.model_copy(update={"rate_per_minute": RATE, **overrides})
+    services = [build_services(settings, rate_clock=lambda: 0.0) for _ in range(2)]
+    yield [build_pipeline(s) for s in services]
+    for s in services:
+        close(s)
+
+
+def _round_robin(replicas: list[Pipeline], calls: int, tool: str, principal: str, **raw: Any):
+    return [replicas[i % 2].call(tool, principal, raw) for i in range(calls)]
+
+
+def _codes(outcomes: list[Any]) -> list[str]:
+    return [o.payload["error"]["code"] if o.is_error else "ok" for o in outcomes]
+
+
+def test_the_principals_rate_holds_across_replicas(replicas: list[Pipeline], backend: str) -> None:
+    outcomes = _round_robin(replicas, 2 * RATE + 1, "list_plans", "ops")
+    allowed = RATE if SHARED[backend] else 2 * RATE  # SQLite: each process its own bucket
+    assert _codes(outcomes) == ["ok"] * allowed + ["QUOTA_EXCEEDED"] * (2 * RATE + 1 - allowed)
+    refused = outcomes[-1].payload["error"]
+    assert refused["details"] == {"limit_per_minute": RATE, "retry_after_seconds": 20.0}
+
+
+def test_the_tenants_plan_rate_holds_across_replicas(
+    served: Served, replicas: list[Pipeline], backend: str
+) -> None:
+    with served.services.db.session() as session:
+        session.execute(update(Plan).where(Plan.id == "free").values(queries_per_minute=2))
+    for pipeline in replicas:  # the principal's own rate is not what this test is about
+        pipeline.services.rate_limiter.per_minute = 1000
+    outcomes = _round_robin(
+        replicas, 5, "query_table", "acme-bot", tenant="acme", table="customers"
+    )
+    allowed = 2 if SHARED[backend] else 4
+    assert _codes(outcomes) == ["ok"] * allowed + ["QUOTA_EXCEEDED"] * (5 - allowed)
+    assert outcomes[-1].payload["error"]["details"]["limit_per_minute"] == 2
+
+
+def test_which_buckets_a_store_keeps(replicas: list[Pipeline], backend: str) -> None:
+    services = replicas[0].services
+    kind = StoreRateLimiter if SHARED[backend] else RateLimiter
+    assert isinstance(services.rate_limiter, kind) and isinstance(services.tenant_rate, kind)
+
+
+@pytest.mark.postgres_only
+@pytest.mark.parametrize("replicas", [{"shared_rate_limits": False}], indirect=True)
+def test_shared_buckets_can_be_turned_off(replicas: list[Pipeline]) -> None:
+    services = replicas[0].services
+    assert isinstance(services.rate_limiter, RateLimiter)
+    outcomes = _round_robin(replicas, 2 * RATE, "list_plans", "ops")
+    assert _codes(outcomes) == ["ok"] * 2 * RATE
