@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine, text
 
-from paybill.server.core.ratelimit import exceeded, rate_of
+from paybill.server.core.ratelimit import Limiter, RateLimiter, exceeded, rate_of
 from paybill.server.core.settings import parse_database_url
 from paybill.server.store.database import postgres_engine
 
@@ -70,7 +70,7 @@ class StoreRateLimiter:
         self.engine = engine
         self.per_minute = per_minute
         self.scope = scope
-        self._clock = clock
+        self.clock = clock
         self._ticks = clock or time.monotonic
         self._swept_at = self._ticks()
         self._lock = threading.Lock()
@@ -81,7 +81,7 @@ class StoreRateLimiter:
         params = {
             "key": f"{self.scope}/{key}",
             "rate": float(rate),
-            "now": self._clock() if self._clock else None,
+            "now": self.clock() if self.clock else None,
         }
         statement = SWEEP_AND_TAKE if self._sweep_due() else TAKE
         with self.engine.connect() as conn:
@@ -112,3 +112,11 @@ def shared_rates_engine(database_url: str) -> Engine:
     """The limiters' own autocommitting engine: a take holds its connection for one statement
     and never waits on the pool the call's session holds a connection of."""
     return postgres_engine(parse_database_url(database_url), isolation_level="AUTOCOMMIT")
+
+
+def alongside(limiter: Limiter, per_minute: int, scope: str) -> Limiter:
+    """A limiter of ``scope`` kept where ``limiter`` keeps its buckets: in the store (on its
+    engine) when that one is shared, else in this process."""
+    if isinstance(limiter, StoreRateLimiter):
+        return StoreRateLimiter(limiter.engine, per_minute, scope, limiter.clock)
+    return RateLimiter(per_minute)

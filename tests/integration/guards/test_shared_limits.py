@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import update
 
 from paybill.server.app import build_pipeline, build_services
+from paybill.server.core.errors import QuotaExceeded
 from paybill.server.core.ratelimit import RateLimiter
-from paybill.server.domain.shared_rates import StoreRateLimiter
+from paybill.server.domain.shared_rates import StoreRateLimiter, alongside
 from paybill.server.guards.pipeline import Pipeline
 from paybill.server.store import Plan
 from tests.support.served import Served, close
@@ -77,3 +78,18 @@ def test_shared_buckets_can_be_turned_off(replicas: list[Pipeline]) -> None:
     assert isinstance(services.rate_limiter, RateLimiter)
     outcomes = _round_robin(replicas, 2 * RATE, "list_plans", "ops")
     assert _codes(outcomes) == ["ok"] * 2 * RATE
+
+
+def test_console_logins_are_limited_where_the_calls_are(
+    replicas: list[Pipeline], backend: str
+) -> None:
+    """The console's login limiter (per client address) follows the call rates' buckets."""
+    logins = [alongside(p.services.rate_limiter, 2, "console-login") for p in replicas]
+    granted = []
+    for i in range(4):
+        try:
+            logins[i % 2].take("203.0.113.7")
+            granted.append(True)
+        except QuotaExceeded:
+            granted.append(False)
+    assert granted == ([True] * 2 + [False] * 2 if SHARED[backend] else [True] * 4)
