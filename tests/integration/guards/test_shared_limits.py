@@ -9,16 +9,26 @@ from typing import Any
 
 import pytest
 from sqlalchemy import update
+from sqlalchemy.engine import make_url
 
 from paybill.server.app import build_pipeline, build_services
 from paybill.server.core.errors import QuotaExceeded
 from paybill.server.core.ratelimit import RateLimiter
-from paybill.server.domain.shared_rates import StoreRateLimiter, alongside
+from paybill.server.domain.shared_rates import StoreRateLimiter, alongside, shared_rates_engine
 from paybill.server.guards.pipeline import Pipeline
 from paybill.server.store import Plan
+from tests.support import serving
 from tests.support.served import Served, close
 
 RATE = 3
+
+
+@pytest.fixture
+def free_port() -> int:
+    """A port nothing listens on: a store there refuses every connection."""
+    return serving.free_port()
+
+
 SHARED = {"postgresql": True, "sqlite": False}
 
 
@@ -93,3 +103,21 @@ def test_console_logins_are_limited_where_the_calls_are(
         except QuotaExceeded:
             granted.append(False)
     assert granted == ([True] * 2 + [False] * 2 if SHARED[backend] else [True] * 4)
+
+
+@pytest.mark.postgres_only
+def test_unreachable_buckets_refuse_the_call(replicas: list[Pipeline], free_port: int) -> None:
+    """Fail closed: a call whose bucket cannot be taken is not served, known tool or not."""
+    services = replicas[0].services
+    url = make_url(services.settings.database_url).set(port=free_port)
+    dead = StoreRateLimiter(shared_rates_engine(url.render_as_string(False)), RATE, "principal")
+    services.rate_limiter = dead
+    try:
+        for outcome in (
+            replicas[0].call("list_plans", "ops", {}),
+            replicas[0].unknown_tool("nope", "ops"),
+        ):
+            error = outcome.payload["error"]
+            assert outcome.is_error and error["details"]["reason"] == "unavailable", error
+    finally:
+        dead.dispose()
