@@ -60,6 +60,13 @@ class Settings(BaseSettings):
     rate_per_minute: int = Field(
         default=120, gt=0, description="Tool calls per minute allowed to each principal."
     )
+    shared_rate_limits: bool = Field(
+        default=True,
+        description="On PostgreSQL, keep the per-principal and per-tenant rate buckets in the "
+        "store, so that every replica takes from the same bucket (one statement per bucket "
+        "a call takes). False keeps them in each process (N replicas allow N times the "
+        "rate). SQLite stores always keep them in the process.",
+    )
     max_argument_bytes: int = Field(
         default=16384, gt=0, description="Largest JSON-encoded tool arguments accepted."
     )
