@@ -46,7 +46,8 @@ _BATCH = 500  # unsealed events read (and flushed) at a time by a sealer
 # The id is drawn before the insert (audit_events_id_seq: the SERIAL column's default
 # sequence) so that the content MAC, which covers it, goes in with the row. On PostgreSQL an
 # append only draws it: sealing is left to the sealers (``audit_log``), off the call path.
-_PG_RESERVE = text("SELECT nextval('audit_events_id_seq')")
+ID_SEQUENCE = "audit_events_id_seq"  # the SERIAL column's sequence
+_PG_RESERVE = text(f"SELECT nextval('{ID_SEQUENCE}')")
 # SQLite's transactions hold the write lock from BEGIN IMMEDIATE: nobody else inserts until
 # the commit, so the next id is the one SQLite would assign, and the append seals inline
 # (the lock a sealer needs is already held; the tip is a local read).
@@ -131,12 +132,16 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat()
 
 
-def append(session: Session, entry: AuditEntry, key: AuditKey) -> AuditEvent:
+def append(
+    session: Session, entry: AuditEntry, key: AuditKey, *, event_id: int | None = None
+) -> AuditEvent:
     """Insert ``entry`` in the caller's transaction with its content MAC, never waiting for
     another caller: one Core INSERT (no unit of work), after the id is drawn. On PostgreSQL
     the event is committed unsealed and a sealer links it; on SQLite, whose transactions
     hold the database's write lock from their start, it is sealed here, after the committed
-    events still unsealed. The returned event is not attached to ``session``."""
+    events still unsealed. ``event_id``: an id already drawn from ``ID_SEQUENCE`` for this
+    event (PostgreSQL; the pipeline draws it with the call's first read). The returned event
+    is not attached to ``session``."""
     event = AuditEvent(
         occurred_at=utcnow(),
         principal=entry.principal,
@@ -151,7 +156,7 @@ def append(session: Session, entry: AuditEntry, key: AuditKey) -> AuditEvent:
         key_id=key.key_id,
     )
     if session.get_bind().dialect.name == "postgresql":
-        event.id = session.execute(_PG_RESERVE).scalar_one()
+        event.id = event_id if event_id is not None else session.execute(_PG_RESERVE).scalar_one()
         event.mac = content_mac(event, key)
     else:
         event.id, waiting = session.execute(_SQLITE_RESERVE).one()

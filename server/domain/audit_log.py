@@ -88,9 +88,12 @@ class AuditLog:
             reader=reader,
         )
 
-    def append(self, session: Session, entry: audit.AuditEntry) -> AuditEvent:
-        """Append ``entry`` in ``session``'s transaction; its commit may write a checkpoint."""
-        appended = audit.append(session, entry, self.key)
+    def append(
+        self, session: Session, entry: audit.AuditEntry, *, event_id: int | None = None
+    ) -> AuditEvent:
+        """Append ``entry`` in ``session``'s transaction (with ``event_id`` when one was drawn
+        for it: ``audit.append``); its commit may write a checkpoint."""
+        appended = audit.append(session, entry, self.key, event_id=event_id)
         if not session.info.get(_LISTENING):
             session.info[_LISTENING] = True
             event.listen(session, "after_commit", self._after_commit)

@@ -29,11 +29,13 @@ SQL = "SELECT name FROM customers WHERE id = :id"
 QUERY = {"table": "customers", "filters": [{"column": "id", "op": "eq", "value": 3}]}
 AGENT = "globex-bot"  # a tenant agent of globex (pro, pooled: data.sql)
 
-# Store statements per call: principal, tenant, ACL version, then after the tenant work
-# the usage upsert and the audit append (PostgreSQL: the id drawn, the insert; sealing is
-# a sealer's, off the call path). SQLite's count has the BEGIN IMMEDIATE of each of the
-# call's two transactions, and its append draws the id, seals and inserts.
-STORE_STATEMENTS = {"postgresql": 5, "sqlite": 8}
+# Store statements per call: the control versions (on PostgreSQL the same statement draws
+# the audit event's id), the tenant row for a tool that may write (run_sql; query_table's
+# comes from the cache under those versions, as does the principal), then after the
+# tenant work the usage upsert and the audit insert (sealing is a sealer's, off the call
+# path). SQLite's count has the BEGIN IMMEDIATE of each of the call's two transactions,
+# and its append draws the id, seals and inserts.
+STORE_STATEMENTS = {"postgresql": 4, "sqlite": 8}
 STORE_COMMITS = 2  # the guards' transaction (ended before tenant work), then the rest
 # Tenant statements per call: one set_config for every setting, then the query itself.
 # SQLite runs the query alone (its budget is set on the driver connection).
