@@ -55,8 +55,11 @@ _SQLITE_RESERVE = text(
     "SELECT coalesce(max(id), 0) + 1, "
     "EXISTS (SELECT 1 FROM audit_events WHERE hash IS NULL) FROM audit_events"
 )
-_TABLE = cast(Table, AuditEvent.__table__)  # a Core insert: no unit of work per call
+_TABLE = cast(Table, AuditEvent.__table__)
 _COLUMNS = tuple(column.key for column in _TABLE.columns)
+# A Core insert built once (its compiled form cached), executed with the row's values: no
+# unit of work and no statement construction per call.
+_INSERT = insert(_TABLE)
 
 
 def redact(value: Any) -> Any:
@@ -163,8 +166,7 @@ def append(
         event.mac = content_mac(event, key)
         seal(session, key, last=event, others=bool(waiting))
         session.flush()  # the links of the others before this event's row
-    values = {name: getattr(event, name) for name in _COLUMNS}
-    session.execute(insert(_TABLE).values(values))
+    session.execute(_INSERT, {name: getattr(event, name) for name in _COLUMNS})
     return event
 
 
