@@ -35,7 +35,11 @@ AGENT = "globex-bot"  # a tenant agent of globex (pro, pooled: data.sql)
 # tenant work the usage upsert and the audit insert (sealing is a sealer's, off the call
 # path). SQLite's count has the BEGIN IMMEDIATE of each of the call's two transactions,
 # and its append draws the id, seals and inserts.
-STORE_STATEMENTS = {"postgresql": 4, "sqlite": 8}
+STORE_STATEMENTS = {
+    "run_sql": {"postgresql": 4, "sqlite": 8},
+    "query_table": {"postgresql": 3, "sqlite": 7},
+    "get_tenant": {"postgresql": 2, "sqlite": 5},  # no tenant work: one transaction
+}
 STORE_COMMITS = 2  # the guards' transaction (ended before tenant work), then the rest
 # Tenant statements per call: one set_config for every setting, then the query itself.
 # SQLite runs the query alone (its budget is set on the driver connection).
@@ -119,12 +123,20 @@ def test_statements_per_data_call_are_pinned(
 ) -> None:
     with watching(agent) as seen:
         agent.ok(AGENT, tool, tenant="globex", **arguments)
-    assert seen.statements["store"] <= STORE_STATEMENTS[backend], seen.statements
+    assert seen.statements["store"] <= STORE_STATEMENTS[tool][backend], seen.statements
     assert seen.commits["store"] <= STORE_COMMITS, seen.commits
     assert seen.statements["tenant"] <= TENANT_STATEMENTS[backend], seen.tenant_sql
     if backend == "postgresql":
         scoping = [s for s in seen.tenant_sql if "set_config" in s]
         assert len(scoping) == 1, seen.tenant_sql
+
+
+def test_statements_of_a_call_without_tenant_work_are_pinned(agent: Served, backend: str) -> None:
+    with watching(agent) as seen:
+        agent.ok(AGENT, "get_tenant", tenant="globex")
+    assert seen.statements["store"] <= STORE_STATEMENTS["get_tenant"][backend], seen.statements
+    assert seen.commits["store"] <= 1, seen.commits
+    assert seen.statements["tenant"] == 0
 
 
 def test_no_pool_pings_a_connection_before_each_call(agent: Served) -> None:
