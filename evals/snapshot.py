@@ -208,7 +208,10 @@ def _control_plane(dialect: str) -> Select[Any]:
     key = ("control_plane", dialect)
     if key not in _STATEMENTS:
         tip = select(func.coalesce(func.max(AuditEvent.id), 0)).scalar_subquery()
-        audit = list(AuditEvent.__table__.c)
+        # Sealing (seq, prev_hash, hash) is no change of an event: a sealer links events
+        # committed unsealed whenever it runs, between two pictures or not.
+        sealing = {"seq", "prev_hash", "hash"}
+        audit = [column for column in AuditEvent.__table__.c if column.key not in sealing]
         since = AuditEvent.id <= bindparam("since_tip", type_=Integer)
         _STATEMENTS[key] = select(
             tip.label("_tip"),

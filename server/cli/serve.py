@@ -34,6 +34,14 @@ def _background(services: Services) -> Iterator[None]:
         stack.enter_context(
             notification_thread(services.db, settings, settings.worker_poll_seconds)
         )
+        # Calls append their audit events unsealed (PostgreSQL): link them off the call path.
+        stack.enter_context(
+            services.audit.sealer(
+                services.db.engine,
+                batch_seconds=settings.audit_seal_seconds,
+                idle_seconds=settings.worker_poll_seconds,
+            )
+        )
         yield
 
 

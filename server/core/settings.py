@@ -120,6 +120,14 @@ class Settings(BaseSettings):
     audit_checkpoint_seconds: float = Field(
         default=60, gt=0, description="...or once this many seconds have passed since the last."
     )
+    audit_seal_seconds: float = Field(
+        default=0.1,
+        gt=0,
+        le=60,
+        description="PostgreSQL: how long after a call's commit `paybill serve` seals its audit "
+        "event into the chain (one sealing transaction for the events of that time). Until "
+        "sealed, an event is proved by its content MAC but its deletion is not detected.",
+    )
 
     provisioner: Literal["local", "terraform"] = Field(
         default="local",

@@ -1,13 +1,14 @@
 """The audit log: every decision appended with a content MAC, sealed into an HMAC chain.
 
 ``append`` inserts the event in the caller's transaction with ``mac``, an HMAC with the audit
-key (kept outside the database, ``audit_key``) over its content and its id; it only *tries*
-the sealing lock, so concurrent calls never wait for each other. ``seal`` links events into
-the chain: each gets its position ``seq``, the previous event's hash and ``hash``, an HMAC
-over its content, id, MAC, position and that previous hash. One sealer at a time holds the
-lock: an append that got it (sealing the committed events still unsealed, then its own), or
-a sealer of ``audit_log``. The chain's order is the sealing order (``seq``), which need not be
-id order. Events written before the chain was
+key (kept outside the database, ``audit_key``) over its content and its id; it takes no lock,
+so concurrent calls never wait for each other. ``seal`` links events into the chain: each
+gets its position ``seq``, the previous event's hash and ``hash``, an HMAC over its content,
+id, MAC, position and that previous hash. One sealer at a time holds the lock: on
+PostgreSQL a sealer of ``audit_log`` (a background thread, the worker's loop, a
+verification, a checkpoint), never a call; on SQLite the append itself, under the write lock
+its transaction already holds. The chain's order is the sealing order (``seq``), which need
+not be id order. Events written before the chain was
 keyed (``key_id`` NULL) form a legacy prefix verified as plain SHA-256 and reported as
 unkeyed; events keyed before migration 0012 have no ``mac`` and their hash covers neither id
 nor MAC. The chain proves nothing about events deleted from its end: that is the
@@ -24,9 +25,9 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from paybill.server.core.vocabulary import Decision
@@ -43,20 +44,22 @@ log = logging.getLogger("paybill.audit")
 SEAL_LOCK = 0x70617962696C6C  # "paybill"
 _BATCH = 500  # unsealed events read (and flushed) at a time by a sealer
 # The id is drawn before the insert (audit_events_id_seq: the SERIAL column's default
-# sequence) so that the content MAC, which covers it, goes in with the row; the lock is tried
-# in the same round trip, and whether any event waits to be sealed is asked as a hint (its
-# snapshot predates the lock: a stale "none" only leaves them to the next sealer; the links
-# themselves are read by later statements, which see the previous sealer's commit).
-_PG_RESERVE = text(
-    "SELECT nextval('audit_events_id_seq'), pg_try_advisory_xact_lock(:k), "
-    "EXISTS (SELECT 1 FROM audit_events WHERE hash IS NULL)"
-)
+# sequence) so that the content MAC, which covers it, goes in with the row. On PostgreSQL an
+# append only draws it: sealing is left to the sealers (``audit_log``), off the call path.
+ID_SEQUENCE = "audit_events_id_seq"  # the SERIAL column's sequence
+_PG_RESERVE = text(f"SELECT nextval('{ID_SEQUENCE}')")
 # SQLite's transactions hold the write lock from BEGIN IMMEDIATE: nobody else inserts until
-# the commit, so the next id is the one SQLite would assign (the lock is always "taken").
+# the commit, so the next id is the one SQLite would assign, and the append seals inline
+# (the lock a sealer needs is already held; the tip is a local read).
 _SQLITE_RESERVE = text(
-    "SELECT coalesce(max(id), 0) + 1, 1, "
+    "SELECT coalesce(max(id), 0) + 1, "
     "EXISTS (SELECT 1 FROM audit_events WHERE hash IS NULL) FROM audit_events"
 )
+_TABLE = cast(Table, AuditEvent.__table__)
+_COLUMNS = tuple(column.key for column in _TABLE.columns)
+# A Core insert built once (its compiled form cached), executed with the row's values: no
+# unit of work and no statement construction per call.
+_INSERT = insert(_TABLE)
 
 
 def redact(value: Any) -> Any:
@@ -132,12 +135,16 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat()
 
 
-def append(session: Session, entry: AuditEntry, key: AuditKey) -> AuditEvent:
+def append(
+    session: Session, entry: AuditEntry, key: AuditKey, *, event_id: int | None = None
+) -> AuditEvent:
     """Insert ``entry`` in the caller's transaction with its content MAC, never waiting for
-    another caller. When the sealing lock is free (on PostgreSQL it is tried, and then held
-    to the transaction's end; SQLite's transactions hold the database's write lock from their
-    start) the event is sealed here, after the committed events still unsealed; otherwise it
-    stays unsealed for the next sealer."""
+    another caller: one Core INSERT (no unit of work), after the id is drawn. On PostgreSQL
+    the event is committed unsealed and a sealer links it; on SQLite, whose transactions
+    hold the database's write lock from their start, it is sealed here, after the committed
+    events still unsealed. ``event_id``: an id already drawn from ``ID_SEQUENCE`` for this
+    event (PostgreSQL; the pipeline draws it with the call's first read). The returned event
+    is not attached to ``session``."""
     event = AuditEvent(
         occurred_at=utcnow(),
         principal=entry.principal,
@@ -151,14 +158,15 @@ def append(session: Session, entry: AuditEntry, key: AuditKey) -> AuditEvent:
         detail=entry.detail,
         key_id=key.key_id,
     )
-    postgresql = session.get_bind().dialect.name == "postgresql"
-    reserve = _PG_RESERVE if postgresql else _SQLITE_RESERVE
-    event.id, sealing, waiting = session.execute(reserve, {"k": SEAL_LOCK}).one()
-    event.mac = content_mac(event, key)
-    if sealing:
+    if session.get_bind().dialect.name == "postgresql":
+        event.id = event_id if event_id is not None else session.execute(_PG_RESERVE).scalar_one()
+        event.mac = content_mac(event, key)
+    else:
+        event.id, waiting = session.execute(_SQLITE_RESERVE).one()
+        event.mac = content_mac(event, key)
         seal(session, key, last=event, others=bool(waiting))
-    session.add(event)
-    session.flush()  # one INSERT: content, MAC and, when sealed here, the link
+        session.flush()  # the links of the others before this event's row
+    session.execute(_INSERT, {name: getattr(event, name) for name in _COLUMNS})
     return event
 
 

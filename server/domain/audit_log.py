@@ -1,9 +1,11 @@
-"""The audit log as the server uses it: the keyed chain, its sealer and its checkpoint file.
+"""The audit log as the server uses it: the keyed chain, its sealers and its checkpoint file.
 
-Appends never wait (``audit.append``): each tries the sealing lock and, when it is free,
-seals inline the committed events still unsealed and its own; otherwise its event waits
-unsealed for the next sealer. Sealing also runs in the worker's loop (trying the lock), and
-before a verification or a checkpoint (waiting for it: only sealers ever wait).
+Appends never wait and, on PostgreSQL, never seal (``audit.append``): their events commit
+unsealed, proved by their content MAC, and a sealer links them into the chain in batches,
+in a transaction of its own. The sealers: a thread of ``paybill serve`` (``sealer``), woken
+by this process's commits, which seals ``batch_seconds`` later what all processes left;
+the worker's loop, every poll; and, waiting for the lock (only sealers ever wait), a
+verification, a checkpoint and a server's or worker's shutdown.
 
 Writing the checkpoint on every append would put a file write (and fsync) on every call, so
 it is written after a commit that brings the events committed by this process since the last
@@ -63,6 +65,8 @@ class AuditLog:
         self._counting = threading.Lock()  # the events since the last checkpoint
         self._since = 0
         self._last = clock()
+        self._committed = threading.Event()  # this process committed events: wake the sealer
+        self._sealing = False  # a sealer thread runs (and writes the due checkpoints)
 
     @classmethod
     def open(
@@ -84,9 +88,12 @@ class AuditLog:
             reader=reader,
         )
 
-    def append(self, session: Session, entry: audit.AuditEntry) -> AuditEvent:
-        """Append ``entry`` in ``session``'s transaction; its commit may write a checkpoint."""
-        appended = audit.append(session, entry, self.key)
+    def append(
+        self, session: Session, entry: audit.AuditEntry, *, event_id: int | None = None
+    ) -> AuditEvent:
+        """Append ``entry`` in ``session``'s transaction (with ``event_id`` when one was drawn
+        for it: ``audit.append``); its commit may write a checkpoint."""
+        appended = audit.append(session, entry, self.key, event_id=event_id)
         if not session.info.get(_LISTENING):
             session.info[_LISTENING] = True
             event.listen(session, "after_commit", self._after_commit)
@@ -115,6 +122,41 @@ class AuditLog:
         except Exception:
             log.exception("could not seal the audit log")
             return 0
+
+    @contextmanager
+    def sealer(
+        self, engine: Engine, *, batch_seconds: float, idle_seconds: float
+    ) -> Iterator[None]:
+        """Seal in a background thread while the block runs, then once more at its end
+        (waiting for the lock). The thread wakes when this process commits events, lets
+        ``batch_seconds`` pass so that one transaction seals the calls of that time, and
+        seals; every ``idle_seconds`` it also seals what other processes left."""
+        if engine.dialect.name != "postgresql":
+            yield  # SQLite's appends seal inline
+            return
+        stop = threading.Event()
+
+        def run() -> None:
+            while not stop.is_set():
+                self._committed.wait(idle_seconds)
+                if stop.wait(batch_seconds):
+                    break
+                self._committed.clear()  # before sealing: a commit meanwhile wakes it again
+                self.seal(engine)
+                if self._due():
+                    self._checkpoint(self.reader or engine)
+
+        thread = threading.Thread(target=run, name="paybill-audit-sealer", daemon=True)
+        self._sealing = True
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            self._committed.set()
+            thread.join()
+            self._sealing = False
+            self.seal(engine, wait=True)
 
     def verify(self, session: Session, *, wait: bool = True) -> audit.VerifyReport:
         """Seal, then verify the chain against the checkpoint and every event left unsealed
@@ -146,12 +188,22 @@ class AuditLog:
         appended = session.info.pop(_APPENDED, 0)
         if not appended:
             return
+        self._committed.set()
         with self._counting:
             self._since += appended
-            due = self._since >= self.every or self._clock() - self._last >= self.seconds
-        if due:
-            # Not ``checkpoint``: that waits for the sealing lock, a call never does.
-            self._checkpoint(self.reader or session.get_bind().engine)
+        if self._sealing or not self._due():
+            return  # a sealer thread writes the due checkpoint after its next batch
+        # No sealer thread (a one-shot command, SQLite): this commit seals, only trying
+        # the lock, then records the sealed tip. Not ``checkpoint``: a call never waits.
+        engine = session.get_bind().engine
+        self.seal(engine)
+        self._checkpoint(self.reader or engine)
+
+    def _due(self) -> bool:
+        with self._counting:
+            return self._since >= self.every or (
+                self._since > 0 and self._clock() - self._last >= self.seconds
+            )
 
     def checkpoint(self, engine: Engine) -> None:
         """Seal, then record the sealed tip, if it extends the current checkpoint; never

@@ -2,9 +2,10 @@
 from any session, and put back into a call's session without a query.
 
 A snapshot holds column values only, never an ORM object another session could expire,
-refresh or write: ``attach`` builds fresh instances from it, marks them as loaded
-(``make_transient_to_detached``) and merges them without a load, so the call's session holds
-them as if it had read the rows. JSON values (plan features) are copied for each call.
+refresh or write: ``attach`` builds fresh instances holding its values as loaded state
+(no constructor, no attribute events), gives them their identity
+(``make_transient_to_detached``) and adds them to the session, which then holds them as if it
+had read the rows. JSON values (plan features) are copied for each call.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_state
 
 from paybill.server.store import Base, Plan, Subscription, Tenant
 
@@ -41,8 +43,17 @@ def snapshot(tenant: Tenant) -> TenantSnapshot:
     )
 
 
-def _built(model: type[M], values: Mapping[str, Any]) -> M:
-    return model(**{key: copy.deepcopy(value) for key, value in values.items()})
+def _loaded(model: type[M], values: Mapping[str, Any]) -> M:
+    """An instance of ``model`` holding ``values`` as loaded state: no constructor, no
+    attribute events, no history. Lists and dicts (JSON columns) are copied: a call may not
+    change another's."""
+    instance = cast(M, inspect(model).class_manager.new_instance())
+    state = instance_state(instance)
+    state.dict.update(
+        (key, copy.deepcopy(value) if isinstance(value, (dict, list)) else value)
+        for key, value in values.items()
+    )
+    return instance
 
 
 def attach(session: Session, snap: TenantSnapshot) -> Tenant:
@@ -52,11 +63,25 @@ def attach(session: Session, snap: TenantSnapshot) -> Tenant:
     held = session.identity_map.get(key)
     if isinstance(held, Tenant):
         return held
-    plan = _built(Plan, snap.plan)
-    sub = _built(Subscription, snap.subscription) if snap.subscription is not None else None
-    tenant = _built(Tenant, snap.tenant)
-    tenant.plan, tenant.subscription = plan, sub
-    for row in (plan, sub, tenant):
-        if row is not None:
-            make_transient_to_detached(row)  # as if just loaded: no history to flush
-    return session.merge(tenant, load=False)
+    plan = _loaded(Plan, snap.plan)
+    sub = _loaded(Subscription, snap.subscription) if snap.subscription is not None else None
+    tenant = _loaded(Tenant, snap.tenant)
+    # Both sides of each relationship, as a load would leave them (Subscription.tenant is
+    # its back-reference); set as loaded values, not assignments: nothing is to be flushed.
+    instance_state(tenant).dict.update(plan=plan, subscription=sub)
+    if sub is not None:
+        instance_state(sub).dict["tenant"] = tenant
+    rows = [row for row in (plan, sub, tenant) if row is not None]
+    for row in rows:
+        make_transient_to_detached(row)  # its identity key; other attributes load lazily
+    if any(_held(session, row) for row in rows):
+        # The session holds the plan or subscription already (loaded by another query):
+        # merge keeps its instance rather than adding a second one with the same identity.
+        return session.merge(tenant, load=False)
+    session.add(tenant)  # cascades to the plan and the subscription, as persistent rows
+    return tenant
+
+
+def _held(session: Session, row: Base) -> bool:
+    key = instance_state(row).key
+    return key is not None and session.identity_map.get(key) is not None

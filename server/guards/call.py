@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from paybill.server.core.vocabulary import Role
 from paybill.server.domain import idempotency
-from paybill.server.domain.control_versions import Versions, read_versions
+from paybill.server.domain.control_versions import Versions, read_versions_drawing_audit_id
 from paybill.server.executors.dataplane.naming import TenantRoute
 from paybill.server.executors.dataplane.visibility import VisibleSchema, visible_schema
 from paybill.server.guards.spec import ApprovalNeedOut, DataMode, ToolSpec
@@ -86,13 +86,21 @@ class Call:
     tenant_wrote: bool = False
     # The store's control versions as this call first read them (``versions``).
     observed: Versions | None = None
+    # The id of the call's audit event, drawn with the versions (PostgreSQL), until used.
+    audit_id: int | None = None
 
     def versions(self) -> Versions:
         """The store's control versions, read once per call (the first guard that asks):
-        what the guards take from a cache must have been loaded at these versions."""
+        what the guards take from a cache must have been loaded at these versions. The same
+        statement draws the id of the call's audit event (``take_audit_id``)."""
         if self.observed is None:
-            self.observed = read_versions(self.session)
+            self.observed, self.audit_id = read_versions_drawing_audit_id(self.session)
         return self.observed
+
+    def take_audit_id(self) -> int | None:
+        """The drawn audit event id, once: a second event of the call draws its own."""
+        drawn, self.audit_id = self.audit_id, None
+        return drawn
 
     @contextmanager
     def tenant_work(self, route: TenantRoute, read_only: bool) -> Iterator[None]:

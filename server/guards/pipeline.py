@@ -245,6 +245,7 @@ class Pipeline:
                 error_code=error.code if error else None,
                 detail=error.message[:1000] if error else None,
             ),
+            event_id=call.take_audit_id(),
         )
 
 
@@ -327,5 +328,6 @@ def run_approved(call: Call, approval: Approval) -> dict[str, Any]:
             outcome="ok",
             tenant_id=nested.tenant_id,
         ),
+        event_id=nested.take_audit_id(),
     )
     return payload

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, func, or_, select
+from sqlalchemy import ColumnElement, Table, bindparam, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -16,6 +16,8 @@ from paybill.server.executors.dataplane.engines import Engines
 from paybill.server.executors.dataplane.naming import TenantRoute
 from paybill.server.executors.dataplane.schema import TENANT_TABLES
 from paybill.server.store import Tenant, UsageCounter
+
+_COUNTERS = cast(Table, UsageCounter.__table__)
 
 
 def meter(
@@ -28,29 +30,31 @@ def meter(
     lost update); a racing call that creates it first (the unique (tenant, day)) is waited
     for and then incremented.
     """
-    row = _insert_for(session)(UsageCounter).values(
-        tenant_id=tenant.id,
-        day=now.date(),
+    values = {"tenant_id": tenant.id, "day": now.date(), "read": rows_read, "written": rows_written}
+    session.execute(_upsert(session.get_bind().dialect.name), values)
+
+
+@cache
+def _upsert(dialect: str) -> Any:
+    """The upsert, built once per dialect (its compiled form cached): only the values vary.
+    The dialect's INSERT alone has ON CONFLICT (PostgreSQL, SQLite >= 3.24)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    row = insert(_COUNTERS).values(
+        tenant_id=bindparam("tenant_id"),
+        day=bindparam("day"),
         calls=1,
-        rows_read=rows_read,
-        rows_written=rows_written,
+        rows_read=bindparam("read"),
+        rows_written=bindparam("written"),
     )
-    upsert = row.on_conflict_do_update(
+    counters = _COUNTERS.c
+    return row.on_conflict_do_update(
         index_elements=["tenant_id", "day"],
         set_={
-            "calls": UsageCounter.calls + row.excluded.calls,
-            "rows_read": UsageCounter.rows_read + row.excluded.rows_read,
-            "rows_written": UsageCounter.rows_written + row.excluded.rows_written,
+            "calls": counters.calls + row.excluded.calls,
+            "rows_read": counters.rows_read + row.excluded.rows_read,
+            "rows_written": counters.rows_written + row.excluded.rows_written,
         },
     )
-    session.execute(upsert)
-
-
-def _insert_for(session: Session) -> Callable[[type[UsageCounter]], Any]:
-    """The dialect's INSERT, which alone has ON CONFLICT (PostgreSQL, SQLite >= 3.24)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert
-    return sqlite.insert
 
 
 def row_counts(engines: Engines, route: TenantRoute, timeout_ms: int, gate: Gate) -> dict[str, int]:

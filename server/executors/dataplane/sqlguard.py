@@ -50,6 +50,7 @@ from paybill.server.executors.dataplane.sqlguard_rewrite import (
     render,
     touched_rows,
 )
+from paybill.server.executors.dataplane.sqlguard_schema import mapping_schema
 from paybill.server.executors.dataplane.visibility import VisibleSchema
 
 # sqlglot logs a warning for every statement it falls back to parsing as a Command; those
@@ -396,13 +397,11 @@ def _guard(
     check_intervals(root, dialect)
     watch.check("parse")
     if kind == "read":
-        # qualify types its schema as dict[str, object]; dict is invariant, so a copy typed so.
-        tables_schema: dict[str, object] = dict(schema.tables)
         try:
             root = qualify(
                 root,
                 dialect="postgres",
-                schema=tables_schema,
+                schema=mapping_schema(schema),
                 validate_qualify_columns=True,
                 quote_identifiers=True,
             )

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,12 +20,14 @@ from sqlalchemy.orm import Session
 
 from paybill.server.core.vocabulary import Decision
 from paybill.server.domain import audit
+from paybill.server.domain.audit_checkpoint import Checkpoint, read_checkpoint
 from paybill.server.domain.audit_key import ensure_key
 from paybill.server.domain.audit_log import AuditLog
 from paybill.server.store import AuditEvent
 from paybill.server.store.database import Database
 
 WAIT = 20.0  # seconds a thread may take before the test calls it blocked
+_NONE = Checkpoint(0, 0, audit.GENESIS, 0, "")  # no checkpoint file yet
 
 
 def _log(tmp_path: Path) -> AuditLog:
@@ -123,9 +126,10 @@ def test_an_open_transaction_that_appended_does_not_block_another_append(
     assert (report.checked, report.unsealed) == (2, 0)
     with db.session() as session:
         by_principal = {e.principal: e for e in _events(session)}
-    # The first held the (tried) sealing lock: it sealed its own event; the second's waited.
+    # Appends take no lock and seal nothing: the chain is the sealing order, and the second
+    # committed (and its commit's checkpoint sealed it) before the first committed.
     assert first_id[0] == by_principal["first"].id
-    assert (by_principal["first"].seq, by_principal["second"].seq) == (1, 2)
+    assert (by_principal["first"].seq, by_principal["second"].seq) == (2, 1)
 
 
 @pytest.mark.postgres_only
@@ -378,3 +382,58 @@ def test_the_triggers_let_an_event_be_sealed_once_and_never_rewritten(db: Databa
     with db.engine.connect() as conn:
         row = conn.execute(text("SELECT outcome, hash, mac FROM audit_events")).one()
     assert tuple(row) == ("ok", "b", "m")
+
+
+def _until(done: object, what: str) -> None:
+    """Wait for a background sealer (generous: the machine may be busy); not a timing test."""
+    deadline = time.monotonic() + WAIT
+    while not done():  # type: ignore[operator]
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
+
+
+@pytest.mark.postgres_only
+def test_an_append_commits_its_event_unsealed(db: Database, tmp_path: Path) -> None:
+    """Sealing is off the call path on PostgreSQL: the append only inserts."""
+    key, _ = ensure_key(tmp_path / "audit.key")
+    log = AuditLog(key, tmp_path / "audit.checkpoint", every=1000, seconds=3600)
+    _append(db, log, 2)
+    with db.session() as session:
+        report = audit.verify(session, log.key)
+    assert report.ok, report.reason
+    assert (report.checked, report.unsealed) == (0, 2)
+
+
+@pytest.mark.postgres_only
+def test_the_sealer_thread_seals_in_the_background_and_checkpoints(
+    db: Database, tmp_path: Path
+) -> None:
+    key, _ = ensure_key(tmp_path / "audit.key")
+    log = AuditLog(key, tmp_path / "audit.checkpoint", every=3, seconds=3600)
+
+    def unsealed() -> int:
+        with db.session() as session:
+            return audit.verify(session, log.key).unsealed
+
+    with log.sealer(db.engine, batch_seconds=0.01, idle_seconds=0.05):
+        _append(db, log, 3)
+        _until(lambda: unsealed() == 0, "the sealer thread did not seal the events")
+        # The third commit made a checkpoint due: the thread writes it after sealing.
+        _until(
+            lambda: (read_checkpoint(log.checkpoint_path, log.key) or _NONE).count == 3,
+            "the sealer thread did not write the due checkpoint",
+        )
+        _append(db, log, 1)
+    assert unsealed() == 0  # the block's end seals what is left, waiting for the lock
+    report = _verify(db, log)
+    assert (report.ok, report.checked, report.unsealed) == (True, 4, 0)
+
+
+@pytest.mark.postgres_only
+def test_the_sealer_thread_seals_what_other_processes_left(db: Database, tmp_path) -> None:
+    log = _log(tmp_path)
+    other = AuditLog(log.key, tmp_path / "other.checkpoint", every=1000, seconds=3600)
+    with log.sealer(db.engine, batch_seconds=0.01, idle_seconds=0.05):
+        _append(db, other, 2)  # another process's commits: this one's thread is not woken
+        with db.session() as session:
+            _until(lambda: audit.verify(session, log.key).unsealed == 0, "left unsealed")

@@ -30,16 +30,22 @@ SQL = "SELECT name FROM customers WHERE id = :id"
 QUERY = {"table": "customers", "filters": [{"column": "id", "op": "eq", "value": 3}]}
 AGENT = "globex-bot"  # a tenant agent of globex (pro, pooled: data.sql)
 
-# Store statements per call: principal, tenant, ACL version, then after the tenant work
-# the usage upsert and the audit append (PostgreSQL: the id drawn with a try of the
-# sealing lock, the insert). SQLite's count has the BEGIN IMMEDIATE of each of the call's
-# two transactions, and its append draws the id, inserts and seals.
-# PostgreSQL adds the two rate buckets (issue 17): the principal's at the limits stage and
-# the tenant's at the quota stage, each one autocommitted upsert on the limiters' engine, so
-# that replicas share them. They cannot be one statement: the tenant is known (and its
-# bucket may be charged) only once the call passed authorisation, and a call refused before
-# that must still count against its principal (docs/call-cost.md).
-STORE_STATEMENTS = {"postgresql": 9, "sqlite": 9}
+# Store statements per call: the control versions (on PostgreSQL the same statement draws
+# the audit event's id), the tenant row for a tool that may write (run_sql; query_table's
+# comes from the cache under those versions, as does the principal), then after the
+# tenant work the usage upsert and the audit insert (sealing is a sealer's, off the call
+# path). SQLite's count has the BEGIN IMMEDIATE of each of the call's two transactions,
+# and its append draws the id, seals and inserts.
+# PostgreSQL adds the rate buckets (issue 17): the principal's at the limits stage and, for
+# a call with a tenant, the tenant's at the quota stage, each one autocommitted upsert on
+# the limiters' engine, so that replicas share them. They cannot be one statement: the
+# tenant is known (and its bucket may be charged) only once the call passed authorisation,
+# and a call refused before that must still count against its principal (docs/call-cost.md).
+STORE_STATEMENTS = {
+    "run_sql": {"postgresql": 6, "sqlite": 8},
+    "query_table": {"postgresql": 5, "sqlite": 7},
+    "get_tenant": {"postgresql": 3, "sqlite": 5},  # no tenant work: one transaction
+}
 STORE_COMMITS = 2  # the guards' transaction (ended before tenant work), then the rest
 # Tenant statements per call: one set_config for every setting, then the query itself.
 # SQLite runs the query alone (its budget is set on the driver connection).
@@ -125,12 +131,20 @@ def test_statements_per_data_call_are_pinned(
 ) -> None:
     with watching(agent) as seen:
         agent.ok(AGENT, tool, tenant="globex", **arguments)
-    assert seen.statements["store"] <= STORE_STATEMENTS[backend], seen.statements
+    assert seen.statements["store"] == STORE_STATEMENTS[tool][backend], seen.statements
     assert seen.commits["store"] <= STORE_COMMITS, seen.commits
     assert seen.statements["tenant"] <= TENANT_STATEMENTS[backend], seen.tenant_sql
     if backend == "postgresql":
         scoping = [s for s in seen.tenant_sql if "set_config" in s]
         assert len(scoping) == 1, seen.tenant_sql
+
+
+def test_statements_of_a_call_without_tenant_work_are_pinned(agent: Served, backend: str) -> None:
+    with watching(agent) as seen:
+        agent.ok(AGENT, "get_tenant", tenant="globex")
+    assert seen.statements["store"] == STORE_STATEMENTS["get_tenant"][backend], seen.statements
+    assert seen.commits["store"] <= 1, seen.commits
+    assert seen.statements["tenant"] == 0
 
 
 def test_no_pool_pings_a_connection_before_each_call(agent: Served) -> None:

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
+from paybill.server.domain.tenant_snapshots import TenantSnapshot, attach, snapshot
 from paybill.server.domain.tenants import create_tenant
 from paybill.server.guards.tenant_cache import cached_tenant
 from paybill.server.store import Plan, Tenant
@@ -78,3 +79,45 @@ def test_a_call_that_may_write_always_loads_the_row(store: Database) -> None:
             call = _call(session, "suspend_tenant", shared, {"tenant": "acme", "reason": "test"})
             assert cached_tenant(call, "slug:acme", _loader(session, loads)) is not None
     assert loads == ["acme", "acme"]
+
+
+def _snapshot_of_acme(store: Database) -> TenantSnapshot:
+    with store.session() as session:
+        create_tenant(session, LIFECYCLE, slug="acme", name="Acme", plan_id="free", actor="t")
+    with Session(store.engine) as session:
+        return snapshot(session.scalars(select(Tenant).where(Tenant.slug == "acme")).one())
+
+
+def test_attaching_a_snapshot_runs_no_statement_and_leaves_nothing_to_flush(
+    store: Database,
+) -> None:
+    snap = _snapshot_of_acme(store)
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement: str, *_rest) -> None:
+        statements.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        with Session(store.engine) as session:
+            tenant = attach(session, snap)
+            assert (tenant.slug, tenant.plan.id, tenant.subscription.tenant) == (
+                "acme",
+                "free",
+                tenant,
+            )
+            assert not session.dirty and not session.new
+            tenant.plan.features.append("changed")  # a copy: the snapshot keeps its own
+    finally:
+        event.remove(store.engine, "before_cursor_execute", seen)
+    assert statements == []
+    assert "changed" not in snap.plan["features"]
+
+
+def test_a_snapshot_attached_where_its_plan_is_loaded_keeps_that_plan(store: Database) -> None:
+    snap = _snapshot_of_acme(store)
+    with Session(store.engine) as session:
+        plan = session.get_one(Plan, "free")
+        tenant = attach(session, snap)
+        assert tenant.plan is plan and tenant in session
+        assert not session.dirty and not session.new
