@@ -1,0 +1,58 @@
+"""Workflow ids, signal and activity names: the contract between starters, workflows and
+activities. Plain constants, so workflow code imports them inside the sandbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+RUN_WORKFLOW = "paybill.run"
+TENANT_WORKFLOW = "paybill.tenant"
+SCHEDULED_WORKFLOW = "paybill.scheduled"
+BILLING_WORKFLOW = "paybill.billing_tick"
+
+SUBMIT = "submit"  # a run for the tenant's queue (signal-with-start)
+RESCHEDULE = "reschedule"  # a scheduled run's moment or input changed (schedule_replacing)
+
+BEGIN = "paybill.begin_run"
+ADVANCE = "paybill.advance_run"
+SCHEDULE_OF = "paybill.schedule_of"
+HAND_OVER = "paybill.hand_over"
+BILLING_TICK = "paybill.billing_tick"
+
+BILLING_SCHEDULE = "paybill-billing-tick"
+
+
+def run_id_of(run_id: str) -> str:
+    return f"run-{run_id}"
+
+
+def tenant_id_of(tenant_id: str) -> str:
+    return f"tenant-{tenant_id}"
+
+
+def scheduled_id_of(run_id: str) -> str:
+    return f"scheduled-{run_id}"
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Activity timeouts and retries, from the settings (a workflow input, so a workflow
+    never reads settings itself)."""
+
+    heartbeat_seconds: float
+    step_seconds: float
+    retry_seconds: float
+    retry_max_seconds: float
+
+
+@dataclass(frozen=True)
+class RunRef:
+    run_id: str
+    timing: Timing
+
+
+@dataclass(frozen=True)
+class TenantQueue:
+    tenant_id: str
+    timing: Timing
+    queued: list[str]
