@@ -1,0 +1,135 @@
+"""Starting recorded runs on Temporal: after the recording transaction commits
+(``engine.started``), and by a sweep of the pending runs that never were (the process that
+recorded them died first). Starting is idempotent: workflow ids derive from run and tenant
+ids, the tenant workflow queues a run once, and a run's activities do nothing to a run the
+store says is finished."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy
+
+from paybill.server.core.vocabulary import RunStatus
+from paybill.server.store import WorkflowRun
+from paybill.server.workflows.engine import started
+from paybill.server.workflows.engine.services import Services
+from paybill.server.workflows.temporal import names
+from paybill.server.workflows.temporal.connect import connect
+from paybill.server.workflows.temporal.names import RunRef, TenantQueue, Timing
+
+log = logging.getLogger("paybill.worker")
+START_TIMEOUT = 30.0  # seconds a committing call waits for Temporal before leaving it to the sweep
+
+
+def timing_of(services: Services) -> Timing:
+    settings = services.settings
+    return Timing(
+        heartbeat_seconds=settings.worker_lease_seconds,
+        step_seconds=6 * 3600,  # the longest Terraform apply; the heartbeat catches a death
+        retry_seconds=settings.step_retry_backoff_seconds,
+        retry_max_seconds=settings.step_retry_backoff_max_seconds,
+    )
+
+
+class RunStarter:
+    """Starts runs on ``client``, from the event loop that owns it or from any thread."""
+
+    def __init__(self, services: Services, client: Client, loop: asyncio.AbstractEventLoop) -> None:
+        self.services = services
+        self.client = client
+        self.loop = loop
+        self.queue = services.settings.temporal_task_queue
+
+    def __call__(self, run_ids: list[str]) -> None:
+        """The ``engine.started`` hook: called in the thread that committed."""
+        coroutine = self.start(run_ids)
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self.loop:
+            self.loop.create_task(coroutine)
+            return
+        asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(START_TIMEOUT)
+
+    async def start(self, run_ids: list[str]) -> None:
+        for run_id in run_ids:
+            await self.submit(run_id)
+
+    async def submit(self, run_id: str) -> None:
+        """A pending run to its workflow: the tenant's queue when due, else its timer."""
+        with Session(self.services.reader) as session:
+            run = session.get(WorkflowRun, run_id)
+            if run is None or run.status != RunStatus.PENDING:
+                return  # rolled back (a savepoint) or already under way
+            tenant_id, not_before = run.tenant_id, run.not_before
+        timing = timing_of(self.services)
+        ref = RunRef(run_id, timing)
+        if not_before is not None and not_before > self.services.clock():
+            await self.client.start_workflow(
+                names.SCHEDULED_WORKFLOW,
+                ref,
+                id=names.scheduled_id_of(run_id),
+                task_queue=self.queue,
+                start_signal=names.RESCHEDULE,
+            )
+        elif tenant_id is None:
+            await self.client.start_workflow(
+                names.RUN_WORKFLOW,
+                ref,
+                id=names.run_id_of(run_id),
+                task_queue=self.queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
+        else:
+            await self.client.start_workflow(
+                names.TENANT_WORKFLOW,
+                TenantQueue(tenant_id, timing, []),
+                id=names.tenant_id_of(tenant_id),
+                task_queue=self.queue,
+                start_signal=names.SUBMIT,
+                start_signal_args=[run_id],
+            )
+
+    async def sweep(self) -> int:
+        """Start every pending run (idempotent); returns how many were handed over."""
+        with Session(self.services.reader) as session:
+            pending = session.scalars(
+                select(WorkflowRun.id)
+                .where(WorkflowRun.status == RunStatus.PENDING)
+                .order_by(WorkflowRun.created_at, WorkflowRun.id)
+            ).all()
+        for run_id in pending:
+            try:
+                await self.submit(run_id)
+            except Exception:
+                log.exception("starting pending run %s failed; the next sweep retries", run_id)
+        return len(pending)
+
+
+@contextmanager
+def temporal_starts(services: Services) -> Iterator[RunStarter]:
+    """For ``paybill serve``: a thread with its own event loop and client; runs recorded by
+    this process are started on Temporal once their transaction commits."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="paybill-temporal", daemon=True)
+    thread.start()
+    try:
+        client = asyncio.run_coroutine_threadsafe(connect(services.settings), loop).result(60)
+        starter = RunStarter(services, client, loop)
+        started.install(services.db.engine, starter)
+        try:
+            yield starter
+        finally:
+            started.uninstall(services.db.engine)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
