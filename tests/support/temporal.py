@@ -104,6 +104,7 @@ class TemporalEngine:
 
     served: Served
     env: dict[str, str]
+    log: Any  # the workers' stderr, kept in the test's data directory
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def start_worker(self, **env: str) -> subprocess.Popen[bytes]:
@@ -111,7 +112,7 @@ class TemporalEngine:
             [PAYBILL, "worker", "--engine", "temporal"],
             env={**self.env, **env},
             start_new_session=True,
-            stderr=subprocess.DEVNULL,
+            stderr=self.log,
         )
         self.workers.append(worker)
         return worker
@@ -157,8 +158,9 @@ def on_temporal(served: Served, address: str, **extra: Any) -> Iterator[Temporal
         "PAYBILL_WORKER_LEASE_SECONDS": str(settings.worker_lease_seconds),
         "PAYBILL_PROVISIONER": settings.provisioner,
     }
-    engine = TemporalEngine(served, env)
     with ExitStack() as stack:
+        log = stack.enter_context((settings.data_dir / "temporal-workers.log").open("ab"))
+        engine = TemporalEngine(served, env, log)
         stack.enter_context(run_starts(services))
         stack.callback(engine.stop)
         engine.start_worker()

@@ -19,19 +19,26 @@ SCHEDULE_OF = "paybill.schedule_of"
 HAND_OVER = "paybill.hand_over"
 BILLING_TICK = "paybill.billing_tick"
 
-BILLING_SCHEDULE = "paybill-billing-tick"
+
+# Ids start with the task queue: it names one Paybill deployment (one store) in a namespace,
+# so two deployments sharing a namespace (staging beside production, the test suite's stores
+# whose tenants share ids) never signal each other's workflows.
 
 
-def run_id_of(run_id: str) -> str:
-    return f"run-{run_id}"
+def run_id_of(queue: str, run_id: str) -> str:
+    return f"{queue}:run-{run_id}"
 
 
-def tenant_id_of(tenant_id: str) -> str:
-    return f"tenant-{tenant_id}"
+def tenant_id_of(queue: str, tenant_id: str) -> str:
+    return f"{queue}:tenant-{tenant_id}"
 
 
-def scheduled_id_of(run_id: str) -> str:
-    return f"scheduled-{run_id}"
+def billing_schedule_of(queue: str) -> str:
+    return f"{queue}:billing-tick"
+
+
+def scheduled_id_of(queue: str, run_id: str) -> str:
+    return f"{queue}:scheduled-{run_id}"
 
 
 @dataclass(frozen=True)

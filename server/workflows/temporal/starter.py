@@ -77,7 +77,7 @@ class RunStarter:
             await self.client.start_workflow(
                 names.SCHEDULED_WORKFLOW,
                 ref,
-                id=names.scheduled_id_of(run_id),
+                id=names.scheduled_id_of(self.queue, run_id),
                 task_queue=self.queue,
                 start_signal=names.RESCHEDULE,
             )
@@ -85,7 +85,7 @@ class RunStarter:
             await self.client.start_workflow(
                 names.RUN_WORKFLOW,
                 ref,
-                id=names.run_id_of(run_id),
+                id=names.run_id_of(self.queue, run_id),
                 task_queue=self.queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             )
@@ -93,7 +93,7 @@ class RunStarter:
             await self.client.start_workflow(
                 names.TENANT_WORKFLOW,
                 TenantQueue(tenant_id, timing, []),
-                id=names.tenant_id_of(tenant_id),
+                id=names.tenant_id_of(self.queue, tenant_id),
                 task_queue=self.queue,
                 start_signal=names.SUBMIT,
                 start_signal_args=[run_id],

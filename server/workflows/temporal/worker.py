@@ -37,13 +37,14 @@ ACTIVITY_THREADS = 8
 async def ensure_billing_schedule(services: Services, client: Client) -> None:
     """The billing policy tick as a Temporal Schedule (one per namespace; never overlapping)."""
     every = timedelta(seconds=services.billing.check_every_seconds)
+    schedule_id = names.billing_schedule_of(services.settings.temporal_task_queue)
     with contextlib.suppress(ScheduleAlreadyRunningError):
         await client.create_schedule(
-            names.BILLING_SCHEDULE,
+            schedule_id,
             Schedule(
                 action=ScheduleActionStartWorkflow(
                     names.BILLING_WORKFLOW,
-                    id=names.BILLING_SCHEDULE,
+                    id=schedule_id,
                     task_queue=services.settings.temporal_task_queue,
                 ),
                 spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),

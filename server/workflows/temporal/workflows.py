@@ -1,17 +1,20 @@
 """The Temporal workflows: deterministic and small; every read and write of the store is an
 activity (``activities``), named by string so this module imports nothing but the names.
 
-    paybill.tenant     one per tenant (id ``tenant-<tenant id>``), fed by signal-with-start:
-                       runs the tenant's runs one at a time, in the order they were
-                       submitted, each as a child ``paybill.run``; ends when idle
-    paybill.run        one per run (id ``run-<run id>``): begin, then one activity per step
-    paybill.scheduled  a run with ``not_before`` (id ``scheduled-<run id>``): a durable timer
-                       until then, re-read on a ``reschedule`` signal; then the run goes to
-                       its tenant's queue
+    paybill.tenant     one per tenant (id ``<queue>:tenant-<tenant id>``), fed by
+                       signal-with-start: runs the tenant's runs one at a time, in the
+                       order they were submitted, each as a child ``paybill.run``; ends
+                       when idle
+    paybill.run        one per run (id ``<queue>:run-<run id>``): begin, then one
+                       activity per step
+    paybill.scheduled  a run with ``not_before`` (id ``<queue>:scheduled-<run id>``): a
+                       durable timer until then, re-read on a ``reschedule`` signal; then
+                       the run goes to its tenant's queue
     paybill.billing_tick  the billing policy, started by a Temporal Schedule
 
-Versioning: a change to what a workflow does between activities goes behind
-``workflow.patched("<change id>")`` (docs/temporal.md, "Deploying a new version").
+``<queue>`` is the task queue (``names``). Versioning: a change to what a workflow does
+between activities goes behind ``workflow.patched("<change id>")`` (docs/temporal.md,
+"Deploying a new version").
 """
 
 from __future__ import annotations
@@ -99,7 +102,7 @@ class TenantWorkflow:
                 await workflow.execute_child_workflow(
                     names.RUN_WORKFLOW,
                     RunRef(run_id, queue.timing),
-                    id=names.run_id_of(run_id),
+                    id=names.run_id_of(workflow.info().task_queue, run_id),
                     result_type=str,
                 )
             except ChildWorkflowError:
