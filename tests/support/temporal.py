@@ -144,8 +144,11 @@ def temporal_settings(address: str, **extra: Any) -> dict[str, Any]:
 
 
 @contextmanager
-def on_temporal(served: Served, address: str, **extra: Any) -> Iterator[TemporalEngine]:
-    """Switch ``served`` to the Temporal engine and run one worker process."""
+def on_temporal(
+    served: Served, address: str, worker_env: dict[str, str] | None = None, **extra: Any
+) -> Iterator[TemporalEngine]:
+    """Switch ``served`` to the Temporal engine (``extra``: more settings) and run one worker
+    process (``worker_env``: more of its environment)."""
     services = served.services
     services.settings = services.settings.model_copy(update=temporal_settings(address, **extra))
     settings = services.settings
@@ -157,6 +160,7 @@ def on_temporal(served: Served, address: str, **extra: Any) -> Iterator[Temporal
         "PAYBILL_TEMPORAL_SWEEP_SECONDS": str(settings.temporal_sweep_seconds),
         "PAYBILL_WORKER_LEASE_SECONDS": str(settings.worker_lease_seconds),
         "PAYBILL_PROVISIONER": settings.provisioner,
+        **(worker_env or {}),
     }
     with ExitStack() as stack:
         log = stack.enter_context((settings.data_dir / "temporal-workers.log").open("ab"))
