@@ -47,8 +47,13 @@ def worker(obj: CliContext, once: bool, engine: str | None) -> None:
         verbose=obj.verbose, paybill_level=logging.INFO, log_format=obj.settings.log_format
     )
     settings = obj.settings
-    if engine is not None:
-        settings = settings.model_copy(update={"workflow_engine": engine})
+    if engine is not None and engine != settings.workflow_engine:
+        # Both engines on one store would execute the same runs: the choice is the
+        # deployment's, made once in PAYBILL_WORKFLOW_ENGINE for every process.
+        raise click.UsageError(
+            f"--engine {engine} but PAYBILL_WORKFLOW_ENGINE is {settings.workflow_engine}; "
+            f"set PAYBILL_WORKFLOW_ENGINE={engine} for every paybill process of this store."
+        )
     services = build_services(settings)
     serve_operations(services)  # metrics, when PAYBILL_METRICS_PORT is set
     if settings.workflow_engine == "temporal":

@@ -15,6 +15,9 @@ from paybill.server.workflows.engine.definitions import Definition
 from paybill.server.workflows.engine.started import note_recorded
 
 UNFINISHED = (RunStatus.PENDING, RunStatus.RUNNING)
+# ``locked_by`` of a run the Temporal engine executes: no embedded worker claims it, even one
+# started against the deployment's engine choice.
+TEMPORAL_OWNER = "temporal"
 
 
 def unfinished_run(session: Session, tenant_id: str) -> WorkflowRun | None:

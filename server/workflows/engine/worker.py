@@ -41,7 +41,7 @@ from paybill.server.store import TenantRunLock, WorkflowRun
 from paybill.server.store.database import updated_rows
 from paybill.server.workflows.engine import plan_files
 from paybill.server.workflows.engine.billing_tick import BillingTicker
-from paybill.server.workflows.engine.runs import UNFINISHED
+from paybill.server.workflows.engine.runs import TEMPORAL_OWNER, UNFINISHED
 from paybill.server.workflows.engine.steps import (
     DONE,
     Compensate,
@@ -84,6 +84,7 @@ class Worker(Steps):
                 WorkflowRun.kind.in_(self.services.kinds.names()),
                 or_(WorkflowRun.not_before.is_(None), WorkflowRun.not_before <= now),
                 or_(WorkflowRun.locked_until.is_(None), WorkflowRun.locked_until < now),
+                or_(WorkflowRun.locked_by.is_(None), WorkflowRun.locked_by != TEMPORAL_OWNER),
             )
             .order_by(WorkflowRun.created_at, WorkflowRun.id)
             .limit(20)

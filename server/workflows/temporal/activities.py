@@ -17,7 +17,7 @@ from temporalio.exceptions import ApplicationError
 from paybill.server.core.vocabulary import RunStatus
 from paybill.server.store import WorkflowRun
 from paybill.server.workflows.engine.billing_tick import apply_billing_policies
-from paybill.server.workflows.engine.runs import UNFINISHED
+from paybill.server.workflows.engine.runs import TEMPORAL_OWNER, UNFINISHED
 from paybill.server.workflows.engine.services import Services
 from paybill.server.workflows.engine.steps import Compensate
 from paybill.server.workflows.temporal import names
@@ -48,7 +48,7 @@ class Activities:
             if run.kind not in self.services.kinds.names():
                 raise ApplicationError(f"this worker does not run {run.kind!r} runs")
             if run.status == RunStatus.PENDING:
-                run.status = RunStatus.RUNNING
+                run.status, run.locked_by = RunStatus.RUNNING, TEMPORAL_OWNER
             return "running" if run.status in UNFINISHED else run.status.value
 
     @activity.defn(name=names.ADVANCE)

@@ -3,8 +3,10 @@ are read from the environment."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -43,3 +45,16 @@ def test_embedded_is_the_default_and_temporal_is_configured_by_environment(
     assert (settings.workflow_engine, settings.temporal_namespace) == ("temporal", "paybill-prod")
     assert settings.temporal_api_key is not None
     assert settings.temporal_api_key.get_secret_value() == "secret"
+
+
+def test_a_worker_refuses_an_engine_other_than_the_deployments(tmp_path: Path) -> None:
+    env = {**os.environ, "PAYBILL_DATA_DIR": str(tmp_path), "PAYBILL_WORKFLOW_ENGINE": "embedded"}
+    refused = subprocess.run(
+        [str(Path(sys.executable).parent / "paybill"), "worker", "--engine", "temporal"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert refused.returncode == 2, refused.stderr
+    assert "set PAYBILL_WORKFLOW_ENGINE=temporal for every paybill process" in refused.stderr
