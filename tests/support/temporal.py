@@ -145,10 +145,14 @@ def temporal_settings(address: str, **extra: Any) -> dict[str, Any]:
 
 @contextmanager
 def on_temporal(
-    served: Served, address: str, worker_env: dict[str, str] | None = None, **extra: Any
+    served: Served,
+    address: str,
+    worker_env: dict[str, str] | None = None,
+    workers: int = 1,
+    **extra: Any,
 ) -> Iterator[TemporalEngine]:
-    """Switch ``served`` to the Temporal engine (``extra``: more settings) and run one worker
-    process (``worker_env``: more of its environment)."""
+    """Switch ``served`` to the Temporal engine (``extra``: more settings) and run ``workers``
+    worker processes (``worker_env``: more of their environment)."""
     services = served.services
     services.settings = services.settings.model_copy(update=temporal_settings(address, **extra))
     settings = services.settings
@@ -167,7 +171,8 @@ def on_temporal(
         engine = TemporalEngine(served, env, log)
         stack.enter_context(run_starts(services))
         stack.callback(engine.stop)
-        engine.start_worker()
+        for _ in range(workers):
+            engine.start_worker()
         yield engine
 
 

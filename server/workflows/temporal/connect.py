@@ -27,8 +27,12 @@ def tls_config(settings: Settings, api_key: str) -> bool | TLSConfig:
     )
 
 
-async def connect(settings: Settings) -> Client:
-    """Raises: RuntimeError (temporalio's) when the frontend cannot be reached."""
+async def connect(settings: Settings, *, lazy: bool = False) -> Client:
+    """``lazy``: connect on the first call (a server starts while Temporal is down; runs it
+    records wait for the sweep).
+
+    Raises: RuntimeError (temporalio's) when the frontend cannot be reached (not ``lazy``).
+    """
     api_key = configured_secret(
         settings.temporal_api_key, settings.temporal_api_key_file, "TEMPORAL_API_KEY"
     )
@@ -37,4 +41,5 @@ async def connect(settings: Settings) -> Client:
         namespace=settings.temporal_namespace,
         api_key=api_key or None,
         tls=tls_config(settings, api_key),
+        lazy=lazy,
     )

@@ -60,6 +60,9 @@ class RunRef:
 
 @dataclass(frozen=True)
 class TenantQueue:
+    # The task queue the ids are prefixed with, as input (recorded in the history): replay
+    # must not depend on where a workflow happens to be replayed.
+    queue: str
     tenant_id: str
     timing: Timing
     queued: list[str]

@@ -26,7 +26,7 @@ from paybill.server.workflows.temporal.connect import connect
 from paybill.server.workflows.temporal.names import RunRef, TenantQueue, Timing
 
 log = logging.getLogger("paybill.worker")
-START_TIMEOUT = 30.0  # seconds a committing call waits for Temporal before leaving it to the sweep
+START_TIMEOUT = 5.0  # seconds a committing call waits for Temporal; then the sweep starts the run
 
 
 def timing_of(services: Services) -> Timing:
@@ -92,7 +92,7 @@ class RunStarter:
         else:
             await self.client.start_workflow(
                 names.TENANT_WORKFLOW,
-                TenantQueue(tenant_id, timing, []),
+                TenantQueue(self.queue, tenant_id, timing, []),
                 id=names.tenant_id_of(self.queue, tenant_id),
                 task_queue=self.queue,
                 start_signal=names.SUBMIT,
@@ -123,7 +123,8 @@ def temporal_starts(services: Services) -> Iterator[RunStarter]:
     thread = threading.Thread(target=loop.run_forever, name="paybill-temporal", daemon=True)
     thread.start()
     try:
-        client = asyncio.run_coroutine_threadsafe(connect(services.settings), loop).result(60)
+        connecting = connect(services.settings, lazy=True)
+        client = asyncio.run_coroutine_threadsafe(connecting, loop).result(60)
         starter = RunStarter(services, client, loop)
         started.install(services.db.engine, starter)
         try:

@@ -102,7 +102,7 @@ class TenantWorkflow:
                 await workflow.execute_child_workflow(
                     names.RUN_WORKFLOW,
                     RunRef(run_id, queue.timing),
-                    id=names.run_id_of(workflow.info().task_queue, run_id),
+                    id=names.run_id_of(queue.queue, run_id),
                     result_type=str,
                 )
             except ChildWorkflowError:
@@ -112,7 +112,7 @@ class TenantWorkflow:
             done += 1
             if done >= RUNS_PER_EXECUTION or workflow.info().is_continue_as_new_suggested():
                 workflow.continue_as_new(
-                    TenantQueue(queue.tenant_id, queue.timing, list(self.queue))
+                    TenantQueue(queue.queue, queue.tenant_id, queue.timing, list(self.queue))
                 )
 
 
