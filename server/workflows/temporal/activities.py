@@ -64,9 +64,8 @@ class Activities:
             steps._compensate(run_id, started.failure)
             return RunStatus.FAILED.value
         context, name = started
-        kind = self.services.kinds.of(self._kind(run_id))
         last_try = activity.info().attempt >= self.services.settings.step_attempts
-        if not steps._run_step(context, name, kind.kind, last_try=last_try):
+        if not steps._run_step(context, name, self._kind(run_id), last_try=last_try):
             raise ApplicationError(f"step {name} of run {run_id} hit a transient store fault")
         return "running"
 

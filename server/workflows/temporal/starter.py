@@ -11,6 +11,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -66,11 +67,11 @@ class RunStarter:
 
     async def submit(self, run_id: str) -> None:
         """A pending run to its workflow: the tenant's queue when due, else its timer."""
-        with Session(self.services.reader) as session:
-            run = session.get(WorkflowRun, run_id)
-            if run is None or run.status != RunStatus.PENDING:
-                return  # rolled back (a savepoint) or already under way
-            tenant_id, not_before = run.tenant_id, run.not_before
+        # Store reads in a thread: this loop also runs the worker's workflow tasks.
+        pending = await asyncio.to_thread(self._pending, run_id)
+        if pending is None:
+            return  # rolled back (a savepoint) or already under way
+        tenant_id, not_before = pending
         timing = timing_of(self.services)
         ref = RunRef(run_id, timing)
         if not_before is not None and not_before > self.services.clock():
@@ -99,14 +100,27 @@ class RunStarter:
                 start_signal_args=[run_id],
             )
 
+    def _pending(self, run_id: str) -> tuple[str | None, datetime | None] | None:
+        """A pending run's tenant and moment; None when it is not pending."""
+        with Session(self.services.reader) as session:
+            run = session.get(WorkflowRun, run_id)
+            if run is None or run.status != RunStatus.PENDING:
+                return None
+            return run.tenant_id, run.not_before
+
+    def _all_pending(self) -> list[str]:
+        with Session(self.services.reader) as session:
+            return list(
+                session.scalars(
+                    select(WorkflowRun.id)
+                    .where(WorkflowRun.status == RunStatus.PENDING)
+                    .order_by(WorkflowRun.created_at, WorkflowRun.id)
+                )
+            )
+
     async def sweep(self) -> int:
         """Start every pending run (idempotent); returns how many were handed over."""
-        with Session(self.services.reader) as session:
-            pending = session.scalars(
-                select(WorkflowRun.id)
-                .where(WorkflowRun.status == RunStatus.PENDING)
-                .order_by(WorkflowRun.created_at, WorkflowRun.id)
-            ).all()
+        pending = await asyncio.to_thread(self._all_pending)
         for run_id in pending:
             try:
                 await self.submit(run_id)

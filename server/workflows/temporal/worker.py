@@ -76,7 +76,8 @@ async def serve(services: Services, stop: threading.Event) -> None:
                 while not stop.is_set():
                     try:
                         await starter.sweep()
-                        services.audit.seal(services.db.engine)
+                        # Audit events whose sealing was left over (as the embedded worker).
+                        await asyncio.to_thread(services.audit.seal, services.db.engine)
                     except Exception:
                         log.exception("sweeping pending runs failed; retrying")
                     await _wait(stop, settings.temporal_sweep_seconds)
