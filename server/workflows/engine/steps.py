@@ -142,10 +142,7 @@ class Steps:
                 output = self.services.kinds.of(kind).step(name).act(context)
             self._renew(session, context.run_id, context.tenant_id)  # the fence
             step = self._step(session, context.run_id, name)
-            if step.status != StepStatus.RUNNING or step.attempts != context.attempt:
-                # A later execution of this step took over (an engine re-ran it while this
-                # one was presumed dead): its outcome is the one recorded, not this one's.
-                raise LeaseLost(context.run_id)
+            _require_current(step, context)
             step.status, step.output, step.finished_at = StepStatus.SUCCEEDED, output, self._now()
             session.commit()
         except LeaseLost:
@@ -187,6 +184,7 @@ class Steps:
         with self._session() as session, session.begin():
             self._renew(session, context.run_id, context.tenant_id)
             step = self._step(session, context.run_id, name)
+            _require_current(step, context)
             step.status, step.error, step.finished_at = (
                 StepStatus.FAILED,
                 error.message,
@@ -252,6 +250,13 @@ class Steps:
             ),
         )
         session.flush()
+
+
+def _require_current(step: WorkflowStep, context: StepContext) -> None:
+    """Raises: LeaseLost when a later execution of this step took over (an engine re-ran it
+    while this one was presumed dead): that one's outcome is recorded, not this one's."""
+    if step.status != StepStatus.RUNNING or step.attempts != context.attempt:
+        raise LeaseLost(context.run_id)
 
 
 def _discard(session: Session) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from paybill.server.core.errors import ProvisioningFailed
 from paybill.server.workflows.engine.worker import LeaseLost, Worker
 from tests.support.served import Served
 
@@ -33,3 +34,18 @@ def test_a_superseded_execution_of_a_step_records_nothing(served: Served) -> Non
         ("succeeded", 2),
         ("succeeded", 1),
     ]
+
+
+def test_a_superseded_execution_that_fails_records_no_failure(served: Served) -> None:
+    run_id = served.ok("ops", "create_tenant", slug="late", name="L", plan="free")["workflow"]["id"]
+    worker = Worker(served.services, owner="w")
+    assert worker.claim() == run_id
+    early, name = worker._start_next_step(run_id)  # type: ignore[misc]
+    late, _ = worker._start_next_step(run_id)  # type: ignore[misc]
+    with pytest.raises(LeaseLost):
+        worker._fail(early, name, ProvisioningFailed("the stale execution failed."))
+    assert worker._run_step(late, name, "provision")
+    assert worker.execute(run_id) is not None
+    run = served.ok("ops", "get_workflow", workflow_id=run_id)
+    assert (run["status"], run["error"]) == ("succeeded", None)
+    assert served.ok("ops", "get_tenant", tenant="late")["state"] == "active"
