@@ -5,7 +5,8 @@
     step    the step's ``act`` executed without holding a store transaction; its success
             committed with its store changes only while the engine still owns the run (the
             engine's fence) and while the step record is still this execution's (running,
-            same attempt number): a step outcome is recorded once however often it ran
+            same attempt number; a failure too): a step outcome is recorded once however
+            often it ran
     fail    the failure committed on the run first; then ``on_failure`` compensates and the
             run finishes as failed in one transaction
     finish  the outcome recorded, the tenant's plan files swept, the run audited once (the

@@ -15,6 +15,9 @@
             worker that resumes the run compensates again
     finish  the run succeeded or failed, the lock is released and the outcome audited
 
+The step, fail and finish parts are ``engine.steps`` (the Temporal engine runs the same);
+this module adds claims, leases and the tenant run lock.
+
 A worker that dies leaves its lease to expire; whichever worker claims the run next resumes
 it at the step that did not finish, so every step must converge when run again.
 """
