@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
@@ -21,6 +21,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from paybill.server.core.vocabulary import RunStatus
 from paybill.server.store import WorkflowRun
 from paybill.server.workflows.engine import started
+from paybill.server.workflows.engine.runs import TEMPORAL_OWNER
 from paybill.server.workflows.engine.services import Services
 from paybill.server.workflows.temporal import names
 from paybill.server.workflows.temporal.connect import connect
@@ -70,7 +71,7 @@ class RunStarter:
         # Store reads in a thread: this loop also runs the worker's workflow tasks.
         pending = await asyncio.to_thread(self._pending, run_id)
         if pending is None:
-            return  # rolled back (a savepoint) or already under way
+            return  # rolled back (a savepoint), finished, or begun by the other engine
         tenant_id, not_before = pending
         timing = timing_of(self.services)
         ref = RunRef(run_id, timing)
@@ -101,11 +102,13 @@ class RunStarter:
             )
 
     def _pending(self, run_id: str) -> tuple[str | None, datetime | None] | None:
-        """A pending run's tenant and moment; None when it is not pending."""
+        """The tenant and moment of a run to start; None when there is none to start."""
         with Session(self.services.reader) as session:
             run = session.get(WorkflowRun, run_id)
-            if run is None or run.status != RunStatus.PENDING:
+            if run is None or not _to_start(run.status, run.locked_by):
                 return None
+            if run.status == RunStatus.RUNNING:
+                return run.tenant_id, None  # begun: it resumes now, whatever its moment was
             return run.tenant_id, run.not_before
 
     def _all_pending(self) -> list[str]:
@@ -113,13 +116,21 @@ class RunStarter:
             return list(
                 session.scalars(
                     select(WorkflowRun.id)
-                    .where(WorkflowRun.status == RunStatus.PENDING)
+                    .where(
+                        or_(
+                            WorkflowRun.status == RunStatus.PENDING,
+                            and_(
+                                WorkflowRun.status == RunStatus.RUNNING,
+                                WorkflowRun.locked_by == TEMPORAL_OWNER,
+                            ),
+                        )
+                    )
                     .order_by(WorkflowRun.created_at, WorkflowRun.id)
                 )
             )
 
     async def sweep(self) -> int:
-        """Start every pending run (idempotent); returns how many were handed over."""
+        """Start every pending run and resume every begun one (idempotent); how many."""
         pending = await asyncio.to_thread(self._all_pending)
         for run_id in pending:
             try:
@@ -127,6 +138,15 @@ class RunStarter:
             except Exception:
                 log.exception("starting pending run %s failed; the next sweep retries", run_id)
         return len(pending)
+
+
+def _to_start(status: RunStatus, locked_by: str | None) -> bool:
+    """Pending, or begun on Temporal: a begun run whose workflow was terminated (an operator,
+    a namespace reset) resumes at its unfinished step; one whose workflow is alive is queued
+    once by its tenant workflow, and its activities do nothing to a finished run."""
+    return status == RunStatus.PENDING or (
+        status == RunStatus.RUNNING and locked_by == TEMPORAL_OWNER
+    )
 
 
 @contextmanager
