@@ -89,6 +89,8 @@ def bench_store() -> Iterator[BenchStore]:
         finally:
             store.services.engines.dispose()
             store.services.reader.dispose()
+            store.services.rate_limiter.dispose()
+            store.services.tenant_rate.dispose()
             store.services.db.dispose()
     finally:
         with admin.connect() as conn:

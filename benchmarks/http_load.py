@@ -49,12 +49,12 @@ def echo_http(port: int) -> list[str]:
 
 
 @asynccontextmanager
-async def sessions(url: str, key: str | None) -> AsyncIterator[list[Client]]:
-    """``SESSIONS`` initialised client sessions on one server."""
+async def sessions(url: str, key: str | None, count: int = SESSIONS) -> AsyncIterator[list[Client]]:
+    """``count`` initialised client sessions on one server."""
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     async with AsyncExitStack() as stack:
         clients = []
-        for _ in range(SESSIONS):
+        for _ in range(count):
             http = await stack.enter_async_context(httpx2.AsyncClient(headers=headers))
             target = streamable_http_client(url, http_client=http)
             clients.append(await stack.enter_async_context(Client(target)))

@@ -7,12 +7,13 @@ another layer's parts or finds them by importing modules for their side effects.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
 from paybill.server.core.errors import InvalidInput
-from paybill.server.core.ratelimit import RateLimiter
+from paybill.server.core.ratelimit import Limiter, RateLimiter
 from paybill.server.core.settings import Settings
 from paybill.server.core.slots import Slots
 from paybill.server.core.vocabulary import CloudTarget
@@ -22,6 +23,11 @@ from paybill.server.domain.billing_policy import load_billing_policy
 from paybill.server.domain.bootstrap import require_current, require_existing
 from paybill.server.domain.lifecycle import Lifecycle, load_definition
 from paybill.server.domain.notifications import webhook_target
+from paybill.server.domain.shared_rates import (
+    StoreRateLimiter,
+    shared_rates_engine,
+    shares_buckets,
+)
 from paybill.server.executors.clouds.vending import CloudAccountVendor, LazyVendor
 from paybill.server.executors.dataplane.credentials import TenantCredentials
 from paybill.server.executors.dataplane.engines import Engines
@@ -54,8 +60,12 @@ def build_services(
     *,
     provisioner: Provisioner | None = None,
     clock: Callable[[], datetime] = utcnow,
+    rate_clock: Callable[[], float] | None = None,
 ) -> Services:
     """Open the store (which must be initialised) and build the long-lived collaborators.
+
+    ``rate_clock`` (seconds) replaces the rate buckets' clock: the database's on PostgreSQL,
+    the process's monotonic one on SQLite (tests fix it).
 
     Raises:
         InvalidInput: the store is missing or not migrated (`paybill init` fixes it), or
@@ -73,6 +83,7 @@ def build_services(
     reader = make_engine(settings.database_url, write_lock=False)
     audit_log = AuditLog.open(settings, reader=reader)
     audit_log.ensure_checkpoint(reader)
+    principal_rate, tenant_rate = rate_limiters(settings, rate_clock)
     return Services(
         db=db,
         settings=settings,
@@ -81,8 +92,8 @@ def build_services(
         acl=Acl(reader, settings.policies_dir),
         engines=engines,
         provisioner=provisioner or _provisioner(settings, engines),
-        rate_limiter=RateLimiter(settings.rate_per_minute),
-        tenant_rate=RateLimiter(settings.rate_per_minute),
+        rate_limiter=principal_rate,
+        tenant_rate=tenant_rate,
         tenant_slots=Slots(settings.tenant_concurrency),
         clock=clock,
         reader=reader,
@@ -90,6 +101,22 @@ def build_services(
         kinds=KINDS,
         audit=audit_log,
     )
+
+
+def rate_limiters(
+    settings: Settings, clock: Callable[[], float] | None = None
+) -> tuple[Limiter, Limiter]:
+    """The per-principal and per-tenant limiters: buckets in the store on PostgreSQL (every
+    replica takes from the same ones, docs/replicas.md), else in this process."""
+    rate = settings.rate_per_minute
+    if settings.shared_rate_limits and shares_buckets(settings.database_url):
+        engine = shared_rates_engine(settings.database_url)
+        return (
+            StoreRateLimiter(engine, rate, "principal", clock),
+            StoreRateLimiter(engine, rate, "tenant", clock),
+        )
+    ticks = clock or time.monotonic
+    return RateLimiter(rate, ticks), RateLimiter(rate, ticks)
 
 
 def _provisioner(settings: Settings, engines: Engines) -> Provisioner:
@@ -130,7 +157,11 @@ def cloud_vendors(settings: Settings) -> list[CloudAccountVendor]:
     def gcp() -> CloudAccountVendor:
         from paybill.server.executors.clouds.gcp import GcpProjectVendor
 
-        return GcpProjectVendor(parent=settings.gcp_parent, endpoint=settings.gcp_endpoint)
+        return GcpProjectVendor(
+            parent=settings.gcp_parent,
+            endpoint=settings.gcp_endpoint,
+            sql_endpoint=settings.gcp_sql_endpoint,
+        )
 
     return [LazyVendor(CloudTarget.AWS, "aws", aws), LazyVendor(CloudTarget.GCP, "gcp", gcp)]
 

@@ -70,6 +70,8 @@ def _approver(obj: CliContext, principal: str | None) -> Iterator[Approver]:
         services.audit.checkpoint(services.reader)  # the tip, as `paybill serve` leaves it
         services.engines.dispose()
         services.reader.dispose()
+        services.rate_limiter.dispose()
+        services.tenant_rate.dispose()
         services.db.dispose()
 
 

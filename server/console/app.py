@@ -22,7 +22,7 @@ from paybill.server.console.refusals import ConsoleRefusals
 from paybill.server.console.security import HostCheck, SecurityHeaders
 from paybill.server.console.sessions import SessionCodec
 from paybill.server.console.web import Console, LoginRequired, PageError, base, render
-from paybill.server.core.ratelimit import RateLimiter
+from paybill.server.domain.shared_rates import alongside
 from paybill.server.guards.pipeline import Pipeline
 
 HERE = Path(__file__).parent
@@ -113,7 +113,10 @@ def console_app(
         codec=codec or SessionCodec.from_settings(settings),
         templates=templates(),
         refusals=ConsoleRefusals(services.db, services.audit),
-        login_limiter=RateLimiter(settings.console_login_per_minute),
+        # Shared by the replicas where the call rates are: it bounds key guessing per client.
+        login_limiter=alongside(
+            services.rate_limiter, settings.console_login_per_minute, "console-login"
+        ),
         allowed_hosts=allowed_hosts,
         secure_cookie=settings.console_secure_cookie,
     )

@@ -68,7 +68,8 @@ async def login(request: Request) -> Response:
         )
         raise PageError(403, "DENIED", message)
     try:
-        parts.login_limiter.take(where)
+        # A store statement when the buckets are shared: off the event loop.
+        await anyio.to_thread.run_sync(parts.login_limiter.take, where)
     except PaybillError as limited:
         raise PageError(429, limited.code, limited.message) from None
 

@@ -16,7 +16,7 @@ from paybill.server.console.gateway import Gateway, ToolRefused
 from paybill.server.console.refusals import ConsoleRefusals
 from paybill.server.console.security import same_origin
 from paybill.server.console.sessions import COOKIE, SessionCodec, Viewer, csrf_ok, viewer_of
-from paybill.server.core.ratelimit import RateLimiter
+from paybill.server.core.ratelimit import Limiter
 from paybill.server.workflows.engine.services import Services
 
 # HTTP status of a page showing a tool's typed error.
@@ -41,7 +41,7 @@ class Console:
     codec: SessionCodec
     templates: Jinja2Templates
     refusals: ConsoleRefusals
-    login_limiter: RateLimiter
+    login_limiter: Limiter
     allowed_hosts: list[str] | None  # None: any Host (behind a proxy that checks it)
     secure_cookie: bool
 

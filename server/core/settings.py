@@ -60,6 +60,13 @@ class Settings(BaseSettings):
     rate_per_minute: int = Field(
         default=120, gt=0, description="Tool calls per minute allowed to each principal."
     )
+    shared_rate_limits: bool = Field(
+        default=True,
+        description="On PostgreSQL, keep the per-principal and per-tenant rate buckets in the "
+        "store, so that every replica takes from the same bucket (one statement per bucket "
+        "a call takes). False keeps them in each process (N replicas allow N times the "
+        "rate). SQLite stores always keep them in the process.",
+    )
     max_argument_bytes: int = Field(
         default=16384, gt=0, description="Largest JSON-encoded tool arguments accepted."
     )
@@ -154,6 +161,11 @@ class Settings(BaseSettings):
         default=None,
         description="Resource Manager endpoint instead of Google's; a loopback one (a local "
         "stand-in) is called with anonymous credentials.",
+    )
+    gcp_sql_endpoint: str | None = Field(
+        default=None,
+        description="Cloud SQL Admin endpoint instead of Google's (archiving GCP silo tenants); "
+        "a loopback one (a local stand-in) is called with anonymous credentials.",
     )
     gcp_parent: str | None = Field(
         default=None,

@@ -4,7 +4,10 @@ A move's effect is the data it copies (rows and canonical checksums per table, r
 with ``PAYBILL_PROVISIONER=terraform``, the saved Terraform plan for the target facts: planned
 and policy-checked before the approval is created, kept for the approval, and applied as is by
 the migration run. A drift check re-reads the data, checks the kept file against its hash and
-re-plans into a scratch file: any difference voids the approval and nothing runs.
+re-plans into a scratch file: any difference voids the approval and nothing runs. A move into
+a silo account that does not exist yet creates nothing at approval time: the effect binds the
+account to vend, the module and its inputs instead of a plan (``terraform.vend_first``), and
+the drift check looks them up again.
 
 Offboarding's effect is what the offboarding run does to this tenant: the principals it
 disables, the rows it exports (counts per table), what archiving does with this provisioner,
@@ -29,10 +32,12 @@ from paybill.server.domain.tenants import get_plan
 from paybill.server.executors.dataplane.checksums import gated_checksums
 from paybill.server.executors.dataplane.metering import row_counts
 from paybill.server.executors.provisioner import TenantFacts
+from paybill.server.executors.terraform import vend_first
 from paybill.server.executors.terraform.provisioner import TerraformProvisioner
 from paybill.server.guards.approval import compared
 from paybill.server.guards.call import Call
 from paybill.server.store import Approval, Plan, Principal, Tenant
+from paybill.server.workflows.engine.worker import tenant_facts as run_facts
 from paybill.server.workflows.kinds import migration
 
 TERRAFORM = "terraform"
@@ -51,13 +56,18 @@ def facts_after(tenant: Tenant, plan: Plan) -> TenantFacts:
     )
 
 
-def approved_plan(call: Call) -> dict[str, str] | None:
-    """The saved Terraform plan the approval being executed binds (its file's name and
-    hash), for the run to apply; None when it binds none."""
+def approved_plan(call: Call) -> dict[str, Any] | None:
+    """What of Terraform the approval being executed binds, for the run: the saved plan
+    (its file's name and hash) to apply, or (``vend_first``) the account to vend, module and
+    inputs to plan with once it exists; None when it binds neither."""
     if call.approval is None or call.approval.effect is None:
         return None
     plan = (call.approval.effect.get("details") or {}).get(TERRAFORM)
-    if not isinstance(plan, dict) or not plan.get("plan_file"):
+    if not isinstance(plan, dict):
+        return None
+    if isinstance(plan.get(vend_first.KEY), dict):
+        return {vend_first.KEY: plan[vend_first.KEY]}
+    if not plan.get("plan_file"):
         return None
     return {"plan_file": plan["plan_file"], "plan_sha256": plan["plan_sha256"]}
 
@@ -94,7 +104,14 @@ class IsolationMoveEffect:
         )
         if not upgrade:
             summary += ", at the end of the billing period"
-        if terraform is not None:
+        if terraform is not None and terraform.get(vend_first.KEY):
+            account = terraform[vend_first.KEY]["account"]
+            name = account.get("account_name") or account.get("project_id")
+            summary += (
+                f"; Terraform: planned after approval, once the {tenant.cloud.value} account "
+                f"{name} is created"
+            )
+        elif terraform is not None:
             counts = terraform["counts"]
             summary += (
                 f"; Terraform: {counts['add']} to add, {counts['change']} to change, "
@@ -169,14 +186,12 @@ class IsolationMoveEffect:
 
 def _archive(call: Call, tenant: Tenant) -> dict[str, Any]:
     """What the archive step does for this tenant's provisioner and cloud."""
-    provisioner = call.services.provisioner.name
-    if tenant.cloud.value == "local":
+    provisioner = call.services.provisioner
+    if isinstance(provisioner, TerraformProvisioner):
+        does = provisioner.archive_does(run_facts(tenant))
+    else:  # the local provisioner's objects, whatever the tenant's cloud
         does = "makes the tenant's database objects read-only; the data is kept"
-        if provisioner == TERRAFORM:
-            does += " and its Terraform infrastructure stays as is"
-    else:
-        does = f"nothing changes in {tenant.cloud.value}: the infrastructure is kept as is"
-    return {"provisioner": provisioner, "cloud": tenant.cloud.value, "does": does}
+    return {"provisioner": provisioner.name, "cloud": tenant.cloud.value, "does": does}
 
 
 class OffboardingEffect:

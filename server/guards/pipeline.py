@@ -162,6 +162,9 @@ class Pipeline:
             self.services.rate_limiter.take(caller)  # counts against the caller's rate
         except PaybillError as exceeded:
             error, stage = exceeded, "limits"
+        except Exception as exc:  # the store keeping the shared buckets failed: fail closed
+            failure = unavailable(exc) or _internal(UNKNOWN_TOOL)
+            return Outcome(failure.to_payload(), is_error=True)
         try:
             with self.services.db.session() as session:
                 self.services.audit.append(

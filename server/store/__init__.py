@@ -8,6 +8,7 @@ from paybill.server.store.control_versions import ControlVersion
 from paybill.server.store.idempotency import IdempotencyRecord
 from paybill.server.store.notifications import ApprovalNotification, NotificationStatus
 from paybill.server.store.principals import ApiKey, Principal
+from paybill.server.store.rate_buckets import RateBucket
 from paybill.server.store.runs import TenantRunLock, WorkflowRun, WorkflowStep
 from paybill.server.store.tenants import LifecycleTransition, Plan, Subscription, Tenant
 from paybill.server.store.usage import UsageCounter
@@ -25,6 +26,7 @@ __all__ = [
     "NotificationStatus",
     "Plan",
     "Principal",
+    "RateBucket",
     "Subscription",
     "Tenant",
     "TenantRunLock",

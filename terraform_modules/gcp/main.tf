@@ -17,6 +17,13 @@ resource "google_sql_database_instance" "this" {
   # Encrypted at rest by Google; a customer-managed key when the platform names one.
   encryption_key_name = lookup(var.platform, "gcp_kms_key", null)
 
+  # Archiving stops the instance out of band (activation policy NEVER, after a backup); an
+  # apply that set it back would start an archived tenant's database again, even the one
+  # that lifts deletion protection just before the destroy.
+  lifecycle {
+    ignore_changes = [settings[0].activation_policy]
+  }
+
   settings {
     tier                        = "db-custom-2-7680"
     availability_type           = "REGIONAL"

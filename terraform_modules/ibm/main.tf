@@ -31,10 +31,14 @@ data "ibm_database" "shared" {
   service  = "databases-for-postgresql"
 }
 
+# The bridge tenant's service credentials: a database user on the shared instance. IAM roles on
+# Cloud Databases govern only the Cloud Databases API (Editor may scale the deployment, change
+# its configuration and manage credentials); the database user's privileges are PostgreSQL
+# grants, which IAM does not control. Viewer is the least platform role a credential can hold.
 resource "ibm_resource_key" "this" {
   count                = local.bridge ? 1 : 0
   name                 = "${local.name}-db-role"
-  role                 = "Editor"
+  role                 = "Viewer"
   resource_instance_id = data.ibm_database.shared[0].id
   tags                 = local.tags
 }

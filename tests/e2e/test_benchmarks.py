@@ -52,3 +52,22 @@ def test_the_quick_run_prints_every_series(postgres: PostgresDatabases) -> None:
     # The benchmark's throw-away store is gone.
     store = re.search(r"store: (paybill_bench_\w+)", done.stdout)
     assert store is not None and not postgres.exists(store[1])
+
+
+def test_the_replicas_harness_prints_every_series(postgres: PostgresDatabases) -> None:
+    env = {**os.environ, "PAYBILL_BENCH_PG_URL": PG_ADMIN_URL}
+    script = Path(__file__).parents[2] / "benchmarks" / "replicas.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--quick"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = {m["name"]: m for m in map(ROW.match, done.stdout.splitlines()) if m}
+    for tool in ("get_tenant", "query_table"):
+        for setup in ("1 replica", "2 replicas", "2 replicas, buckets per process"):
+            assert float(rows[f"{tool}, {setup}"]["p50"]) > 0, done.stdout
+    assert re.search(r"load average at end: [\d.]+", done.stdout)

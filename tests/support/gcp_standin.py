@@ -1,5 +1,8 @@
 """A local stand-in for the Resource Manager v3 REST API: just the calls GcpProjectVendor
-makes (get, create, patch a project; poll an operation), with the state in memory.
+makes (get, create, patch a project; poll an operation), with the state in memory. It also
+serves the Cloud SQL Admin v1 calls archiving makes (get and patch an instance, list and insert
+backup runs, poll an operation), as the API reference describes them: an on-demand backup of
+a stopped instance (activation policy NEVER) is refused, as Cloud SQL refuses it.
 
 Operations start unfinished so the client really polls ``GET /v3/operations/...``. Tests
 queue error answers with ``fail_next`` and read ``requests`` to see what the client sent.
@@ -16,7 +19,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 PROJECT_TYPE = "type.googleapis.com/google.cloud.resourcemanager.v3.Project"
-STATUS = {403: "PERMISSION_DENIED", 404: "NOT_FOUND", 409: "ALREADY_EXISTS", 500: "INTERNAL"}
+STATUS = {
+    400: "FAILED_PRECONDITION",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    409: "ALREADY_EXISTS",
+    500: "INTERNAL",
+}
 
 
 @dataclass
@@ -35,10 +44,27 @@ class ResourceManagerState:
     # (method, path prefix) -> HTTP status, answered once by the next matching request.
     fail_next: dict[tuple[str, str], int] = field(default_factory=dict)
     numbers: Any = field(default_factory=lambda: itertools.count(100000000001))
+    # Cloud SQL: "project/instance" -> instance, its backup runs; operations by name.
+    sql_instances: dict[str, dict[str, Any]] = field(default_factory=dict)
+    backup_runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    sql_operations: dict[str, dict[str, Any]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def calls(self, method: str) -> list[Recorded]:
         return [r for r in self.requests if r.method == method]
+
+    def add_sql_instance(self, project_id: str, name: str) -> dict[str, Any]:
+        """A running instance, as the gcp module's ``google_sql_database_instance`` leaves it."""
+        instance = {
+            "kind": "sql#instance",
+            "name": name,
+            "project": project_id,
+            "state": "RUNNABLE",
+            "settings": {"activationPolicy": "ALWAYS"},
+        }
+        self.sql_instances[f"{project_id}/{name}"] = instance
+        self.backup_runs[f"{project_id}/{name}"] = []
+        return instance
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -74,6 +100,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _route(self, method: str, path: str, body: dict[str, Any] | None) -> None:
         state = self.state
+        if path.startswith("/v1/projects/"):
+            return self._sql(method, path.removeprefix("/v1/projects/").split("/"), body)
         if method == "POST" and path == "/v3/projects":
             assert body is not None
             if body["projectId"] in state.projects:
@@ -103,6 +131,61 @@ class Handler(BaseHTTPRequestHandler):
                 project["labels"] = body.get("labels", {})
                 return self._send(200, self._operation(project))
         return self._error(404, f"not served by the stand-in: {method} {path}")
+
+    def _sql(self, method: str, parts: list[str], body: dict[str, Any] | None) -> None:
+        state = self.state
+        if len(parts) == 3 and parts[1] == "operations" and method == "GET":
+            operation = state.sql_operations.get(parts[2])
+            if operation is None:
+                return self._error(404, "no such operation")
+            if operation["status"] != "DONE":  # finished by the first poll
+                operation["status"] = "DONE"
+                for run in operation.pop("_runs", []):
+                    run["status"] = "SUCCESSFUL"
+            return self._send(200, operation)
+        if len(parts) < 3 or parts[1] != "instances":
+            return self._error(404, f"not served by the stand-in: {method} {'/'.join(parts)}")
+        key = f"{parts[0]}/{parts[2]}"
+        instance = state.sql_instances.get(key)
+        if instance is None:
+            return self._error(404, "The Cloud SQL instance does not exist.")
+        tail = parts[3:]
+        if tail == [] and method == "GET":
+            return self._send(200, instance)
+        if tail == [] and method == "PATCH":
+            assert body is not None
+            instance["settings"].update(body.get("settings", {}))
+            return self._send(200, self._sql_operation(parts[0], "UPDATE"))
+        if tail == ["backupRuns"] and method == "GET":
+            return self._send(200, {"kind": "sql#backupRunsList", "items": state.backup_runs[key]})
+        if tail == ["backupRuns"] and method == "POST":
+            if instance["settings"].get("activationPolicy") == "NEVER":
+                return self._error(400, "The instance is not running.")
+            run = {
+                "kind": "sql#backupRun",
+                "id": str(len(state.backup_runs[key]) + 1),
+                "status": "ENQUEUED",
+                "type": "ON_DEMAND",
+                "description": (body or {}).get("description", ""),
+                "instance": parts[2],
+            }
+            state.backup_runs[key].append(run)
+            return self._send(200, self._sql_operation(parts[0], "BACKUP_VOLUME", run))
+        return self._error(404, f"not served by the stand-in: {method} {'/'.join(parts)}")
+
+    def _sql_operation(
+        self, project: str, kind: str, run: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        name = f"op-{len(self.state.sql_operations) + 1}"
+        operation = {
+            "kind": "sql#operation",
+            "name": name,
+            "status": "PENDING",
+            "operationType": kind,
+            "targetProject": project,
+        }
+        self.state.sql_operations[name] = {**operation, "_runs": [run] if run else []}
+        return operation
 
     def _project(self, key: str) -> dict[str, Any] | None:
         for project_id, project in self.state.projects.items():

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, delete, select, text
 from sqlalchemy.engine import make_url
 
 from paybill.evals import snapshot
@@ -35,7 +35,7 @@ from paybill.server.executors.dataplane.credentials import TenantCredentials
 from paybill.server.executors.dataplane.engines import Engines
 from paybill.server.executors.dataplane.naming import TenantRoute
 from paybill.server.guards.pipeline import Outcome, Pipeline
-from paybill.server.store import Tenant
+from paybill.server.store import RateBucket, Tenant
 from paybill.server.workflows.engine.services import Services
 from paybill.server.workflows.engine.worker import Worker
 
@@ -90,6 +90,8 @@ def close(services: Services) -> None:
     """Close every connection pool of ``services`` (store, ACL reader, tenant data)."""
     services.engines.dispose()
     services.reader.dispose()
+    services.rate_limiter.dispose()
+    services.tenant_rate.dispose()
     services.db.dispose()
 
 
@@ -297,7 +299,7 @@ def serve_populated(
 def served(settings: Settings, populated: PopulatedStores) -> Iterator[Served]:
     result = serve_populated(settings, populated)
     yield result
-    result.services.db.dispose()
+    close(result.services)
 
 
 class Clock:
@@ -321,7 +323,7 @@ def clocked(
     settings = make_settings(store_url, tmp_path, rate_per_minute=10_000, worker_lease_seconds=30)
     result = serve_populated(settings, populated, clock)
     yield result, clock
-    result.services.db.dispose()
+    close(result.services)
 
 
 @dataclass(frozen=True)
@@ -395,6 +397,10 @@ class SharedStores:
         after, and a change fails the test."""
         shared = self.get(backend, prepare)
         services = build_services(shared.settings)
+        # Its buckets start full, as a process of its own once had them in memory: on
+        # PostgreSQL they are in the store (rate_buckets), which the module's tests share.
+        with services.db.session() as session:
+            session.execute(delete(RateBucket))
         try:
             before = _picture(services)
             yield Served(services, build_pipeline(services), dict(shared.keys))

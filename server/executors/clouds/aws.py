@@ -10,8 +10,9 @@ For one tenant it converges, finding each thing before creating it so a re-run c
 3. an inline policy on that role allowing actions only on resources carrying the tenant's
    ``paybill_tenant_id`` tag, and never on IAM or the organisation.
 
-Archiving a silo tenant (offboarding) snapshots and stops its RDS instance in the member
-account (``archive``).
+``find`` only reads (the account by its email, and its tags): approval-time planning uses it,
+so no account exists before a human approved the move that needs it. Archiving a silo tenant
+(offboarding) snapshots and stops its RDS instance in the member account (``archive``).
 
 Credentials come from boto3's standard provider chain (environment, shared config, SSO,
 instance role). The member account's temporary credentials stay inside a boto3 session: they
@@ -142,13 +143,7 @@ class AwsAccountVendor:
             ProvisioningFailed: no email domain is configured, an AWS call failed, account
                 creation failed or timed out, or the account belongs to another tenant.
         """
-        if not self.email_domain:
-            raise ProvisioningFailed(
-                "AWS account vending needs an email domain for member accounts; set "
-                "PAYBILL_AWS_ACCOUNT_EMAIL_DOMAIN.",
-                tenant=tenant.slug,
-            )
-        names = AwsNames.for_tenant(tenant, self.email_domain)
+        names = self._names(tenant)
         tags = tenant_tags(tenant)
         changes: list[str] = []
         session = boto3.session.Session()  # the standard credential chain
@@ -175,6 +170,64 @@ class AwsAccountVendor:
             "changes": changes,
         }
 
+    def _names(self, tenant: TenantFacts) -> AwsNames:
+        if not self.email_domain:
+            raise ProvisioningFailed(
+                "AWS account vending needs an email domain for member accounts; set "
+                "PAYBILL_AWS_ACCOUNT_EMAIL_DOMAIN.",
+                tenant=tenant.slug,
+            )
+        return AwsNames.for_tenant(tenant, self.email_domain)
+
+    def planned(self, tenant: TenantFacts) -> dict[str, Any]:
+        """What ``vend`` would create: the member account (name, email, placed at the
+        organisation's root), its access role and the tag-scoped tenant role.
+
+        Raises:
+            ProvisioningFailed: no email domain is configured.
+        """
+        names = self._names(tenant)
+        return {
+            "cloud": CloudTarget.AWS.value,
+            "account_name": names.account_name,
+            "account_email": names.email,
+            "parent": "the organisation's root",
+            "access_role": self.access_role,
+            "role_name": names.role_name,
+            "tags": tenant_tags(tenant),
+        }
+
+    def find(self, tenant: TenantFacts) -> dict[str, Any] | None:
+        """The tenant's member account if it exists (by its email), else None; read-only:
+        Organizations ``ListAccounts`` and ``ListTagsForResource``, STS ``GetCallerIdentity``.
+        An account still being created counts as missing (``vend`` waits for it).
+
+        Raises:
+            ProvisioningFailed: no email domain, an AWS call failed, or the account belongs
+                to another tenant or is not active.
+        """
+        names = self._names(tenant)
+        session = boto3.session.Session()
+        with _aws_step("reading the caller identity", tenant.slug):
+            caller = session.client("sts", **self._options()).get_caller_identity()
+        org = session.client("organizations", **self._options())
+        with _aws_step("looking up the member account", tenant.slug):
+            account = _find_account(org, names.email)
+            if account is None:
+                return None
+            owner = _tags(org.list_tags_for_resource(ResourceId=account["Id"])["Tags"])
+        _check_owner(owner, tenant, f"AWS account {account['Id']}")
+        _check_active(account, tenant)
+        partition = caller["Arn"].split(":")[1]
+        return {
+            "cloud": CloudTarget.AWS.value,
+            "account_id": account["Id"],
+            "account_name": account["Name"],
+            "account_email": names.email,
+            "access_role_arn": f"arn:{partition}:iam::{account['Id']}:role/{self.access_role}",
+            "tags": owner,
+        }
+
     def archive(self, tenant: TenantFacts) -> dict[str, Any]:
         """Snapshot and stop the silo tenant's RDS instance (``paybill-<slug>``, the aws
         module's name) in its member account; a re-run changes nothing.
@@ -186,33 +239,15 @@ class AwsAccountVendor:
             ProvisioningFailed: no email domain, no member account or instance for the
                 tenant, the account belongs to another tenant, or an AWS call failed.
         """
-        if not self.email_domain:
-            raise ProvisioningFailed(
-                "AWS archiving needs the member accounts' email domain; set "
-                "PAYBILL_AWS_ACCOUNT_EMAIL_DOMAIN.",
-                tenant=tenant.slug,
-            )
-        names = AwsNames.for_tenant(tenant, self.email_domain)
-        session = boto3.session.Session()
-        with _aws_step("reading the caller identity", tenant.slug):
-            partition = session.client("sts", **self._options()).get_caller_identity()["Arn"]
-        org = session.client("organizations", **self._options())
-        with _aws_step("looking up the member account", tenant.slug):
-            account = _find_account(org, names.email)
-            owner = (
-                _tags(org.list_tags_for_resource(ResourceId=account["Id"])["Tags"])
-                if account
-                else {}
-            )
-        if account is None:
+        found = self.find(tenant)
+        if found is None:
             raise ProvisioningFailed(
                 f"No AWS member account for {tenant.slug!r}: nothing to archive, nothing was "
                 "changed.",
                 tenant=tenant.slug,
             )
-        _check_owner(owner, tenant, f"AWS account {account['Id']}")
-        role = f"arn:{partition.split(':')[1]}:iam::{account['Id']}:role/{self.access_role}"
-        member = self._member_session(session, role, tenant.slug)
+        session = boto3.session.Session()
+        member = self._member_session(session, found["access_role_arn"], tenant.slug)
         # No rds stubs in the dev extra: the client is untyped here.
         rds: Any = member.client(
             "rds", region_name=tenant.region, endpoint_url=self.endpoint_url, config=self.config
@@ -231,7 +266,7 @@ class AwsAccountVendor:
                 changes.append("snapshot")
         return {
             "cloud": CloudTarget.AWS.value,
-            "account_id": account["Id"],
+            "account_id": found["account_id"],
             "db_instance": instance,
             "snapshot": snapshot,
             "stopped": True,
@@ -250,12 +285,7 @@ class AwsAccountVendor:
             account = _find_account(org, names.email)
             pending = None if account else _pending_request(org, names.account_name)
         if account is not None:
-            if account["Status"] != "ACTIVE":
-                raise ProvisioningFailed(
-                    f"The AWS account {account['Id']} for {tenant.slug!r} is "
-                    f"{account['Status'].lower()}; restore it or close the tenant.",
-                    tenant=tenant.slug,
-                )
+            _check_active(account, tenant)
             account_id: str = account["Id"]
         else:
             if pending is None:
@@ -403,6 +433,15 @@ def _pending_request(org: OrganizationsClient, account_name: str) -> str | None:
 
 def _tags(items: Iterable[TagTypeDef]) -> dict[str, str]:
     return {item["Key"]: item["Value"] for item in items}
+
+
+def _check_active(account: AccountTypeDef, tenant: TenantFacts) -> None:
+    if account["Status"] != "ACTIVE":
+        raise ProvisioningFailed(
+            f"The AWS account {account['Id']} for {tenant.slug!r} is "
+            f"{account['Status'].lower()}; restore it or close the tenant.",
+            tenant=tenant.slug,
+        )
 
 
 def _check_owner(current: dict[str, str], tenant: TenantFacts, what: str) -> None:

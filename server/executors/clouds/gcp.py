@@ -7,7 +7,10 @@ the labels ``paybill_tenant_id``, ``paybill_tier`` and ``paybill_slug`` on it; a
 changes nothing. Credentials come from Application Default Credentials
 (``google.auth.default``); anonymous credentials are used only when the endpoint override
 points at a loopback stand-in. Every client error becomes ``ProvisioningFailed`` naming the
-step and the HTTP status, never a traceback or a credential.
+step and the HTTP status, never a traceback or a credential. ``find`` only reads
+(``projects.get``): approval-time planning uses it, so no project exists before a human
+approved the move that needs it. ``archive`` backs up and stops the silo tenant's Cloud SQL
+instance (``gcp_sql``).
 """
 
 from __future__ import annotations
@@ -27,11 +30,13 @@ from google.api_core.client_options import ClientOptions
 from google.api_core.future.polling import DEFAULT_POLLING
 from google.auth import exceptions as auth_errors
 from google.auth.credentials import AnonymousCredentials, Credentials
+from google.auth.transport.requests import AuthorizedSession
 from google.cloud.resourcemanager_v3 import Project, ProjectsClient
 from google.protobuf.field_mask_pb2 import FieldMask
 
 from paybill.server.core.errors import ProvisioningFailed
 from paybill.server.core.vocabulary import CloudTarget
+from paybill.server.executors.clouds.gcp_sql import CloudSqlArchiver, RestCall
 from paybill.server.executors.clouds.vending import SLUG_TAG, TENANT_TAG, TIER_TAG
 from paybill.server.executors.provisioner import TenantFacts
 from paybill.server.executors.terraform.cli import tier_name
@@ -102,21 +107,45 @@ class GcpProjectVendor:
         *,
         parent: str | None,
         endpoint: str | None = None,
+        sql_endpoint: str | None = None,
         poll_seconds: float = 2.0,
         timeout_seconds: float = 600.0,
     ) -> None:
         self.parent = parent
         self.endpoint = endpoint
+        self.sql_endpoint = sql_endpoint
+        self.poll_seconds = poll_seconds
         self.polling = DEFAULT_POLLING.with_delay(
             initial=poll_seconds, maximum=max(poll_seconds, 30.0)
         ).with_timeout(timeout_seconds)
         self.timeout_seconds = timeout_seconds
 
-    def _credentials(self) -> Credentials:
-        if self.endpoint is not None and _is_loopback(self.endpoint):
+    def _credentials(self, endpoint: str | None) -> Credentials:
+        if endpoint is not None and _is_loopback(endpoint):
             return AnonymousCredentials()  # a local stand-in; never a real endpoint
         credentials, _project = google.auth.default(scopes=[CLOUD_PLATFORM])
         return credentials
+
+    def archive(self, tenant: TenantFacts) -> dict[str, Any]:
+        """Back up and stop the silo tenant's Cloud SQL instance (``paybill-<slug>``, the gcp
+        module's name) in its project; a re-run changes nothing.
+
+        Raises:
+            ProvisioningFailed: no parent, no project or instance for the tenant, the project
+                belongs to another tenant, or a call or operation failed.
+        """
+        found = self.find(tenant)
+        if found is None:
+            raise ProvisioningFailed(
+                f"No GCP project for {tenant.slug!r}: nothing to archive, nothing was changed.",
+                tenant=tenant.slug,
+            )
+        with _gcp_step("connecting to Cloud SQL", tenant.slug):
+            session = AuthorizedSession(self._credentials(self.sql_endpoint))
+        call = _rest_call(session, tenant.slug)
+        sql = CloudSqlArchiver(call, endpoint=self.sql_endpoint, poll_seconds=self.poll_seconds)
+        done = sql.archive(found["project_id"], f"paybill-{tenant.slug}", tenant.slug)
+        return {"cloud": CloudTarget.GCP.value, "project_id": found["project_id"], **done}
 
     def vend(self, tenant: TenantFacts) -> dict[str, Any]:
         """Create or find the tenant's project; return its facts.
@@ -126,20 +155,10 @@ class GcpProjectVendor:
                 the project id is taken by a project Paybill cannot see, or the project
                 belongs to another tenant or is being deleted.
         """
-        if not self.parent:
-            raise ProvisioningFailed(
-                "GCP project vending needs a parent; set PAYBILL_GCP_PARENT to folders/N or "
-                "organizations/N.",
-                tenant=tenant.slug,
-            )
+        self._parent(tenant)
         project_id, labels = project_id_for(tenant), tenant_labels(tenant)
         changes: list[str] = []
-        with _gcp_step("connecting", tenant.slug):
-            client = ProjectsClient(
-                credentials=self._credentials(),
-                transport="rest",
-                client_options=ClientOptions(api_endpoint=self.endpoint) if self.endpoint else None,
-            )
+        client = self._client(tenant)
         with _gcp_step("looking up the project", tenant.slug):
             project = _get(client, project_id)
         if project is None:
@@ -154,14 +173,54 @@ class GcpProjectVendor:
                 )
                 project = operation.result(timeout=self.timeout_seconds, polling=self.polling)
             changes.append("labelled project")
+        return {**_facts(project), "changes": changes}
+
+    def planned(self, tenant: TenantFacts) -> dict[str, Any]:
+        """What ``vend`` would create: the project (id, display name, parent, labels).
+
+        Raises:
+            ProvisioningFailed: no parent is configured.
+        """
         return {
             "cloud": CloudTarget.GCP.value,
-            "project_id": project.project_id,
-            "project_name": project.name,
-            "parent": project.parent,
-            "labels": dict(project.labels),
-            "changes": changes,
+            "project_id": project_id_for(tenant),
+            "display_name": _display_name(tenant),
+            "parent": self._parent(tenant),
+            "labels": tenant_labels(tenant),
         }
+
+    def find(self, tenant: TenantFacts) -> dict[str, Any] | None:
+        """The tenant's project if it exists, else None; read-only (``projects.get``).
+
+        Raises:
+            ProvisioningFailed: no parent, the call failed, or the project belongs to
+                another tenant or is not active.
+        """
+        self._parent(tenant)
+        client = self._client(tenant)
+        with _gcp_step("looking up the project", tenant.slug):
+            project = _get(client, project_id_for(tenant))
+        if project is None:
+            return None
+        _check(project, tenant)
+        return _facts(project)
+
+    def _parent(self, tenant: TenantFacts) -> str:
+        if not self.parent:
+            raise ProvisioningFailed(
+                "GCP project vending needs a parent; set PAYBILL_GCP_PARENT to folders/N or "
+                "organizations/N.",
+                tenant=tenant.slug,
+            )
+        return self.parent
+
+    def _client(self, tenant: TenantFacts) -> ProjectsClient:
+        with _gcp_step("connecting", tenant.slug):
+            return ProjectsClient(
+                credentials=self._credentials(self.endpoint),
+                transport="rest",
+                client_options=ClientOptions(api_endpoint=self.endpoint) if self.endpoint else None,
+            )
 
     def _create(
         self, client: ProjectsClient, tenant: TenantFacts, project_id: str, labels: dict[str, str]
@@ -169,7 +228,7 @@ class GcpProjectVendor:
         wanted = Project(
             project_id=project_id,
             parent=self.parent,
-            display_name=f"Paybill {tenant.slug}"[:30],
+            display_name=_display_name(tenant),
             labels=labels,
         )
         with _gcp_step("creating the project", tenant.slug):
@@ -187,6 +246,41 @@ class GcpProjectVendor:
             # The operation's result is untyped in google-api-core: it is the new Project.
             created: Project = operation.result(timeout=self.timeout_seconds, polling=self.polling)
             return created
+
+
+def _rest_call(session: AuthorizedSession, slug: str) -> RestCall:
+    """One Cloud SQL Admin REST call as ``gcp_sql`` makes them: JSON in and out, every
+    transport, auth or HTTP error a ProvisioningFailed naming the step and the status."""
+
+    def call(
+        method: str, url: str, step: str, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        with _gcp_step(step, slug):
+            response = session.request(method, url, json=body, timeout=CALL_TIMEOUT)
+        if response.status_code >= 400:
+            try:
+                status = response.json().get("error", {}).get("status", "")
+            except ValueError:
+                status = ""
+            raise _failed(slug, step, f"HTTP {response.status_code} {status}".strip())
+        answer: dict[str, Any] = response.json() if response.content else {}
+        return answer
+
+    return call
+
+
+def _display_name(tenant: TenantFacts) -> str:
+    return f"Paybill {tenant.slug}"[:30]  # GCP's limit
+
+
+def _facts(project: Project) -> dict[str, Any]:
+    return {
+        "cloud": CloudTarget.GCP.value,
+        "project_id": project.project_id,
+        "project_name": project.name,
+        "parent": project.parent,
+        "labels": dict(project.labels),
+    }
 
 
 def _get(client: ProjectsClient, project_id: str) -> Project | None:

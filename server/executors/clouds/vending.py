@@ -33,6 +33,26 @@ class CloudAccountVendor(Protocol):
         """Create or find the tenant's account; return its facts."""
         ...
 
+    def find(self, tenant: TenantFacts) -> dict[str, Any] | None:
+        """The facts ``vend`` would return for an account that already exists (the keys
+        ``terraform_account`` reads among them), or None when there is none yet. Read-only:
+        it never creates, tags or configures anything, so an approval may be asked with it.
+
+        Raises:
+            ProvisioningFailed: the lookup failed, or the account found belongs to another
+                tenant or is not active.
+        """
+        ...
+
+    def planned(self, tenant: TenantFacts) -> dict[str, Any]:
+        """What ``vend`` would create for the tenant, in words an approver can check (names,
+        email or parent, labels/tags); computed, no call to the cloud.
+
+        Raises:
+            ProvisioningFailed: the vendor is not configured (email domain, parent).
+        """
+        ...
+
 
 class DataStoreArchiver(Protocol):
     """A vendor that can also archive a silo tenant's dedicated data store (offboarding)."""
@@ -84,6 +104,12 @@ class LazyVendor:
 
     def vend(self, tenant: TenantFacts) -> dict[str, Any]:
         return self.resolve().vend(tenant)
+
+    def find(self, tenant: TenantFacts) -> dict[str, Any] | None:
+        return self.resolve().find(tenant)
+
+    def planned(self, tenant: TenantFacts) -> dict[str, Any]:
+        return self.resolve().planned(tenant)
 
 
 def terraform_account(vended: Mapping[str, Any]) -> dict[str, str]:

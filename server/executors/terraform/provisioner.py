@@ -17,6 +17,7 @@ from paybill.server.executors.clouds.vending import (
 from paybill.server.executors.dataplane.engines import Engines
 from paybill.server.executors.local import LocalProvisioner
 from paybill.server.executors.provisioner import Progress, TenantFacts, no_progress
+from paybill.server.executors.terraform import archiving, vend_first
 from paybill.server.executors.terraform.cli import (
     TenantWorkspace,
     Terraform,
@@ -67,12 +68,55 @@ class TerraformProvisioner:
         """Plan the tenant's module for ``tenant`` (the facts after an approved change) and
         check it; ``keep``: the file stays for the approval to apply (``saved_plans``).
 
-        Raises: ProvisioningFailed (vending, terraform failed, or the policy refuses the plan)."""
-        # The plan needs the variables its apply will have, the silo tenant's account among
-        # them; vending is idempotent, so this finds the account made at provisioning.
-        vended = self._vend(tenant, no_progress)
-        workspace = self._workspace(tenant, vended)
+        Creates nothing in a cloud: a silo tenant's account is only looked up. When it does
+        not exist yet there is no plan (``file`` None) and the summary binds what the run
+        will vend and plan with instead (``vend_first``).
+
+        Raises: ProvisioningFailed (the lookup, terraform failed, or the policy refuses the
+        plan)."""
+        found = self._lookup(tenant)
+        if found is None:
+            return SavedPlan(vend_first.summary(self._binding(tenant)), None)
+        workspace = self._workspace(tenant, found)
         return plan_checked(self.terraform, workspace, self.policy, keep=keep)
+
+    def vend_approved(
+        self, tenant: TenantFacts, bound: Mapping[str, Any], progress: Progress = no_progress
+    ) -> dict[str, Any]:
+        """Vend the account an approval bound (``vend_first``): the run's first step, after
+        the approval. Idempotent: a repeated step finds the account.
+
+        Raises:
+            ProvisioningFailed: the account, module or inputs are no longer the approved ones
+                (nothing is vended), or vending failed.
+        """
+        self._require_bound(tenant, bound, "nothing was vended")
+        return self._vend(tenant, progress)
+
+    def provision_vended(
+        self, tenant: TenantFacts, bound: Mapping[str, Any], progress: Progress = no_progress
+    ) -> dict[str, Any]:
+        """``provision`` for a move approved before its account existed: plan in the account
+        now vended, check the plan against the policy, apply it.
+
+        Raises:
+            ProvisioningFailed: the module or inputs are no longer the approved ones (nothing
+                is applied), or vending, Terraform or the policy check failed.
+        """
+        self._require_bound(tenant, bound, "nothing was applied")
+        return self.provision(tenant, progress)
+
+    def _binding(self, tenant: TenantFacts) -> dict[str, Any]:
+        vendor = self.vendors[tenant.cloud]
+        return vend_first.binding(tenant, vendor.planned(tenant), self.platform)
+
+    def _require_bound(self, tenant: TenantFacts, bound: Mapping[str, Any], then: str) -> None:
+        problem = vend_first.binding_problem(bound, self._binding(tenant))
+        if problem is not None:
+            raise ProvisioningFailed(
+                f"The approved move cannot run as approved: {problem}; {then}. Request the "
+                "plan change again for a fresh approval.",
+            )
 
     def saved_plan_problem(self, tenant: TenantFacts, name: str, sha256: str) -> str | None:
         return saved_plan_problem(self._workspace(tenant), name, sha256)
@@ -92,8 +136,16 @@ class TerraformProvisioner:
         """``provision`` by applying exactly an approved saved plan (then the outputs and,
         for the local target, the database objects).
 
-        Raises: ProvisioningFailed (the file is missing or altered, the policy refuses it,
-        or Terraform refuses it as stale)."""
+        Raises: ProvisioningFailed (the file is missing or altered, the account it was
+        planned in is gone, the policy refuses it, or Terraform refuses it as stale)."""
+        if self._lookup(tenant) is None:
+            # The plan was made inside an account that existed then; vending now would make
+            # another one, which nobody approved and the plan does not target.
+            raise ProvisioningFailed(
+                f"The approved Terraform plan was made in {tenant.slug!r}'s "
+                f"{tenant.cloud.value} account, which no longer exists; nothing was vended or "
+                "applied. Request the plan change again for a fresh plan and approval.",
+            )
         vended = self._vend(tenant, progress)
         workspace = self._workspace(tenant, vended)
         outputs = apply_saved(
@@ -108,6 +160,14 @@ class TerraformProvisioner:
         if tenant.cloud is CloudTarget.LOCAL:
             result["objects"] = self.local.provision(tenant)
         return result
+
+    def _lookup(self, tenant: TenantFacts) -> dict[str, Any] | None:
+        """``_vend`` without creating anything: None when the silo account is missing."""
+        vendor = self.vendors.get(tenant.cloud)
+        if vendor is None or tenant.isolation is not Isolation.SILO:
+            return {}
+        found = vendor.find(tenant)
+        return None if found is None else {"cloud_account": found}
 
     def _vend(self, tenant: TenantFacts, progress: Progress) -> dict[str, Any]:
         vendor = self.vendors.get(tenant.cloud)
@@ -131,9 +191,25 @@ class TerraformProvisioner:
         )
 
     def destroy(self, tenant: TenantFacts, progress: Progress = no_progress) -> dict[str, Any]:
-        # Offboarding's last step: the policy check allows destroying data stores here only.
-        # Terraform destroys in the silo tenant's account, found again by the vendor.
-        workspace = self._workspace(tenant, self._vend(tenant, progress), protect=False)
+        """Offboarding's last step: the policy check allows destroying data stores here only.
+        Terraform destroys in the silo tenant's account, looked up (never created: an account
+        made now would hold nothing to destroy).
+
+        Raises:
+            ProvisioningFailed: the silo tenant's account is gone, or Terraform or the policy
+                check failed.
+        """
+        found = self._lookup(tenant)
+        if found is None:
+            raise ProvisioningFailed(
+                f"No {tenant.cloud.value} account of {tenant.slug!r} was found, so Terraform "
+                "cannot destroy in it; nothing was changed and the tenant stays archived. If "
+                "the account was closed by hand, its resources went with it: remove the "
+                f"working directory <data dir>/terraform/{tenant.id}/{tenant.cloud.value} "
+                "(its state) by hand.",
+                tenant=tenant.slug,
+            )
+        workspace = self._workspace(tenant, found, protect=False)
         if tenant.cloud is not CloudTarget.LOCAL:
             # Cloud data stores are deletion-protected (AWS and GCP refuse to delete them
             # otherwise): one apply lifts the protection, which the plan policy allows in
@@ -148,23 +224,29 @@ class TerraformProvisioner:
 
     def archive(self, tenant: TenantFacts, progress: Progress = no_progress) -> dict[str, Any]:
         """Archiving keeps the tenant's data until deletion destroys it: local, read-only
-        database objects; an AWS silo tenant, a snapshot of its stopped RDS instance.
+        database objects; an AWS silo tenant, a snapshot of its stopped RDS instance; a GCP
+        silo tenant, a backup of its stopped Cloud SQL instance (``archiving``).
 
         Raises:
-            ProvisioningFailed: a target that cannot archive yet (nothing is changed), or the
-                archive itself failed.
+            ProvisioningFailed: a target Paybill cannot archive (nothing is changed; the
+                message says where the data is and what to do by hand), or the archive
+                itself failed.
         """
         if tenant.cloud is CloudTarget.LOCAL:
             return {"provisioner": self.name, "objects": self.local.archive(tenant)}
         vendor = self.vendors.get(tenant.cloud)
-        found = archiver(vendor) if vendor and tenant.isolation is Isolation.SILO else None
+        found = archiver(vendor) if vendor and archiving.vendor_archives(tenant) else None
         if found is None:
+            workspace = self._workspace(tenant).path.relative_to(self.root.parent)
             raise ProvisioningFailed(
-                f"Archiving a {tenant.isolation.value} tenant on {tenant.cloud.value} is not "
-                "supported yet; nothing was changed (access is revoked and the export "
-                "verified). Its infrastructure keeps running until deleted; see docs/clouds.md.",
+                archiving.refusal(tenant, self.platform, workspace.as_posix()),
                 cloud=tenant.cloud.value,
                 isolation=tenant.isolation.value,
             )
-        progress(f"{tenant.cloud.value} snapshot and stop")
+        progress(f"{tenant.cloud.value} backup and stop")
         return {"provisioner": self.name, "archive": found.archive(tenant)}
+
+    def archive_does(self, tenant: TenantFacts) -> str:
+        """What ``archive`` will do for ``tenant``, for the offboarding approval's effect."""
+        configured = tenant.cloud in self.vendors
+        return archiving.does(tenant, vendor_configured=configured)

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from paybill.server.core.ratelimit import RateLimiter
+from paybill.server.core.ratelimit import Limiter
 from paybill.server.core.settings import Settings
 from paybill.server.core.slots import Slots
 from paybill.server.core.versioned_cache import VersionedCache
@@ -36,8 +36,8 @@ class Services:
     acl: Acl
     engines: Engines
     provisioner: Provisioner
-    rate_limiter: RateLimiter  # per principal
-    tenant_rate: RateLimiter  # per tenant, at the plan's queries_per_minute
+    rate_limiter: Limiter  # per principal (in the store on PostgreSQL: shared_rates)
+    tenant_rate: Limiter  # per tenant, at the plan's queries_per_minute
     tenant_slots: Slots  # per tenant, data statements running at once
     clock: Callable[[], datetime]
     # Reads that must not take SQLite's write lock (waiting on a run while a worker writes).

@@ -1,6 +1,11 @@
 """Isolation migration: move a tenant's data between pooled, bridge and silo.
 
-    provision_target → copy_data → verify → switch_routing → cleanup_source → activate
+    vend_account → provision_target → copy_data → verify → switch_routing → cleanup_source
+    → activate
+
+``vend_account`` acts only for a move approved before the silo tenant's cloud account existed
+(the approval bound the account to create, not a plan: ``executors.terraform.vend_first``); it
+is the first thing the run creates in a cloud, after the approval and never before.
 
 The tool that starts a run (``change_plan`` after its approval) applies the lifecycle action
 ``update`` and switches the plan in the same transaction. ``updating`` is the read-only window:
@@ -37,6 +42,7 @@ from paybill.server.executors.dataplane import relocate
 from paybill.server.executors.dataplane.checksums import TableChecksum
 from paybill.server.executors.dataplane.naming import TenantRoute
 from paybill.server.executors.terraform.provisioner import TerraformProvisioner
+from paybill.server.executors.terraform.vend_first import KEY as VEND_FIRST
 from paybill.server.store import Plan, Tenant, WorkflowRun
 from paybill.server.workflows.engine.definitions import Definition, Step, StepContext
 from paybill.server.workflows.engine.runs import enqueue
@@ -54,13 +60,14 @@ def run_input(
     old: Plan,
     new: Plan,
     now: datetime,
-    terraform_plan: dict[str, str] | None = None,
+    terraform_plan: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What a migration run needs: both plans and isolation models, and the window's start
     (``now``: when the tool applied ``update``). Call it before the tenant is switched.
 
-    ``terraform_plan``: the saved plan an approval bound (``plan_file``, ``plan_sha256``);
-    ``provision_target`` applies exactly it instead of planning anew."""
+    ``terraform_plan``: the saved plan an approval bound (``plan_file``, ``plan_sha256``),
+    which ``provision_target`` applies instead of planning anew; or (``vend_first``) the
+    account ``vend_account`` creates and the module and inputs planned with once it exists."""
     values: dict[str, Any] = {
         "from_plan": old.id,
         "to_plan": new.id,
@@ -161,12 +168,29 @@ def _checksums(key: AuditKey, checks: dict[str, TableChecksum]) -> dict[str, dic
 # -- steps -----------------------------------------------------------------------------------
 
 
+def vend_account(context: StepContext) -> dict[str, Any]:
+    """Create the silo tenant's cloud account the approval bound (``vend_first``), after the
+    approval and before anything else; any other move has nothing to vend here."""
+    _, target = _routes(context)
+    bound = (context.input.get("terraform_plan") or {}).get(VEND_FIRST)
+    if bound is None:
+        return {"skipped": "no cloud account to create for this move"}
+    if _switched(context, target):
+        return SKIPPED_AFTER_SWITCH
+    facts = replace(context.facts, isolation=target.isolation)
+    return {
+        "target": target.isolation.value,
+        **_terraform(context).vend_approved(facts, bound, progress=context.progress),
+    }
+
+
 def provision_target(context: StepContext) -> dict[str, Any]:
     """The target through the provisioner: with ``local`` its database objects, with
     ``terraform`` the tenant's module re-applied for the target model (its plan policy
     decides, e.g. no data store destroyed), then the objects. A move approved with a saved
     plan applies exactly that file; Terraform refuses it when it went stale (the state
-    changed since), and the run fails and rolls back."""
+    changed since), and the run fails and rolls back. A move approved before its account
+    existed plans now, in the account ``vend_account`` created, checks the policy, applies."""
     _, target = _routes(context)
     if _switched(context, target):
         return SKIPPED_AFTER_SWITCH
@@ -174,17 +198,27 @@ def provision_target(context: StepContext) -> dict[str, Any]:
     provisioner, approved = context.services.provisioner, context.input.get("terraform_plan")
     if approved is None:
         provisioned = provisioner.provision(facts, progress=context.progress)
-    elif isinstance(provisioner, TerraformProvisioner):
-        provisioned = provisioner.provision_saved(
-            facts, approved["plan_file"], approved["plan_sha256"], progress=context.progress
+    elif VEND_FIRST in approved:
+        provisioned = _terraform(context).provision_vended(
+            facts, approved[VEND_FIRST], progress=context.progress
         )
     else:
-        raise ProvisioningFailed(
-            "The approved move binds a saved Terraform plan, but this server no longer "
-            "provisions through Terraform; nothing was applied and the move is rolled back. "
-            "Request the plan change again.",
+        provisioned = _terraform(context).provision_saved(
+            facts, approved["plan_file"], approved["plan_sha256"], progress=context.progress
         )
     return {"target": target.isolation.value, **provisioned}
+
+
+def _terraform(context: StepContext) -> TerraformProvisioner:
+    """Raises: ProvisioningFailed when the server no longer provisions through Terraform."""
+    provisioner = context.services.provisioner
+    if not isinstance(provisioner, TerraformProvisioner):
+        raise ProvisioningFailed(
+            "The approved move binds Terraform (a saved plan or an account to create), but "
+            "this server no longer provisions through Terraform; nothing was applied and the "
+            "move is rolled back. Request the plan change again.",
+        )
+    return provisioner
 
 
 def copy_data(context: StepContext) -> dict[str, Any]:
@@ -342,6 +376,7 @@ def _record(context: StepContext, report: dict[str, Any]) -> None:
 ISOLATION_MIGRATION = Definition(
     kind=KIND,
     steps=(
+        Step("vend_account", vend_account),
         Step("provision_target", provision_target),
         Step("copy_data", copy_data),
         Step("verify", verify),

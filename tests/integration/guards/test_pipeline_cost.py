@@ -19,6 +19,7 @@ from sqlalchemy import Engine, event, select
 from paybill.server.core.vocabulary import Role
 from paybill.server.domain.acl import role_binding, subject
 from paybill.server.domain.principals import add_principal
+from paybill.server.domain.shared_rates import StoreRateLimiter
 from paybill.server.guards import sql as sql_guard
 from paybill.server.store import CasbinRule
 from paybill.server.store.database import Database
@@ -33,7 +34,12 @@ AGENT = "globex-bot"  # a tenant agent of globex (pro, pooled: data.sql)
 # the usage upsert and the audit append (PostgreSQL: the id drawn with a try of the
 # sealing lock, the insert). SQLite's count has the BEGIN IMMEDIATE of each of the call's
 # two transactions, and its append draws the id, inserts and seals.
-STORE_STATEMENTS = {"postgresql": 7, "sqlite": 9}
+# PostgreSQL adds the two rate buckets (issue 17): the principal's at the limits stage and
+# the tenant's at the quota stage, each one autocommitted upsert on the limiters' engine, so
+# that replicas share them. They cannot be one statement: the tenant is known (and its
+# bucket may be charged) only once the call passed authorisation, and a call refused before
+# that must still count against its principal (docs/call-cost.md).
+STORE_STATEMENTS = {"postgresql": 9, "sqlite": 9}
 STORE_COMMITS = 2  # the guards' transaction (ended before tenant work), then the rest
 # Tenant statements per call: one set_config for every setting, then the query itself.
 # SQLite runs the query alone (its budget is set on the driver connection).
@@ -44,13 +50,13 @@ TENANT_STATEMENTS = {"postgresql": 2, "sqlite": 1}
 class Seen:
     """Statements and commits per engine kind while a call runs."""
 
-    store: Engine
+    store: tuple[Engine, ...]  # the session's engine and the shared rate buckets' one
     statements: Counter[str] = field(default_factory=Counter)
     commits: Counter[str] = field(default_factory=Counter)
     tenant_sql: list[str] = field(default_factory=list)
 
     def kind(self, engine: Engine) -> str:
-        return "store" if engine is self.store else "tenant"
+        return "store" if any(engine is store for store in self.store) else "tenant"
 
     def on_statement(self, conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
         kind = self.kind(conn.engine)
@@ -64,7 +70,9 @@ class Seen:
 
 @contextmanager
 def watching(served: Served) -> Iterator[Seen]:
-    seen = Seen(served.services.db.engine)
+    limiters = (served.services.rate_limiter, served.services.tenant_rate)
+    buckets = tuple(limiter.engine for limiter in limiters if isinstance(limiter, StoreRateLimiter))
+    seen = Seen((served.services.db.engine, *buckets))
     event.listen(Engine, "before_cursor_execute", seen.on_statement)
     event.listen(Engine, "commit", seen.on_commit)
     try:

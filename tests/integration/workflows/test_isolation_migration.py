@@ -37,6 +37,7 @@ pg = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 sqlite = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 POOLED, BRIDGE, SILO = Isolation.POOLED, Isolation.BRIDGE, Isolation.SILO
 STEPS = [
+    "vend_account",
     "provision_target",
     "copy_data",
     "verify",
@@ -360,7 +361,7 @@ def test_a_worker_dying_mid_step_is_resumed_and_converges(
     monkeypatch.undo()
     run = _run(served, run_id)
     assert run["status"] == "running"
-    assert [s["status"] for s in run["steps"]][:3] == ["succeeded", "running", "pending"]
+    assert [s["status"] for s in run["steps"]][:4] == ["succeeded"] * 2 + ["running", "pending"]
     _window_holds(served, "acme")
 
     # 2. Resumed; dies right after removing the old copy, once the switch committed.
@@ -368,7 +369,7 @@ def test_a_worker_dying_mid_step_is_resumed_and_converges(
     _resume(served, run_id)
     monkeypatch.undo()
     run = _run(served, run_id)
-    assert [s["status"] for s in run["steps"]] == ["succeeded"] * 4 + ["running", "pending"]
+    assert [s["status"] for s in run["steps"]] == ["succeeded"] * 5 + ["running", "pending"]
     tenant = served.ok("ops", "get_tenant", tenant="acme")
     assert (tenant["isolation"], tenant["state"]) == ("bridge", "updating")
     _window_holds(served, "acme")  # now read from the target
@@ -378,7 +379,7 @@ def test_a_worker_dying_mid_step_is_resumed_and_converges(
     run = _run(served, run_id)
     assert run["status"] == "succeeded"
     assert [(s["name"], s["attempts"]) for s in run["steps"]] == list(
-        zip(STEPS, [1, 2, 1, 1, 2, 1], strict=True)
+        zip(STEPS, [1, 1, 2, 1, 1, 2, 1], strict=True)
     )
     tenant = served.ok("ops", "get_tenant", tenant="acme")
     assert (tenant["plan"], tenant["isolation"], tenant["state"]) == ("pro", "bridge", "active")

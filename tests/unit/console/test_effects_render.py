@@ -129,3 +129,20 @@ def test_a_run_shows_recorded_plan_summaries_only() -> None:
         ]
     }
     assert [s["step"] for s in terraform_summaries(run)] == ["plan", "apply", "saved"]
+
+
+def test_a_move_into_an_account_not_created_yet_shows_what_is_bound_instead() -> None:
+    bound = {
+        "account": {"account_name": "paybill-acme", "account_email": "paybill+acme@example.com"},
+        "module": {"path": "terraform_modules/aws", "sha256": "12" * 32},
+        "variables": {"tier": "enterprise"},
+    }
+    terraform = {"plan_file": None, "counts": None, "resources": [], "vend_first": bound}
+    why = "not planned yet: created only after approval"
+    effect = {**MOVE, "details": {**MOVE["details"], "terraform": {**terraform, "why": why}}}
+
+    html = render(effect)
+
+    assert why in html and "paybill+acme@example.com" in html
+    assert "<code>terraform_modules/aws</code> <code>1212121212121212</code>" in html
+    assert "to add" not in html

@@ -109,7 +109,7 @@ def test_the_approved_saved_plan_is_the_one_applied(pipeline: Pipeline) -> None:
     Worker(pipeline.services).run_pending()
     run = _call(pipeline, "ops", "get_workflow", workflow_id=decided["result"]["workflow"]["id"])
     assert run["status"] == "succeeded", run
-    provisioned = run["steps"][0]["output"]
+    provisioned = next(s for s in run["steps"] if s["name"] == "provision_target")["output"]
     assert provisioned["plan_sha256"] == approved_sha256
     assert provisioned["terraform"]["connection"]["isolation"] == "bridge"
     assert _state_triggers(pipeline)["isolation"] == "bridge"
@@ -178,7 +178,12 @@ def test_a_plan_gone_stale_after_approval_fails_the_run_and_rolls_back(
     run = _call(pipeline, "ops", "get_workflow", workflow_id=decided["result"]["workflow"]["id"])
     assert run["status"] in ("failed", "compensated"), run
     assert "stale" in run["error"]["message"].lower()
-    assert run["steps"][0]["output"]["rollback"]["rolled_back"] is True
+    assert (
+        next(s for s in run["steps"] if s["name"] == "provision_target")["output"]["rollback"][
+            "rolled_back"
+        ]
+        is True
+    )
     tenant = _call(pipeline, "ops", "get_tenant", tenant="acme")
     assert (tenant["plan"], tenant["isolation"], tenant["state"]) == ("free", "pooled", "active")
     assert _state_triggers(pipeline)["isolation"] == "pooled"

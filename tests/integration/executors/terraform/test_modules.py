@@ -158,6 +158,11 @@ def test_silo_data_stores_are_encrypted_and_protected_from_deletion() -> None:
         assert variables["deletion_protection"]["default"] is True
 
 
+def test_an_archived_gcp_instance_is_not_started_again_by_an_apply() -> None:
+    (instance,) = [b for k, _, b in _resources("gcp") if k == "google_sql_database_instance"]
+    assert "settings[0].activation_policy" in str(instance["lifecycle"][0]["ignore_changes"])
+
+
 def test_gcp_creates_nothing_project_level() -> None:
     kinds = [kind for kind, _, _ in _resources("gcp")]
     assert kinds and not [kind for kind in kinds if kind.startswith("google_project")]
@@ -168,3 +173,9 @@ def test_the_pooled_aws_role_connects_as_the_tenants_db_user_only() -> None:
     text = str(policy["policy"])
     assert "rds-db:connect" in text and "dbuser:%s/%s" in text and "local.db_user" in text
     assert '"*"' not in text and "Resource = *" not in text
+
+
+def test_the_ibm_bridge_credentials_hold_the_least_platform_role() -> None:
+    # Editor on a Cloud Databases instance may scale it and manage its credentials.
+    (key,) = [body for kind, _, body in _resources("ibm") if kind == "ibm_resource_key"]
+    assert key["role"] == "Viewer"
