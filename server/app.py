@@ -6,8 +6,10 @@ another layer's parts or finds them by importing modules for their side effects.
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 from paybill.server.core.errors import InvalidInput
@@ -184,3 +186,24 @@ def build_server(
     return build_mcp_server(
         build_pipeline(services), principal_of, INSTRUCTIONS, read_only=read_only
     )
+
+
+@contextmanager
+def run_starts(services: Services) -> Iterator[bool]:
+    """Where runs this process records go: on ``temporal``, to Temporal once their
+    transaction commits (yields True: no embedded worker should run); on ``embedded``,
+    nowhere (the worker polls the store) and Temporal is never imported."""
+    if services.settings.workflow_engine != "temporal":
+        yield False
+        return
+    from paybill.server.workflows.temporal.starter import temporal_starts
+
+    with temporal_starts(services):
+        yield True
+
+
+def run_temporal_worker(services: Services, stop: threading.Event) -> None:
+    """``paybill worker --engine temporal`` (imports Temporal only when called)."""
+    from paybill.server.workflows.temporal.worker import run_worker
+
+    run_worker(services, stop)

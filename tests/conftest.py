@@ -37,6 +37,7 @@ pytest_plugins = [
     "tests.support.terraform",
     "tests.support.clouds",
     "tests.support.console",
+    "tests.support.temporal",
 ]
 
 

@@ -11,7 +11,13 @@ from typing import Literal
 import click
 from starlette.types import ASGIApp
 
-from paybill.server.app import build_pipeline, build_server, build_services, serve_operations
+from paybill.server.app import (
+    build_pipeline,
+    build_server,
+    build_services,
+    run_starts,
+    serve_operations,
+)
 from paybill.server.cli import logs
 from paybill.server.cli.context import CliContext
 from paybill.server.core.errors import InvalidInput
@@ -26,10 +32,12 @@ from paybill.server.workflows.engine.worker import embedded_worker
 
 @contextmanager
 def _background(services: Services) -> Iterator[None]:
-    """The embedded worker (unless turned off) and the approval-notification deliverer."""
+    """The embedded worker (unless turned off, or runs go to Temporal: then runs recorded
+    here are started there) and the approval-notification deliverer."""
     settings = services.settings
     with ExitStack() as stack:
-        if settings.embedded_worker:
+        on_temporal = stack.enter_context(run_starts(services))
+        if settings.embedded_worker and not on_temporal:
             stack.enter_context(embedded_worker(services, settings.worker_poll_seconds))
         stack.enter_context(
             notification_thread(services.db, settings, settings.worker_poll_seconds)

@@ -215,6 +215,51 @@ class Settings(BaseSettings):
         "dedicated `paybill worker` processes execute the runs.",
     )
 
+    # The Temporal engine (docs/temporal.md): used only when workflow_engine is "temporal";
+    # the embedded default imports nothing of Temporal.
+    workflow_engine: Literal["embedded", "temporal"] = Field(
+        default="embedded",
+        description="Who schedules, retries and resumes workflow steps: the embedded worker "
+        "(the store's own claims and leases) or a Temporal cluster.",
+    )
+    temporal_address: str = Field(
+        default="127.0.0.1:7233", description="host:port of the Temporal frontend (gRPC)."
+    )
+    temporal_namespace: str = Field(
+        default="default", description="The Temporal namespace Paybill's workflows run in."
+    )
+    temporal_task_queue: str = Field(
+        default="paybill",
+        description="The task queue `paybill worker --engine temporal` polls and runs start on.",
+    )
+    temporal_tls: bool = Field(
+        default=False,
+        description="Connect with TLS (system roots, or temporal_tls_ca_file); implied by a "
+        "client certificate or an API key.",
+    )
+    temporal_tls_ca_file: Path | None = Field(
+        default=None, description="PEM of the CA that signed the frontend's certificate."
+    )
+    temporal_tls_cert_file: Path | None = Field(
+        default=None, description="PEM client certificate for mTLS (with temporal_tls_key_file)."
+    )
+    temporal_tls_key_file: Path | None = Field(
+        default=None, description="PEM private key of temporal_tls_cert_file."
+    )
+    temporal_api_key: SecretStr | None = Field(
+        default=None, description="API key for a hosted cluster (Temporal Cloud); sent as bearer."
+    )
+    temporal_api_key_file: Path | None = Field(
+        default=None, description="File holding that API key instead (first line, stripped)."
+    )
+    temporal_sweep_seconds: float = Field(
+        default=30,
+        gt=0,
+        le=3600,
+        description="How often a Temporal worker starts runs recorded but never started (the "
+        "process that recorded one died before starting it).",
+    )
+
     # Approval notifications (docs/approvals.md, "Notifications"): unset URL = off.
     approval_webhook_url: str | None = Field(
         default=None,

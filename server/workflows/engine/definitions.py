@@ -31,6 +31,9 @@ class StepContext:
     input: dict[str, Any]
     actor: str
     progress: Callable[[str], None] = field(default=lambda _message: None)
+    # Which execution of the step this is (its recorded ``attempts``): the success of an
+    # execution that a later one superseded is not recorded.
+    attempt: int = 0
 
     def tenant(self) -> Tenant:
         from paybill.server.store import Tenant

@@ -12,8 +12,12 @@ from paybill.server.core.errors import Conflict
 from paybill.server.core.vocabulary import RunStatus, StepStatus
 from paybill.server.store import Tenant, TenantRunLock, WorkflowRun, WorkflowStep
 from paybill.server.workflows.engine.definitions import Definition
+from paybill.server.workflows.engine.started import note_recorded
 
 UNFINISHED = (RunStatus.PENDING, RunStatus.RUNNING)
+# ``locked_by`` of a run the Temporal engine executes: no embedded worker claims it, even one
+# started against the deployment's engine choice.
+TEMPORAL_OWNER = "temporal"
 
 
 def unfinished_run(session: Session, tenant_id: str) -> WorkflowRun | None:
@@ -73,6 +77,7 @@ def enqueue(
     ]
     session.add(run)
     session.flush()
+    note_recorded(session, run.id)  # an engine told of runs starts it after the commit
     return run
 
 
@@ -132,4 +137,5 @@ def schedule_replacing(
         )
     waiting.input, waiting.not_before, waiting.created_by = dict(input), not_before, created_by
     session.flush()
+    note_recorded(session, waiting.id)  # its engine re-reads the moment and the input
     return waiting

@@ -15,6 +15,9 @@
             worker that resumes the run compensates again
     finish  the run succeeded or failed, the lock is released and the outcome audited
 
+The step, fail and finish parts are ``engine.steps`` (the Temporal engine runs the same);
+this module adds claims, leases and the tenant run lock.
+
 A worker that dies leaves its lease to expire; whichever worker claims the run next resumes
 it at the step that did not finish, so every step must converge when run again.
 """
@@ -29,7 +32,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -37,54 +39,33 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from paybill.server.core.errors import InternalError, PaybillError, TransientFaultsExhausted
-from paybill.server.core.vocabulary import Decision, RunStatus, StepStatus
-from paybill.server.domain import audit
-from paybill.server.executors.provisioner import TenantFacts
-from paybill.server.store import Tenant, TenantRunLock, WorkflowRun, WorkflowStep
+from paybill.server.core.vocabulary import RunStatus
+from paybill.server.store import TenantRunLock, WorkflowRun
 from paybill.server.store.database import updated_rows
-from paybill.server.store.outage import is_transient
 from paybill.server.workflows.engine import plan_files
 from paybill.server.workflows.engine.billing_tick import BillingTicker
-from paybill.server.workflows.engine.definitions import StepContext
-from paybill.server.workflows.engine.runs import UNFINISHED
+from paybill.server.workflows.engine.runs import TEMPORAL_OWNER, UNFINISHED
+from paybill.server.workflows.engine.steps import (
+    DONE,
+    Compensate,
+    LeaseLost,
+    Steps,
+    tenant_facts,
+)
 from paybill.server.workflows.engine.transient import backoff
 
 if TYPE_CHECKING:
     from paybill.server.workflows.engine.services import Services
 
 log = logging.getLogger("paybill.worker")
-DONE = (StepStatus.SUCCEEDED, StepStatus.SKIPPED)
-
-
-@dataclass(frozen=True)
-class Compensate:
-    """The run failed (``failure`` is on its record) and is still to be compensated."""
-
-    failure: dict[str, Any]
-
-
-class LeaseLost(Exception):
-    """This worker no longer owns the run (its lease expired or was broken)."""
+__all__ = ["DONE", "Compensate", "LeaseLost", "Worker", "embedded_worker", "tenant_facts"]
 
 
 def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-def tenant_facts(tenant: Tenant) -> TenantFacts:
-    return TenantFacts(
-        id=tenant.id,
-        slug=tenant.slug,
-        plan=tenant.plan_id,
-        tier=tenant.plan.tier,
-        isolation=tenant.isolation,
-        cloud=tenant.cloud,
-        region=tenant.region,
-    )
-
-
-class Worker:
+class Worker(Steps):
     def __init__(
         self, services: Services, *, owner: str | None = None, lease_seconds: float | None = None
     ) -> None:
@@ -94,12 +75,6 @@ class Worker:
         self.lease = timedelta(seconds=seconds)
 
     # -- claiming ------------------------------------------------------------------------
-
-    def _session(self) -> Session:
-        return Session(self.services.db.engine, expire_on_commit=False)
-
-    def _now(self) -> datetime:
-        return self.services.clock()
 
     def claim(self) -> str | None:
         """Claim one eligible run for this worker; return its id, or None when idle."""
@@ -112,6 +87,7 @@ class Worker:
                 WorkflowRun.kind.in_(self.services.kinds.names()),
                 or_(WorkflowRun.not_before.is_(None), WorkflowRun.not_before <= now),
                 or_(WorkflowRun.locked_until.is_(None), WorkflowRun.locked_until < now),
+                or_(WorkflowRun.locked_by.is_(None), WorkflowRun.locked_by != TEMPORAL_OWNER),
             )
             .order_by(WorkflowRun.created_at, WorkflowRun.id)
             .limit(20)
@@ -169,6 +145,9 @@ class Worker:
         return started is not None
 
     # -- leases --------------------------------------------------------------------------
+
+    def _owns(self, run: WorkflowRun) -> bool:
+        return run.locked_by == self.owner
 
     def _renew(self, session: Session, run_id: str, tenant_id: str | None) -> None:
         """Extend this worker's lease; Raises: LeaseLost when another owns the run now."""
@@ -280,156 +259,6 @@ class Worker:
             raise LeaseLost(run_id)
         return kind
 
-    def _start_next_step(self, run_id: str) -> RunStatus | Compensate | tuple[StepContext, str]:
-        with self._session() as session, session.begin():
-            run = session.get(WorkflowRun, run_id)
-            if run is not None and run.status not in UNFINISHED and run.locked_by is None:
-                return run.status  # this worker just finished it (a failed step)
-            if run is None or run.locked_by != self.owner:
-                raise LeaseLost(run_id)
-            self._renew(session, run.id, run.tenant_id)
-            if run.error is not None:
-                return Compensate(dict(run.error))  # failed; its worker died compensating
-            step = next((s for s in run.steps if s.status not in DONE), None)
-            if step is None:
-                self._finish(session, run, None)
-                return RunStatus.SUCCEEDED
-            step.status, step.started_at, step.error = StepStatus.RUNNING, self._now(), None
-            step.attempts = (step.attempts or 0) + 1
-            run.progress = step.name
-            tenant = session.get(Tenant, run.tenant_id) if run.tenant_id else None
-            if tenant is None:
-                raise RuntimeError(f"run {run.id} has no tenant")
-            context = StepContext(
-                services=self.services,
-                session=self._session(),
-                run_id=run.id,
-                tenant_id=tenant.id,
-                facts=tenant_facts(tenant),
-                input=dict(run.input),
-                actor=run.created_by,
-                progress=self._progress(run.id, tenant.id),
-            )
-            return context, step.name
-
-    def _run_step(
-        self, context: StepContext, name: str, kind: str, *, last_try: bool = True
-    ) -> bool:
-        """Run one step; False when a transient fault interrupted it and it is to be run
-        again (never on ``last_try``: then the run fails)."""
-        session = context.session
-        try:
-            with self._heartbeat(context.run_id, context.tenant_id):
-                output = self.services.kinds.of(kind).step(name).act(context)
-            self._renew(session, context.run_id, context.tenant_id)  # the fence
-            step = self._step(session, context.run_id, name)
-            step.status, step.output, step.finished_at = StepStatus.SUCCEEDED, output, self._now()
-            session.commit()
-        except LeaseLost:
-            _discard(session)
-            raise
-        except Exception as error:
-            _discard(session)
-            if is_transient(error):
-                if not last_try:
-                    return False
-                attempts = self.services.settings.step_attempts
-                self._fail(context, name, TransientFaultsExhausted(name, attempts))
-            elif isinstance(error, PaybillError):
-                self._fail(context, name, error)
-            else:
-                reference = uuid.uuid4().hex[:12]
-                log.exception(
-                    "step %s of run %s crashed (reference %s)", name, context.run_id, reference
-                )
-                self._fail(context, name, InternalError(reference))
-        finally:
-            session.close()
-        return True
-
-    @staticmethod
-    def _step(session: Session, run_id: str, name: str) -> WorkflowStep:
-        step = session.scalar(
-            select(WorkflowStep).where(WorkflowStep.run_id == run_id, WorkflowStep.name == name)
-        )
-        if step is None:
-            raise RuntimeError(f"step {name} of run {run_id} vanished")
-        return step
-
-    def _fail(self, context: StepContext, name: str, error: PaybillError) -> None:
-        """Record the failure on the run, committed on its own, then compensate: a worker
-        killed while compensating leaves the failure on record, and whichever worker resumes
-        the run compensates again (``on_failure`` converges) and finishes it as failed."""
-        failure = {**error.to_payload()["error"], "step": name}
-        with self._session() as session, session.begin():
-            self._renew(session, context.run_id, context.tenant_id)
-            step = self._step(session, context.run_id, name)
-            step.status, step.error, step.finished_at = (
-                StepStatus.FAILED,
-                error.message,
-                self._now(),
-            )
-            run = session.get(WorkflowRun, context.run_id)
-            if run is None:
-                raise RuntimeError(f"run {context.run_id} vanished")
-            run.error, run.progress = failure, "compensating"
-        self._compensate(context.run_id, failure)
-
-    def _compensate(self, run_id: str, failure: dict[str, Any]) -> None:
-        """The kind's ``on_failure``, then the run finished as failed, in one transaction."""
-        with self._session() as session, session.begin():
-            run = session.get(WorkflowRun, run_id)
-            if run is None:
-                raise RuntimeError(f"run {run_id} vanished")
-            self._renew(session, run.id, run.tenant_id)
-            on_failure = self.services.kinds.of(run.kind).on_failure
-            tenant = session.get(Tenant, run.tenant_id) if run.tenant_id else None
-            if on_failure is not None and tenant is not None:
-                compensating = StepContext(
-                    services=self.services,
-                    session=session,
-                    run_id=run.id,
-                    tenant_id=tenant.id,
-                    facts=tenant_facts(tenant),
-                    input=dict(run.input),
-                    actor=run.created_by,
-                )
-                try:
-                    with session.begin_nested():
-                        on_failure(compensating, str(failure.get("message", "")))
-                except Exception:
-                    # The run is recorded as failed whatever happens here: a compensation
-                    # that cannot run must not leave it to be re-executed forever.
-                    log.exception("compensation of run %s failed", run.id)
-            self._finish(session, run, failure)
-
-    def _finish(self, session: Session, run: WorkflowRun, failure: dict[str, Any] | None) -> None:
-        run.status = RunStatus.FAILED if failure else RunStatus.SUCCEEDED
-        run.error = failure
-        run.finished_at, run.progress = self._now(), None
-        run.locked_by, run.locked_until = None, None
-        if run.tenant_id is not None:
-            # Still this run's tenant: plan files in its workspace are of runs that are over.
-            plan_files.sweep_tenant(self.services, run.tenant_id, session)
-            lock = session.get(TenantRunLock, run.tenant_id)
-            if lock is not None and lock.run_id == run.id:
-                session.delete(lock)
-        self.services.audit.append(
-            session,
-            audit.AuditEntry(
-                principal=run.created_by,
-                tool=f"workflow.{run.kind}",
-                arguments={"workflow_id": run.id},
-                decision=Decision.ALLOWED,
-                rule=f"worker:{self.owner}",
-                outcome=run.status.value,
-                tenant_id=run.tenant_id,
-                error_code=str(failure["code"]) if failure else None,
-                detail=str(failure["message"])[:1000] if failure else None,
-            ),
-        )
-        session.flush()
-
     def sweep_stale_plans(self) -> int:
         """At start: remove the Terraform plan files left by killed runs (``plan_files``)."""
         return plan_files.sweep_idle_tenants(self.services, self._now())
@@ -487,11 +316,3 @@ def embedded_worker(services: Services, poll_seconds: float = 1.0) -> Iterator[W
     finally:
         stop.set()
         thread.join(timeout=30)
-
-
-def _discard(session: Session) -> None:
-    """Roll back a step's session; its connection may be the one that just died."""
-    try:
-        session.rollback()
-    except Exception:
-        log.warning("rolling back a step's session failed", exc_info=True)

@@ -1,0 +1,70 @@
+"""Runs recorded by a transaction, handed to an engine that starts them once it commits.
+
+The embedded worker polls the store, so it needs no hand-over: nothing is installed and
+``note_recorded`` only tags the session. An engine that is told about runs (Temporal)
+installs a starter for the store's engine: after a session bound to it commits, the starter
+gets the ids of the runs that session recorded (``runs.enqueue``, ``schedule_replacing``).
+A process that dies between the commit and the start leaves the run pending in the store; the
+engine's sweep starts it later (``workflows.temporal.starter``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from collections.abc import Callable
+
+from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session, SessionTransaction
+
+log = logging.getLogger("paybill.worker")
+KEY = "paybill.recorded_runs"
+Starter = Callable[[list[str]], None]
+
+_starters: weakref.WeakKeyDictionary[Engine, Starter] = weakref.WeakKeyDictionary()
+_installed = threading.Lock()
+_listening = False
+
+
+def note_recorded(session: Session, run_id: str) -> None:
+    """``run_id`` was recorded (or rescheduled) in ``session``'s transaction."""
+    ids: list[str] = session.info.setdefault(KEY, [])
+    if run_id not in ids:
+        ids.append(run_id)
+
+
+def install(engine: Engine, starter: Starter) -> None:
+    """Call ``starter`` with the runs each committed session bound to ``engine`` recorded."""
+    global _listening
+    with _installed:
+        _starters[engine] = starter
+        if not _listening:
+            event.listen(Session, "after_commit", _after_commit)
+            event.listen(Session, "after_soft_rollback", _after_rollback)
+            _listening = True
+
+
+def uninstall(engine: Engine) -> None:
+    with _installed:
+        _starters.pop(engine, None)
+
+
+def _after_commit(session: Session) -> None:
+    ids = session.info.pop(KEY, None)
+    if not ids:
+        return
+    bind = session.get_bind()
+    starter = _starters.get(bind) if isinstance(bind, Engine) else None
+    if starter is None:
+        return
+    try:
+        starter(list(ids))
+    except Exception:
+        # Committed is committed: the run waits in the store for the engine's sweep.
+        log.exception("starting runs %s failed; the engine's sweep starts them", ids)
+
+
+def _after_rollback(session: Session, previous: SessionTransaction) -> None:
+    if previous.parent is None:  # the whole transaction, not a savepoint, was rolled back
+        session.info.pop(KEY, None)
