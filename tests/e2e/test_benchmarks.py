@@ -71,3 +71,39 @@ def test_the_replicas_harness_prints_every_series(postgres: PostgresDatabases) -
         for setup in ("1 replica", "2 replicas", "2 replicas, buckets per process"):
             assert float(rows[f"{tool}, {setup}"]["p50"]) > 0, done.stdout
     assert re.search(r"load average at end: [\d.]+", done.stdout)
+
+
+# | engine | workers | runs | succeeded | audited once | wall s | runs/s | vs 1 worker |
+SCALE_ROW = re.compile(
+    r"^\| (?P<engine>embedded|temporal) \| (?P<workers>\d+) \| (?P<runs>\d+) \| "
+    r"(?P<succeeded>\d+) \| (?P<audited>\d+) \| [\d.]+ \| [\d.]+ \| [\d.]+x \|$"
+)
+
+
+def test_the_engine_scale_harness_drains_every_run_once(postgres: PostgresDatabases) -> None:
+    """Both engines, 1 and 3 worker processes (a Temporal dev server the harness starts):
+    every run recorded succeeded and was audited exactly once, and the stores are gone."""
+    env = {**os.environ, "PAYBILL_BENCH_PG_URL": PG_ADMIN_URL}
+    script = Path(__file__).parents[2] / "benchmarks" / "engine_scale.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--quick"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    rows = {
+        (m["engine"], int(m["workers"])): m
+        for m in map(SCALE_ROW.match, done.stdout.splitlines())
+        if m
+    }
+    assert set(rows) == {(e, w) for e in ("embedded", "temporal") for w in (1, 3)}, done.stdout
+    for row in rows.values():
+        assert int(row["runs"]) == 6
+        assert int(row["succeeded"]) == int(row["audited"]) == 6, done.stdout
+    assert re.search(r"load average at start: [\d.]+", done.stdout)
+    assert re.search(r"load average at end: [\d.]+", done.stdout)
+    stores = re.findall(r"store: (paybill_bench_\w+)", done.stdout)
+    assert len(stores) == 4 and not any(postgres.exists(name) for name in stores)
