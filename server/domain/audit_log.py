@@ -142,9 +142,12 @@ class AuditLog:
                 if stop.wait(batch_seconds):
                     break
                 self._committed.clear()  # before sealing: a commit meanwhile wakes it again
+                # Counted before sealing, so every counted event is in what this pass seals;
+                # one committed during the pass stays counted for the next checkpoint.
+                due = self._due()
                 self.seal(engine)
-                if self._due():
-                    self._checkpoint(self.reader or engine)
+                if due:
+                    self._checkpoint(self.reader or engine, counted=due)
 
         thread = threading.Thread(target=run, name="paybill-audit-sealer", daemon=True)
         self._sealing = True
@@ -191,33 +194,40 @@ class AuditLog:
         self._committed.set()
         with self._counting:
             self._since += appended
-        if self._sealing or not self._due():
+        due = 0 if self._sealing else self._due()
+        if not due:
             return  # a sealer thread writes the due checkpoint after its next batch
         # No sealer thread (a one-shot command, SQLite): this commit seals, only trying
         # the lock, then records the sealed tip. Not ``checkpoint``: a call never waits.
         engine = session.get_bind().engine
         self.seal(engine)
-        self._checkpoint(self.reader or engine)
+        self._checkpoint(self.reader or engine, counted=due)
 
-    def _due(self) -> bool:
+    def _due(self) -> int:
+        """The events counted since the last checkpoint when one is due now, else 0."""
         with self._counting:
-            return self._since >= self.every or (
+            due = self._since >= self.every or (
                 self._since > 0 and self._clock() - self._last >= self.seconds
             )
+            return self._since if due else 0
 
     def checkpoint(self, engine: Engine) -> None:
         """Seal, then record the sealed tip, if it extends the current checkpoint; never
         raises (a missed checkpoint narrows nothing that was already recorded)."""
+        with self._counting:
+            counted = self._since
         self.seal(engine, wait=True)
-        self._checkpoint(engine)
+        self._checkpoint(engine, counted=counted)
 
-    def _checkpoint(self, engine: Engine) -> None:
+    def _checkpoint(self, engine: Engine, *, counted: int) -> None:
+        """Record the sealed tip; ``counted``: the events counted before the sealing that
+        preceded it (those it covers), taken off the count; later ones stay counted."""
         try:
             with self._exclusive(wait=False) as mine:
                 if not mine:
                     return  # another thread is writing one now
                 with self._counting:
-                    self._since, self._last = 0, self._clock()
+                    self._since, self._last = max(0, self._since - counted), self._clock()
                 current = read_checkpoint(self.checkpoint_path, self.key)
                 with engine.connect() as conn:
                     new = self._tip(conn, current)
