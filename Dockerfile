@@ -19,7 +19,9 @@ COPY evals ./evals
 COPY policies ./policies
 COPY migrations ./migrations
 COPY terraform_modules ./terraform_modules
-RUN pip install . && rm -rf /opt/paybill/build
+# The Temporal engine's SDK is in, so PAYBILL_WORKFLOW_ENGINE=temporal works as shipped
+# (docs/temporal.md); the embedded engine never imports it.
+RUN pip install ".[temporal]" && rm -rf /opt/paybill/build
 COPY --chmod=0755 docker/entrypoint.sh /usr/local/bin/paybill-entrypoint
 
 # The data directory holds the audit key, the console key and tenant records: a volume,
