@@ -6,11 +6,13 @@ another layer's parts or finds them by importing modules for their side effects.
 
 from __future__ import annotations
 
+import importlib
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from types import ModuleType
 
 from paybill.server.core.errors import InvalidInput
 from paybill.server.core.ratelimit import Limiter, RateLimiter
@@ -196,7 +198,7 @@ def run_starts(services: Services) -> Iterator[bool]:
     if services.settings.workflow_engine != "temporal":
         yield False
         return
-    from paybill.server.workflows.temporal.starter import temporal_starts
+    temporal_starts = _temporal_module("starter").temporal_starts
 
     with temporal_starts(services):
         yield True
@@ -204,6 +206,19 @@ def run_starts(services: Services) -> Iterator[bool]:
 
 def run_temporal_worker(services: Services, stop: threading.Event) -> None:
     """``paybill worker --engine temporal`` (imports Temporal only when called)."""
-    from paybill.server.workflows.temporal.worker import run_worker
+    _temporal_module("worker").run_worker(services, stop)
 
-    run_worker(services, stop)
+
+def _temporal_module(name: str) -> ModuleType:
+    """A module of the Temporal engine; Raises: InvalidInput naming the extra to install
+    when the Temporal SDK is not (the embedded engine never needs it)."""
+    try:
+        return importlib.import_module(f"paybill.server.workflows.temporal.{name}")
+    except ModuleNotFoundError as error:
+        if (error.name or "").partition(".")[0] != "temporalio":
+            raise
+        raise InvalidInput(
+            "PAYBILL_WORKFLOW_ENGINE=temporal needs the Temporal SDK: "
+            "pip install 'paybill[temporal]', or set PAYBILL_WORKFLOW_ENGINE=embedded.",
+            setting="PAYBILL_WORKFLOW_ENGINE",
+        ) from None

@@ -58,3 +58,29 @@ def test_a_worker_refuses_an_engine_other_than_the_deployments(tmp_path: Path) -
     )
     assert refused.returncode == 2, refused.stderr
     assert "set PAYBILL_WORKFLOW_ENGINE=temporal for every paybill process" in refused.stderr
+
+
+def test_temporal_without_its_sdk_is_one_line_naming_the_extra(tmp_path: Path) -> None:
+    # A process where the Temporal SDK cannot be imported (as without the extra).
+    probe = (
+        "import sys\n"
+        "sys.modules['temporalio'] = None\n"
+        "from types import SimpleNamespace\n"
+        "from paybill.server.app import run_starts\n"
+        "from paybill.server.core.errors import InvalidInput\n"
+        "services = SimpleNamespace(settings=SimpleNamespace(workflow_engine='temporal'))\n"
+        "try:\n"
+        "    with run_starts(services):\n"
+        "        pass\n"
+        "except InvalidInput as error:\n"
+        "    print('REFUSED', error.message)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+        cwd=tmp_path,
+    ).stdout
+    assert "REFUSED" in out and "pip install 'paybill[temporal]'" in out, out
