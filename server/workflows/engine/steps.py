@@ -20,8 +20,10 @@ the Temporal activity heartbeat for the Temporal engine.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -68,6 +70,26 @@ def tenant_facts(tenant: Tenant) -> TenantFacts:
         cloud=tenant.cloud,
         region=tenant.region,
     )
+
+
+@contextmanager
+def beating(every_seconds: float, beat: Callable[[], bool], name: str) -> Iterator[None]:
+    """Call ``beat`` every ``every_seconds`` in a thread of its own while the block runs (a
+    long step's sign of life); a beat that returns False ends the beating."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(every_seconds):
+            if not beat():
+                return
+
+    thread = threading.Thread(target=loop, name=name, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 class Steps:

@@ -31,7 +31,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +50,7 @@ from paybill.server.workflows.engine.steps import (
     Compensate,
     LeaseLost,
     Steps,
+    beating,
     tenant_facts,
 )
 from paybill.server.workflows.engine.transient import backoff
@@ -176,28 +177,20 @@ class Worker(Steps):
         if not renewed:
             raise LeaseLost(run_id)
 
-    @contextmanager
-    def _heartbeat(self, run_id: str, tenant_id: str | None) -> Iterator[None]:
+    def _heartbeat(self, run_id: str, tenant_id: str | None) -> AbstractContextManager[None]:
         """Keep the lease alive while a long step (a Terraform apply) runs."""
-        stop = threading.Event()
 
-        def beat() -> None:
-            while not stop.wait(self.lease.total_seconds() / 3):
-                try:
-                    with self._session() as session, session.begin():
-                        self._renew(session, run_id, tenant_id)
-                except LeaseLost:
-                    return
-                except Exception:
-                    log.warning("lease renewal of run %s failed", run_id, exc_info=True)
+        def renew() -> bool:
+            try:
+                with self._session() as session, session.begin():
+                    self._renew(session, run_id, tenant_id)
+            except LeaseLost:
+                return False
+            except Exception:
+                log.warning("lease renewal of run %s failed", run_id, exc_info=True)
+            return True
 
-        thread = threading.Thread(target=beat, name=f"lease-{run_id[:8]}", daemon=True)
-        thread.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            thread.join()
+        return beating(self.lease.total_seconds() / 3, renew, f"lease-{run_id[:8]}")
 
     def _progress(self, run_id: str, tenant_id: str | None) -> Any:
         def report(message: str) -> None:

@@ -9,9 +9,7 @@ step record is still that execution's (``engine.steps``, the attempt check).
 from __future__ import annotations
 
 import contextvars
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlalchemy import update
@@ -21,7 +19,7 @@ from temporalio import activity
 from paybill.server.store import WorkflowRun
 from paybill.server.workflows.engine.runs import UNFINISHED
 from paybill.server.workflows.engine.services import Services
-from paybill.server.workflows.engine.steps import Steps
+from paybill.server.workflows.engine.steps import Steps, beating
 
 
 class TemporalSteps(Steps):
@@ -36,24 +34,16 @@ class TemporalSteps(Steps):
     def _renew(self, session: Session, run_id: str, tenant_id: str | None) -> None:
         activity.heartbeat()  # only called inside an activity: shows it is alive
 
-    @contextmanager
-    def _heartbeat(self, run_id: str, tenant_id: str | None) -> Iterator[None]:
+    def _heartbeat(self, run_id: str, tenant_id: str | None) -> AbstractContextManager[None]:
         """Heartbeat while a long step (a Terraform apply) runs; the activity context is
         copied into the thread that beats."""
-        stop = threading.Event()
         context = contextvars.copy_context()
 
-        def beat() -> None:
-            while not stop.wait(self.heartbeat_seconds / 3):
-                context.run(activity.heartbeat)
+        def beat() -> bool:
+            context.run(activity.heartbeat)
+            return True
 
-        thread = threading.Thread(target=beat, name=f"heartbeat-{run_id[:8]}", daemon=True)
-        thread.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            thread.join()
+        return beating(self.heartbeat_seconds / 3, beat, f"heartbeat-{run_id[:8]}")
 
     def _progress(self, run_id: str, tenant_id: str | None) -> Any:
         def report(message: str) -> None:
