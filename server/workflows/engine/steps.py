@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from paybill.server.core.errors import InternalError, PaybillError, TransientFaultsExhausted
@@ -116,8 +116,20 @@ class Steps:
     def _heartbeat(self, run_id: str, tenant_id: str | None) -> AbstractContextManager[None]:
         raise NotImplementedError
 
-    def _progress(self, run_id: str, tenant_id: str | None) -> Any:
-        raise NotImplementedError
+    def _progress(self, run_id: str, tenant_id: str | None) -> Callable[[str], None]:
+        """A step's progress report: a sign of life (``_renew``) and the run's ``progress``."""
+
+        def report(message: str) -> None:
+            with self._session() as session, session.begin():
+                self._renew(session, run_id, tenant_id)
+                session.execute(
+                    update(WorkflowRun)
+                    .where(WorkflowRun.id == run_id)
+                    .values(progress=message[:200])
+                    .execution_options(synchronize_session=False)
+                )
+
+        return report
 
     # -- the steps -----------------------------------------------------------------------
 

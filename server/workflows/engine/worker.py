@@ -33,7 +33,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -191,19 +191,6 @@ class Worker(Steps):
             return True
 
         return beating(self.lease.total_seconds() / 3, renew, f"lease-{run_id[:8]}")
-
-    def _progress(self, run_id: str, tenant_id: str | None) -> Any:
-        def report(message: str) -> None:
-            with self._session() as session, session.begin():
-                self._renew(session, run_id, tenant_id)
-                session.execute(
-                    update(WorkflowRun)
-                    .where(WorkflowRun.id == run_id)
-                    .values(progress=message[:200])
-                    .execution_options(synchronize_session=False)
-                )
-
-        return report
 
     # -- executing -----------------------------------------------------------------------
 

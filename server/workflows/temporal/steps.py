@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import contextvars
 from contextlib import AbstractContextManager
-from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 from temporalio import activity
 
@@ -44,16 +42,3 @@ class TemporalSteps(Steps):
             return True
 
         return beating(self.heartbeat_seconds / 3, beat, f"heartbeat-{run_id[:8]}")
-
-    def _progress(self, run_id: str, tenant_id: str | None) -> Any:
-        def report(message: str) -> None:
-            activity.heartbeat(message)
-            with self._session() as session, session.begin():
-                session.execute(
-                    update(WorkflowRun)
-                    .where(WorkflowRun.id == run_id)
-                    .values(progress=message[:200])
-                    .execution_options(synchronize_session=False)
-                )
-
-        return report
