@@ -22,6 +22,7 @@ from paybill.server.guards.call import Call
 from paybill.server.guards.pipeline import run_approved
 from paybill.server.guards.spec import MutatingInput, Scope, ToolInput, ToolOutput, ToolSpec
 from paybill.server.store import Approval, Tenant
+from paybill.server.workflows.engine.started import note_approval
 from paybill.tools.data_models import RECORDED_NOTICE, TenantText
 from paybill.tools.models import ApprovalOut
 from paybill.tools.redaction import Redactor
@@ -150,6 +151,9 @@ def _decided(call: Call, approval: Approval) -> ApprovalOut:
 
 
 def decide_approval(call: Call, args: DecideApprovalInput) -> DecideApprovalOutput:
+    # Whatever the outcome (approved, rejected, voided), its workflow on Temporal is told after
+    # the commit; it re-reads the approval, so a dry run or a refusal tells it nothing new.
+    note_approval(call.session, args.approval_id)
     approval = pending_for_decision(
         call.session, args.approval_id, call.caller.name, call.now, dry_run=call.dry_run
     )
@@ -168,7 +172,8 @@ def decide_approval(call: Call, args: DecideApprovalInput) -> DecideApprovalOutp
     approval.status = ApprovalStatus.APPROVED
     result = run_approved(call, approval)
     approval.status = ApprovalStatus.EXECUTED
-    void_same_effect(call.session, approval, call.now)
+    for other in void_same_effect(call.session, approval, call.now):
+        note_approval(call.session, other)
     return DecideApprovalOutput(approval=_decided(call, approval), result=result)
 
 

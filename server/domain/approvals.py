@@ -97,7 +97,7 @@ def pending_request(
     open; an expired one is voided on the way."""
     existing = _pending(session, plan_hash(tool, arguments, tenant), requested_by)
     if existing is not None and existing.expires_at <= now:
-        void(existing, now, "expired before a decision")
+        void_expired(existing, now)
         session.flush()
         return None
     return existing
@@ -187,7 +187,7 @@ def pending_for_decision(
         )
     if approval.expires_at <= now:
         if not dry_run:  # a dry run changes nothing, not even an expired approval
-            void(approval, now, "expired before a decision")
+            void_expired(approval, now)
         raise ApprovalVoid(
             f"Approval {approval_id} expired; the requester must ask again.",
             approval_id=approval_id,
@@ -201,9 +201,9 @@ def pending_for_decision(
     return approval
 
 
-def void_same_effect(session: Session, executed: Approval, now: datetime) -> None:
+def void_same_effect(session: Session, executed: Approval, now: datetime) -> list[str]:
     """Void the other requesters' pending approvals of the effect ``executed`` just had: what
-    they asked for has happened, and nothing is left pending to run it twice."""
+    they asked for has happened, and nothing is left pending to run it twice. Their ids."""
     others = session.scalars(
         select(Approval).where(
             Approval.plan_hash == executed.plan_hash,
@@ -211,8 +211,20 @@ def void_same_effect(session: Session, executed: Approval, now: datetime) -> Non
             Approval.id != executed.id,
         )
     )
+    voided = []
     for other in others:
         void(other, now, f"the same effect was approved and executed as approval {executed.id}")
+        voided.append(other.id)
+    return voided
+
+
+EXPIRED = "expired before a decision"
+
+
+def void_expired(approval: Approval, now: datetime) -> None:
+    """An approval whose expiry passed without a decision: when a call touches it (lazily),
+    and at its expiry by the workflow engine (``workflows.engine.approval_expiry``)."""
+    void(approval, now, EXPIRED)
 
 
 def void(approval: Approval, now: datetime, reason: str) -> None:

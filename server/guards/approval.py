@@ -32,6 +32,7 @@ from paybill.server.guards.quota import take
 from paybill.server.guards.spec import ApprovalNeedOut, ApprovalRule, EffectOut, EffectSource
 from paybill.server.guards.sql import statement
 from paybill.server.store import Approval
+from paybill.server.workflows.engine.started import note_approval
 
 _NOT_PART_OF_EFFECT = ("idempotency_key", "dry_run")
 
@@ -111,6 +112,7 @@ def check_approval(call: Call) -> None:
             raise _required(call, existing, rule)
         void(existing, call.now, f"superseded: {why}")
         call.session.flush()
+        note_approval(call.session, existing.id)  # its workflow ends
     effect = source.derive(call, preview=False)
     approval = request_approval(
         call.session,
@@ -124,6 +126,8 @@ def check_approval(call: Call) -> None:
     )
     # In this transaction: the approval and its webhook notification commit together.
     queue_pending(call.session, call.services.settings, approval, call.tenant, rule.rule, call.now)
+    # On Temporal, its workflow (waiting for the decision or the expiry) starts after the commit.
+    note_approval(call.session, approval.id)
     raise _required(call, approval, rule)
 
 

@@ -43,6 +43,7 @@ from paybill.server.core.vocabulary import RunStatus
 from paybill.server.store import TenantRunLock, WorkflowRun
 from paybill.server.store.database import updated_rows
 from paybill.server.workflows.engine import plan_files
+from paybill.server.workflows.engine.approval_expiry import expire_due
 from paybill.server.workflows.engine.billing_tick import BillingTicker
 from paybill.server.workflows.engine.runs import TEMPORAL_OWNER, UNFINISHED
 from paybill.server.workflows.engine.steps import (
@@ -262,7 +263,8 @@ class Worker(Steps):
 
     def serve(self, stop: threading.Event, poll_seconds: float = 1.0) -> None:
         """Work until ``stop`` is set, sleeping ``poll_seconds`` when idle; apply the billing
-        policy every ``check_every_seconds`` of ``policies/billing.yaml``."""
+        policy every ``check_every_seconds`` of ``policies/billing.yaml``; void the pending
+        approvals past their expiry each tick (``approval_expiry``)."""
         billing = BillingTicker(self.services)
         try:
             self.sweep_stale_plans()
@@ -274,6 +276,8 @@ class Worker(Steps):
             # process died before sealing; cheap when there are none.
             self.services.audit.seal(self.services.db.engine)
             try:
+                # Expired approvals voided on time, not when a call next touches them.
+                expire_due(self.services, f"worker:{self.owner}")
                 busy = self.run_once()
             except Exception:
                 log.exception("worker %s: claiming or running a workflow failed", self.owner)

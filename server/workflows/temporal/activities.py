@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from paybill.server.core.vocabulary import RunStatus
-from paybill.server.store import WorkflowRun
+from paybill.server.core.vocabulary import ApprovalStatus, RunStatus
+from paybill.server.store import Approval, WorkflowRun
+from paybill.server.workflows.engine.approval_expiry import expire_due
 from paybill.server.workflows.engine.billing_tick import apply_billing_policies
 from paybill.server.workflows.engine.runs import TEMPORAL_OWNER, UNFINISHED
 from paybill.server.workflows.engine.services import Services
@@ -99,6 +100,25 @@ class Activities:
         self.services.audit.seal(self.services.db.engine)
         return len(report.changes)
 
+    @activity.defn(name=names.APPROVAL_EXPIRY)
+    def approval_expiry(self, approval_id: str) -> float | None:
+        """Seconds until a pending approval expires by the store's clock; None when it is
+        not pending (decided, voided, or never committed)."""
+        with self._session() as session:
+            approval = session.get(Approval, approval_id)
+            if approval is None or approval.status != ApprovalStatus.PENDING:
+                return None
+            return (approval.expires_at - self.services.clock()).total_seconds()
+
+    @activity.defn(name=names.EXPIRE_APPROVAL)
+    def expire_approval(self, approval_id: str) -> bool:
+        """Void the approval if it is still pending and expired (audited once); whether it
+        is not pending any more (voided now, or decided meanwhile)."""
+        if expire_due(self.services, f"worker:{self.owner}", approval_id):
+            self.services.audit.seal(self.services.db.engine)
+            return True
+        return self.approval_expiry(approval_id) is None
+
     def all(self) -> list[Callable[..., Any]]:
         return [
             self.begin_run,
@@ -106,4 +126,6 @@ class Activities:
             self.schedule_of,
             self.hand_over,
             self.billing_tick,
+            self.approval_expiry,
+            self.expire_approval,
         ]

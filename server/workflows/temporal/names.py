@@ -9,15 +9,19 @@ RUN_WORKFLOW = "paybill.run"
 TENANT_WORKFLOW = "paybill.tenant"
 SCHEDULED_WORKFLOW = "paybill.scheduled"
 BILLING_WORKFLOW = "paybill.billing_tick"
+APPROVAL_WORKFLOW = "paybill.approval"
 
 SUBMIT = "submit"  # a run for the tenant's queue (signal-with-start)
 RESCHEDULE = "reschedule"  # a scheduled run's moment or input changed (schedule_replacing)
+DECIDED = "decided"  # an approval was decided (approved, rejected or voided): re-read it
 
 BEGIN = "paybill.begin_run"
 ADVANCE = "paybill.advance_run"
 SCHEDULE_OF = "paybill.schedule_of"
 HAND_OVER = "paybill.hand_over"
 BILLING_TICK = "paybill.billing_tick"
+APPROVAL_EXPIRY = "paybill.approval_expiry"
+EXPIRE_APPROVAL = "paybill.expire_approval"
 
 
 # Ids start with the task queue: it names one Paybill deployment (one store) in a namespace,
@@ -39,6 +43,10 @@ def billing_schedule_of(queue: str) -> str:
 
 def scheduled_id_of(queue: str, run_id: str) -> str:
     return f"{queue}:scheduled-{run_id}"
+
+
+def approval_id_of(queue: str, approval_id: str) -> str:
+    return f"{queue}:approval-{approval_id}"
 
 
 @dataclass(frozen=True)
@@ -66,3 +74,9 @@ class TenantQueue:
     tenant_id: str
     timing: Timing
     queued: list[str]
+
+
+@dataclass(frozen=True)
+class ApprovalRef:
+    approval_id: str
+    timing: Timing

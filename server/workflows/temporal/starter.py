@@ -2,30 +2,38 @@
 (``engine.started``), and by a sweep of the pending runs that never were (the process that
 recorded them died first). Starting is idempotent: workflow ids derive from run and tenant
 ids, the tenant workflow queues a run once, and a run's activities do nothing to a run the
-store says is finished."""
+store says is finished.
+
+Approvals alike: a pending approval's workflow is started (``USE_EXISTING``: once), a
+decided one's is signalled ``decided`` (it re-reads the approval and ends); the sweep starts
+the workflows of pending approvals that have none (a process that died after the commit, a
+worker restart).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError, RPCStatusCode
 
-from paybill.server.core.vocabulary import RunStatus
-from paybill.server.store import WorkflowRun
+from paybill.server.core.vocabulary import ApprovalStatus, RunStatus
+from paybill.server.store import Approval, WorkflowRun
 from paybill.server.workflows.engine import started
 from paybill.server.workflows.engine.runs import TEMPORAL_OWNER
 from paybill.server.workflows.engine.services import Services
 from paybill.server.workflows.temporal import names
 from paybill.server.workflows.temporal.connect import connect
-from paybill.server.workflows.temporal.names import RunRef, TenantQueue, Timing
+from paybill.server.workflows.temporal.names import ApprovalRef, RunRef, TenantQueue, Timing
 
 log = logging.getLogger("paybill.worker")
 START_TIMEOUT = 5.0  # seconds a committing call waits for Temporal; then the sweep starts the run
@@ -52,7 +60,13 @@ class RunStarter:
 
     def __call__(self, run_ids: list[str]) -> None:
         """The ``engine.started`` hook: called in the thread that committed."""
-        coroutine = self.start(run_ids)
+        self._dispatch(self.start(run_ids))
+
+    def approvals(self, approval_ids: list[str]) -> None:
+        """The ``engine.started`` hook for approvals requested or decided."""
+        self._dispatch(self.tell_approvals(approval_ids))
+
+    def _dispatch(self, coroutine: Coroutine[Any, Any, None]) -> None:
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
@@ -101,6 +115,45 @@ class RunStarter:
                 start_signal_args=[run_id],
             )
 
+    async def tell_approvals(self, approval_ids: list[str]) -> None:
+        for approval_id in approval_ids:
+            await self.tell_approval(approval_id)
+
+    async def tell_approval(self, approval_id: str) -> None:
+        """A pending approval to its workflow (started once); a decided one's workflow told."""
+        status = await asyncio.to_thread(self._approval_status, approval_id)
+        workflow_id = names.approval_id_of(self.queue, approval_id)
+        if status is None:
+            return  # rolled back with its call
+        if status == ApprovalStatus.PENDING:
+            await self.client.start_workflow(
+                names.APPROVAL_WORKFLOW,
+                ApprovalRef(approval_id, timing_of(self.services)),
+                id=workflow_id,
+                task_queue=self.queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
+            return
+        try:
+            await self.client.get_workflow_handle(workflow_id).signal(names.DECIDED)
+        except RPCError as error:
+            if error.status != RPCStatusCode.NOT_FOUND:
+                raise  # not found: never started (the sweep had not run), or ended already
+
+    def _approval_status(self, approval_id: str) -> ApprovalStatus | None:
+        with Session(self.services.reader) as session:
+            return session.scalar(select(Approval.status).where(Approval.id == approval_id))
+
+    def _pending_approvals(self) -> list[str]:
+        with Session(self.services.reader) as session:
+            return list(
+                session.scalars(
+                    select(Approval.id)
+                    .where(Approval.status == ApprovalStatus.PENDING)
+                    .order_by(Approval.created_at, Approval.id)
+                )
+            )
+
     def _pending(self, run_id: str) -> tuple[str | None, datetime | None] | None:
         """The tenant and moment of a run to start; None when there is none to start."""
         with Session(self.services.reader) as session:
@@ -137,6 +190,12 @@ class RunStarter:
                 await self.submit(run_id)
             except Exception:
                 log.exception("starting pending run %s failed; the next sweep retries", run_id)
+        # Pending approvals whose workflow never started (USE_EXISTING: a no-op for the rest).
+        for approval_id in await asyncio.to_thread(self._pending_approvals):
+            try:
+                await self.tell_approval(approval_id)
+            except Exception:
+                log.exception("starting approval %s's workflow failed; retrying", approval_id)
         return len(pending)
 
 

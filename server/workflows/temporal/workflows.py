@@ -11,6 +11,9 @@ activity (``activities``), named by string so this module imports nothing but th
                        durable timer until then, re-read on a ``reschedule`` signal; then
                        the run goes to its tenant's queue
     paybill.billing_tick  the billing policy, started by a Temporal Schedule
+    paybill.approval   one per pending approval (id ``<queue>:approval-<approval id>``):
+                       waits for a ``decided`` signal or a durable timer at its expiry;
+                       at the expiry the approval is voided if still pending
 
 ``<queue>`` is the task queue (``names``). Versioning: a change to what a workflow does
 between activities goes behind ``workflow.patched("<change id>")`` (docs/temporal.md,
@@ -28,7 +31,7 @@ from temporalio.exceptions import ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from paybill.server.workflows.temporal import names
-    from paybill.server.workflows.temporal.names import RunRef, TenantQueue, Timing
+    from paybill.server.workflows.temporal.names import ApprovalRef, RunRef, TenantQueue, Timing
 
 # The tenant workflow ends after this long without a run; the next run starts a new one.
 IDLE = timedelta(minutes=10)
@@ -151,6 +154,48 @@ class ScheduledWorkflow:
                 await workflow.wait_condition(lambda: self.changed, timeout=timedelta(seconds=wait))
 
 
+@workflow.defn(name=names.APPROVAL_WORKFLOW)
+class ApprovalWorkflow:
+    """The approval's wait: the decision itself runs in ``decide_approval`` (the approved call
+    is re-derived and executed there), so nothing here holds the tenant's run slot."""
+
+    def __init__(self) -> None:
+        self.decided = False
+
+    @workflow.signal(name=names.DECIDED)
+    def decide(self) -> None:
+        self.decided = True
+
+    @workflow.run
+    async def run(self, ref: ApprovalRef) -> str:
+        while True:
+            self.decided = False
+            # Seconds until its expiry by the store's clock; None: it is not pending any more.
+            wait: float | None = await workflow.execute_activity(
+                names.APPROVAL_EXPIRY,
+                ref.approval_id,
+                start_to_close_timeout=STORE_CALL,
+                retry_policy=_retry(ref.timing),
+                result_type=float | None,  # type: ignore[arg-type]
+            )
+            if wait is None:
+                return "decided"
+            if wait <= 0:
+                expired: bool = await workflow.execute_activity(
+                    names.EXPIRE_APPROVAL,
+                    ref.approval_id,
+                    start_to_close_timeout=STORE_CALL,
+                    retry_policy=_retry(ref.timing),
+                    result_type=bool,
+                )
+                if expired:
+                    return "expired"
+                # Locked by a decision in progress: the next look sees its outcome.
+                wait = ref.timing.retry_seconds
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(lambda: self.decided, timeout=timedelta(seconds=wait))
+
+
 @workflow.defn(name=names.BILLING_WORKFLOW)
 class BillingTickWorkflow:
     @workflow.run
@@ -164,4 +209,4 @@ class BillingTickWorkflow:
         return changed
 
 
-WORKFLOWS = [RunWorkflow, TenantWorkflow, ScheduledWorkflow, BillingTickWorkflow]
+WORKFLOWS = [RunWorkflow, TenantWorkflow, ScheduledWorkflow, BillingTickWorkflow, ApprovalWorkflow]
