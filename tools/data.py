@@ -10,7 +10,7 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError, Programm
 from paybill.server.executors.dataplane.access import tenant_transaction
 from paybill.server.executors.dataplane.dberrors import database_refusal
 from paybill.server.executors.dataplane.metering import meter
-from paybill.server.executors.dataplane.sqlguard import TENANT_PARAM
+from paybill.server.executors.dataplane.sqlguard import TENANT_PARAM, statement_kind
 from paybill.server.executors.dataplane.structured import build_select
 from paybill.server.guards.approval import sql_writes
 from paybill.server.guards.call import Call
@@ -119,6 +119,11 @@ class RunSqlInput(MutatingInput):
         "one UPDATE/DELETE, which needs an approval). Use :name parameters.",
     )
     params: dict[str, Scalar] = Field(default_factory=dict, max_length=50)
+
+    def may_change_state(self) -> bool:
+        # A SELECT reads (the guard takes it for one, from the same parse); anything else
+        # may write or is refused, and loads the tenant row as a write would.
+        return statement_kind(self.sql) != "read"
 
 
 class RunSqlOutput(GatedOutput):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -90,6 +92,31 @@ def json_value(value: Any) -> Any:
     return value
 
 
+# Value types ``json_value`` returns as they are, and those it turns into ``isoformat()``
+# (exact types: a subclass goes through ``json_value`` itself).
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+_ISO = frozenset({datetime, date, type(None)})
+
+
+def _json_column(values: tuple[Any, ...]) -> Sequence[Any]:
+    """``json_value`` of each value, with the conversion chosen once for the column from
+    the types it holds: most columns are text and integers, which stay as they are."""
+    kinds = set(map(type, values))
+    if kinds <= _PLAIN:
+        return values
+    if kinds <= _ISO:
+        return [None if v is None else v.isoformat() for v in values]
+    return [json_value(v) for v in values]
+
+
+def _json_rows(rows: list[tuple[Any, ...]]) -> list[list[Any]]:
+    """Every row's values through ``json_value``, converted a column at a time."""
+    if not rows or not rows[0]:
+        return [[] for _ in rows]
+    columns = [_json_column(column) for column in zip(*rows, strict=True)]
+    return [list(row) for row in zip(*columns, strict=True)]
+
+
 def _type_of(values: list[Any]) -> str:
     sample = next((v for v in values if v is not None), None)
     if isinstance(sample, bool):
@@ -107,17 +134,33 @@ def _bounded_rows(rows: list[tuple[Any, ...]], max_bytes: int) -> tuple[list[lis
     """Rows as JSON values, whole rows only, as many as encode within ``max_bytes``; True
     when some were left out. A first row larger than the budget is refused: part of a value
     could be mistaken for all of it (a ``string_agg`` of a whole table)."""
+    values = _json_rows(rows)
+    if _total_size(values) <= max_bytes:
+        return values, False  # every row fits: the per-row count below would keep them all
     out: list[list[Any]] = []
     size = 0
-    for row in rows:
-        values = [json_value(v) for v in row]
-        size += len(json.dumps(values, default=str, ensure_ascii=False).encode())
+    for row in values:
+        size += len(json.dumps(row, default=str, ensure_ascii=False).encode())
         if size > max_bytes:
             if not out:
                 raise too_large(max_bytes)
             return out, True
-        out.append(values)
+        out.append(row)
     return out, False
+
+
+def _total_size(values: list[list[Any]]) -> float:
+    """The sum of the rows' encoded sizes as ``_bounded_rows`` counts them, from one
+    encoding of them all: the list adds its brackets and a ", " between rows. Infinite when
+    they cannot be encoded together (the per-row count then decides, as it always did)."""
+    if not values:
+        return 0
+    try:
+        text = json.dumps(values, default=str, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):
+        return math.inf
+    size = len(text) if text.isascii() else len(text.encode())
+    return size - 2 * len(values)
 
 
 def data_result(

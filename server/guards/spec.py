@@ -73,6 +73,12 @@ class MutatingInput(ToolInput):
         description="Validate and return the plan of what would happen; change nothing.",
     )
 
+    def may_change_state(self) -> bool:
+        """Whether the call may change state, as its arguments tell before any guard runs; a
+        tool whose arguments show a read (run_sql's SELECT) says so. Only decides what the
+        call loads (``tenant_cache``): every guard still runs."""
+        return True
+
 
 class ToolOutput(BaseModel):
     model_config = ConfigDict(extra="forbid")

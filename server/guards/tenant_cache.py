@@ -4,7 +4,9 @@ Any write to ``tenants``, ``plans`` or ``subscriptions`` moves that version (tri
 migration 0013), so a suspended tenant, a changed plan or a lapsed subscription decides the
 very next call. Only calls that change nothing use it: a call whose tool takes
 ``MutatingInput`` (and an approved call run inside another) reads the rows in its own
-session as before, so no write is ever based on a cached row.
+session as before, so no write is ever based on a cached row. A ``MutatingInput`` may show
+a read (``may_change_state``: run_sql's statement is a SELECT, decided from the parse the
+sql guard makes of it), and then uses the cache too.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from paybill.server.store import Tenant
 
 
 def reads_only(call: Call) -> bool:
-    return call.owner is None and not isinstance(call.arguments, MutatingInput)
+    arguments = call.arguments
+    may_write = isinstance(arguments, MutatingInput) and arguments.may_change_state()
+    return call.owner is None and not may_write
 
 
 def cached_tenant(call: Call, key: str, load: Callable[[], Tenant | None]) -> Tenant | None:

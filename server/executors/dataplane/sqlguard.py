@@ -14,6 +14,7 @@ guard cannot analyse, for any reason, is refused.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable
@@ -31,9 +32,19 @@ from paybill.server.executors.dataplane.sqlguard_budget import (
     MAX_SQL_CHARS,
     Stopwatch,
     check_shape,
+    limits,
     too_complex,
 )
 from paybill.server.executors.dataplane.sqlguard_errors import reject as _reject
+from paybill.server.executors.dataplane.sqlguard_memo import (
+    GuardKey,
+    GuardMemo,
+    Memo,
+    Refused,
+    accepted,
+    refused,
+    schema_key,
+)
 from paybill.server.executors.dataplane.sqlguard_resolve import (
     check_resolved,
     check_sources,
@@ -214,6 +225,7 @@ _CAST_TYPES = frozenset(
     }
 )
 _WRITE_ROOTS = (exp.Update, exp.Delete)
+_memo = GuardMemo()  # outcomes by their whole input (``sqlguard_memo``)
 
 
 @dataclass(frozen=True)
@@ -273,15 +285,22 @@ def _may_write(allow_write: WriteCheck) -> bool:
         raise _WriteCheckFailed(exc) from exc
 
 
-def _check_nodes(root: exp.Expr, allow_write: WriteCheck) -> Literal["read", "write"]:
+def _root_kind(root: exp.Expr) -> Literal["read", "write"] | None:
     if isinstance(root, exp.Query):
-        kind: Literal["read", "write"] = "read"
-    elif isinstance(root, _WRITE_ROOTS):
-        if not _may_write(allow_write):
-            raise _reject("write_not_allowed", "this caller may only read.")
-        kind = "write"
-    else:
+        return "read"
+    return "write" if isinstance(root, _WRITE_ROOTS) else None
+
+
+def _write_not_allowed() -> SqlRejected:
+    return _reject("write_not_allowed", "this caller may only read.")
+
+
+def _check_nodes(root: exp.Expr, allow_write: WriteCheck) -> Literal["read", "write"]:
+    kind = _root_kind(root)
+    if kind is None:
         raise _reject("statement_type", f"{root.key.upper()} statements are not allowed.")
+    if kind == "write" and not _may_write(allow_write):
+        raise _write_not_allowed()
     for node in root.walk():
         if isinstance(node, _FORBIDDEN):
             raise _reject("forbidden_node", f"{node.key.upper()} is not allowed.", node=node.key)
@@ -352,27 +371,116 @@ def guard_sql(
 ) -> GuardedSql:
     """Validate and rewrite one statement for a tenant-scoped execution; with
     ``max_value_chars``, text and array aggregates are cut in the database to one more.
-    ``allow_write`` may be a function: it is asked only when the statement writes.
+    ``allow_write`` may be a function: it is asked only when the statement writes, on every
+    call (an outcome remembered for the same input, ``sqlguard_memo``, is never a decision
+    that the caller may write).
 
     Raises:
         SqlRejected: the statement breaks any rule; ``details.rule`` says which.
     """
+    key = GuardKey(
+        sql, frozenset(params), schema_key(schema), dialect, max_rows, max_value_chars, limits()
+    )
+    found = _memo.get(key)
+    if found is not None:
+        return _replayed(found, params, allow_write)
+    check = _AskedWrite(allow_write)
+    outcome, repeatable = _analysed(sql, params, schema, dialect, check, max_rows, max_value_chars)
+    # A caller refused a write is not remembered: the outcome for one who may is unknown.
+    if repeatable and check.answer is not False:
+        kept = accepted(outcome, params) if isinstance(outcome, GuardedSql) else refused(outcome)
+        if kept is not None:
+            _memo.put(key, Memo(kept, asks_write=check.answer is True))
+    if isinstance(outcome, GuardedSql):
+        return outcome
+    raise outcome
+
+
+def _replayed(found: Memo, params: dict[str, Any], allow_write: WriteCheck) -> GuardedSql:
+    if found.asks_write:
+        try:
+            allowed = _may_write(allow_write)
+        except _WriteCheckFailed as failed:
+            raise failed.error from None
+        if not allowed:
+            raise _write_not_allowed()
+    outcome = found.outcome
+    if isinstance(outcome, Refused):
+        raise outcome.error()
+    return GuardedSql(
+        outcome.sql,
+        {**params, **dict(outcome.literals)},
+        outcome.kind,
+        outcome.tables,
+        outcome.limit,
+        operation=outcome.operation,
+        touched=outcome.touched,
+    )
+
+
+class _AskedWrite:
+    """``allow_write``, recording its answer (None: never asked)."""
+
+    def __init__(self, allow_write: WriteCheck) -> None:
+        self.allow_write = allow_write
+        self.answer: bool | None = None
+
+    def __call__(self) -> bool:
+        self.answer = _may_write(self.allow_write)
+        return self.answer
+
+
+# Refusals that depend on the moment (CPU budget, stack depth), not only on the input.
+_TRANSIENT_LIMITS = frozenset({"time", "recursion"})
+
+
+def _analysed(
+    sql: str,
+    params: dict[str, Any],
+    schema: VisibleSchema,
+    dialect: Dialect,
+    allow_write: WriteCheck,
+    max_rows: int,
+    max_value_chars: int | None,
+) -> tuple[GuardedSql | SqlRejected, bool]:
+    """The guard's outcome, and whether the same input always has it.
+
+    Raises:
+        Exception: whatever ``allow_write`` raised (e.g. the store went away: UNAVAILABLE).
+    """
     try:
-        return _guard(sql, params, schema, dialect, allow_write, max_rows, max_value_chars)
+        return _guard(sql, params, schema, dialect, allow_write, max_rows, max_value_chars), True
     except RecursionError:
-        raise too_complex("it is nested too deeply to check.", limit="recursion") from None
+        return too_complex("it is nested too deeply to check.", limit="recursion"), False
     except SqlglotError as exc:
         # sqlglot could not resolve something (e.g. one alias used twice): never INTERNAL.
-        raise _reject("unresolved", str(exc).splitlines()[0][:200]) from None
-    except SqlRejected:
-        raise
+        return _reject("unresolved", str(exc).splitlines()[0][:200]), True
+    except SqlRejected as rejected:
+        return rejected, rejected.details.get("limit") not in _TRANSIENT_LIMITS
     except _WriteCheckFailed as failed:
-        raise failed.error from None  # e.g. the store went away: UNAVAILABLE, not rejected
+        raise failed.error from None
     except Exception:
         # sqlglot failed in an unforeseen way (it asserts internally, e.g. on a positional
         # ORDER BY over a star it could not expand): what cannot be proved is refused.
         _log.warning("sql guard could not analyse a statement", exc_info=True)
-        raise _reject("unresolved", "the guard could not analyse it; simplify it.") from None
+        return _reject("unresolved", "the guard could not analyse it; simplify it."), False
+
+
+def clear_memo() -> None:
+    """Forget every remembered outcome (tests that replace parts of the guard)."""
+    _memo.clear()
+    statement_kind.cache_clear()
+
+
+@functools.lru_cache(maxsize=256)
+def statement_kind(sql: str) -> Literal["read", "write"] | None:
+    """What the guard takes ``sql`` for, decided from the same parse before any tenant or
+    caller is known: "read" (one query), "write" (one UPDATE/DELETE) or None (refused
+    whoever asks). Only a hint for what to load: the guard still checks everything."""
+    try:
+        return _root_kind(_parse(sql))
+    except Exception:
+        return None
 
 
 def _guard(

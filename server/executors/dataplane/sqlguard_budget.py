@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
+from paybill.server.core.errors import SqlRejected
 from paybill.server.executors.dataplane.sqlguard_errors import reject
 
 MAX_SQL_CHARS = 10_000
@@ -32,7 +33,20 @@ MAX_GUARD_SECONDS = 2.0
 _SOURCES = (exp.Table, exp.Subquery, exp.Values)
 
 
-def too_complex(message: str, **details: object) -> Exception:
+def limits() -> tuple[float, ...]:
+    """The bounds as they are now: part of what a remembered outcome was decided under."""
+    return (
+        MAX_SQL_CHARS,
+        MAX_NODES,
+        MAX_SOURCES,
+        MAX_JOINS,
+        MAX_DEPTH,
+        MAX_QUERY_NESTING,
+        MAX_GUARD_SECONDS,
+    )
+
+
+def too_complex(message: str, **details: object) -> SqlRejected:
     return reject("too_complex", f"{message} Split or simplify the statement.", **details)
 
 

@@ -17,18 +17,18 @@ import threading
 
 from sqlglot.schema import MappingSchema
 
+from paybill.server.executors.dataplane.sqlguard_memo import SchemaKey, schema_key
 from paybill.server.executors.dataplane.visibility import VisibleSchema
 
 _USES = 200  # statements resolved by one MappingSchema before it is rebuilt
 _ENTRIES = 32  # distinct visible schemas kept (today at most a handful: role x plan)
-_Key = tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
-_cache: dict[_Key, tuple[MappingSchema, int]] = {}
+_cache: dict[SchemaKey, tuple[MappingSchema, int]] = {}
 _lock = threading.Lock()
 
 
 def mapping_schema(schema: VisibleSchema) -> MappingSchema:
     """A ``MappingSchema`` (PostgreSQL names) of exactly ``schema``'s tables and columns."""
-    key = tuple((table, tuple(columns.items())) for table, columns in schema.tables.items())
+    key = schema_key(schema)
     with _lock:
         found = _cache.get(key)
         if found is None or found[1] >= _USES:

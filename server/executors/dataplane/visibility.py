@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,13 +41,22 @@ class VisibleSchema:
 
 def visible_schema(role: Role, features: frozenset[str] | set[str]) -> VisibleSchema:
     pii = role in PII_ROLES and "data.pii" in features
-    return VisibleSchema(
-        {
-            name: {
-                c.name: type_name(c)
+    # Fresh dicts for each caller: no caller can change what another sees.
+    return VisibleSchema({name: dict(columns) for name, columns in _visible_tables(pii)})
+
+
+@functools.cache
+def _visible_tables(pii: bool) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+    """The schema's tables and columns as one of the two audiences sees them, built once:
+    the tables are declared at import and never change while the server runs."""
+    return tuple(
+        (
+            name,
+            tuple(
+                (c.name, type_name(c))
                 for c in table.columns
                 if c.name not in HIDDEN_COLUMNS and (pii or not c.info.get("pii"))
-            }
-            for name, table in TENANT_TABLES.items()
-        }
+            ),
+        )
+        for name, table in TENANT_TABLES.items()
     )

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import text
 
+from paybill.server.core.vocabulary import Role
+from paybill.server.domain.principals import add_principal
 from paybill.server.store.database import Database
 from tests.support.served import Served
 
@@ -75,5 +77,36 @@ def test_a_plan_changed_elsewhere_decides_the_next_call(served: Served, other: D
     served.ok("acme-bot", "query_table", tenant="acme", table="customers")
     _execute(other, "UPDATE plans SET features = '[]' WHERE id = 'free'")
     refused = served.error("acme-bot", "query_table", tenant="acme", table="customers")
+    assert refused["code"] == "DENIED"
+    assert "upgrade the plan" in refused["message"]
+
+
+def _add_globex_agent(served: Served) -> None:
+    """A tenant agent of globex (pro: data.sql), so that the plan decides its calls."""
+    with served.services.db.session() as session:
+        add_principal(session, "globex-bot", Role.TENANT_AGENT, "globex")
+
+
+def test_a_tenant_suspended_elsewhere_refuses_the_next_sql_read(
+    served: Served, other: Database
+) -> None:
+    """run_sql reads take the tenant from the cache as query_table does: same invalidation."""
+    _add_globex_agent(served)
+    served.ok("globex-bot", "run_sql", tenant="globex", sql="SELECT id FROM customers")
+    served.ok("globex-bot", "run_sql", tenant="globex", sql="SELECT id FROM customers")
+    _execute(
+        other, "UPDATE tenants SET state = 'suspended', version = version + 1 WHERE slug = 'globex'"
+    )
+    refused = served.error("globex-bot", "run_sql", tenant="globex", sql="SELECT id FROM customers")
+    assert refused["code"] == "INVALID_TRANSITION"
+
+
+def test_a_plan_changed_elsewhere_decides_the_next_sql_read(
+    served: Served, other: Database
+) -> None:
+    _add_globex_agent(served)
+    served.ok("globex-bot", "run_sql", tenant="globex", sql="SELECT id FROM customers")
+    _execute(other, "UPDATE plans SET features = '[\"data.read\"]' WHERE id = 'pro'")
+    refused = served.error("globex-bot", "run_sql", tenant="globex", sql="SELECT id FROM customers")
     assert refused["code"] == "DENIED"
     assert "upgrade the plan" in refused["message"]

@@ -31,8 +31,9 @@ QUERY = {"table": "customers", "filters": [{"column": "id", "op": "eq", "value":
 AGENT = "globex-bot"  # a tenant agent of globex (pro, pooled: data.sql)
 
 # Store statements per call: the control versions (on PostgreSQL the same statement draws
-# the audit event's id), the tenant row for a tool that may write (run_sql; query_table's
-# comes from the cache under those versions, as does the principal), then after the
+# the audit event's id), the tenant row only for a call that may write (a run_sql read, as
+# query_table, takes it from the cache under those versions, as does the principal: the
+# statement's kind is known from its parse before the tenant is resolved), then after the
 # tenant work the usage upsert and the audit insert (sealing is a sealer's, off the call
 # path). SQLite's count has the BEGIN IMMEDIATE of each of the call's two transactions,
 # and its append draws the id, seals and inserts.
@@ -42,7 +43,7 @@ AGENT = "globex-bot"  # a tenant agent of globex (pro, pooled: data.sql)
 # tenant is known (and its bucket may be charged) only once the call passed authorisation,
 # and a call refused before that must still count against its principal (docs/call-cost.md).
 STORE_STATEMENTS = {
-    "run_sql": {"postgresql": 6, "sqlite": 8},
+    "run_sql": {"postgresql": 5, "sqlite": 7},
     "query_table": {"postgresql": 5, "sqlite": 7},
     "get_tenant": {"postgresql": 3, "sqlite": 5},  # no tenant work: one transaction
 }

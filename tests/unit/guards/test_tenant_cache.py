@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
@@ -79,6 +80,28 @@ def test_a_call_that_may_write_always_loads_the_row(store: Database) -> None:
             call = _call(session, "suspend_tenant", shared, {"tenant": "acme", "reason": "test"})
             assert cached_tenant(call, "slug:acme", _loader(session, loads)) is not None
     assert loads == ["acme", "acme"]
+
+
+@pytest.mark.parametrize(
+    ("sql", "loaded"),
+    [
+        ("SELECT id FROM customers", ["acme"]),  # a read: the second call uses the cache
+        ("UPDATE customers SET name = 'x' WHERE id = 1", ["acme", "acme"]),
+        ("DELETE FROM customers", ["acme", "acme"]),
+        ("SELECT 1; DELETE FROM customers", ["acme", "acme"]),  # refused: loads as a write
+    ],
+)
+def test_run_sql_uses_the_cache_only_for_a_read(
+    store: Database, sql: str, loaded: list[str]
+) -> None:
+    with store.session() as session:
+        create_tenant(session, LIFECYCLE, slug="acme", name="Acme", plan_id="free", actor="t")
+    shared, loads = services(), []
+    for _ in range(2):
+        with Session(store.engine) as session:
+            call = _call(session, "run_sql", shared, {"tenant": "acme", "sql": sql})
+            assert cached_tenant(call, "slug:acme", _loader(session, loads)) is not None
+    assert loads == loaded
 
 
 def _snapshot_of_acme(store: Database) -> TenantSnapshot:
