@@ -176,7 +176,7 @@ class Acl:
             rules = plain_rules(self._engine) if self._compiled else None
             if rules is not None and (self._permissions or rules[0]):
                 stored, bindings = rules
-                self._index = AclIndex([*self._permissions, *stored], bindings)
+                self._index = AclIndex([*self._permissions, *stored], bindings, SUBJECT_PREFIX)
                 self._enforcer_loaded = False  # loaded when Casbin itself is asked
                 return
             self._load_enforcer()
@@ -195,7 +195,7 @@ class Acl:
         if not permissions:  # Casbin matches an empty policy against "" values: its own way
             return None
         try:
-            return AclIndex(permissions, self._enforcer.get_grouping_policy())
+            return AclIndex(permissions, self._enforcer.get_grouping_policy(), SUBJECT_PREFIX)
         except ValueError:  # rules of another shape (extra fields): Casbin decides
             return None
 
@@ -222,7 +222,7 @@ class Acl:
         """May ``principal`` call ``tool`` in ``domain``? Casbin's answer, compiled."""
         index = self._index
         if index is not None:
-            return index.allowed(subject(principal), domain, tool, "call")
+            return index.principal_allowed(principal, domain, tool, "call")
         return self.enforce(subject(principal), domain, tool, "call")
 
     def enforce(self, sub: str, domain: str, obj: str, act: str) -> bool:

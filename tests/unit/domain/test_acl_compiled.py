@@ -17,12 +17,12 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, insert
 
 from paybill.server.core.vocabulary import Role
-from paybill.server.domain.acl import Acl, load_permissions, plain_rules
+from paybill.server.domain.acl import SUBJECT_PREFIX, Acl, load_permissions, plain_rules
 from paybill.server.store import CasbinRule
 from paybill.server.store.database import Database, make_engine
 
 ROLES = [role.value for role in Role]
-USERS = [f"user:p{i}" for i in range(6)]
+USERS = [*(f"user:p{i}" for i in range(6)), "user:operator"]  # a principal named like a role
 NAMES = USERS + ROLES + ["group:a", "group:b"]  # links may chain through any name
 DOMAINS = ["*", "t1", "t2", "t3"]
 TOOLS = sorted({tool for _, tool, _ in load_permissions()} | {"no_such_tool"})
@@ -104,6 +104,14 @@ def test_compiled_decisions_equal_casbins(
             obj,
             act,
         )
+        # The guard's form: a principal's name, its subject never built per decision.
+        if act == "call" and sub.startswith(SUBJECT_PREFIX):
+            principal = sub.removeprefix(SUBJECT_PREFIX)
+            assert acl.allowed(principal, dom, obj) == acl.enforce(sub, dom, obj, act), (
+                principal,
+                dom,
+                obj,
+            )
 
 
 def test_a_deep_chain_stops_where_casbins_does(store: Database, acl: Acl) -> None:
@@ -161,3 +169,34 @@ def test_a_permission_also_stored_as_a_row_keeps_the_others(store: Database, acl
     for decide in (acl.decide, acl.enforce):
         assert decide("user:a", "*", "get_tenant", "call")
         assert decide("user:a", "*", "list_plans", "call")
+
+
+# (principal, domain, tool, allowed): "u" is an approver everywhere and a tenant_agent in t1.
+MIXED = [
+    ("u", "t1", "decide_approval", True),  # the platform role holds in a tenant
+    ("u", "t1", "run_sql", True),  # the tenant role in its tenant
+    ("u", "t2", "decide_approval", True),  # a tenant it has no binding in
+    ("u", "t2", "run_sql", False),  # the tenant role only in its tenant
+    ("u", "*", "decide_approval", True),
+    ("u", "*", "run_sql", False),
+    ("u", "t1", "no_such_tool", False),  # deny by default: unknown tool
+    ("nobody", "t1", "list_plans", False),  # unknown principal
+    ("approver", "t1", "list_plans", False),  # a principal named like a role is not it
+    ("a", "t1", "list_plans", False),  # a tenant binding holds in its tenant only
+    ("a", "t9", "get_tenant", False),  # unknown domain
+    ("a", "t3", "get_tenant", True),
+]
+
+
+def test_platform_and_tenant_bindings_combine_as_casbins(store: Database, acl: Acl) -> None:
+    bindings = [
+        ("user:u", "approver", "*"),
+        ("user:u", "tenant_agent", "t1"),
+        ("user:a", "tenant_admin", "t3"),
+    ]
+    _store_rules(store, bindings, [])
+    acl.reload()
+    assert acl.compiled
+    for principal, domain, tool, expected in MIXED:
+        casbin = acl.enforce(f"{SUBJECT_PREFIX}{principal}", domain, tool, "call")
+        assert acl.allowed(principal, domain, tool) == casbin == expected, (principal, domain)
