@@ -30,21 +30,22 @@ SQL = "SELECT name FROM customers WHERE id = :id"
 QUERY = {"table": "customers", "filters": [{"column": "id", "op": "eq", "value": 3}]}
 AGENT = "globex-bot"  # a tenant agent of globex (pro, pooled: data.sql)
 
-# Store statements per call: the control versions (on PostgreSQL the same statement draws
-# the audit event's id), the tenant row for a tool that may write (run_sql; query_table's
-# comes from the cache under those versions, as does the principal), then after the
-# tenant work the usage upsert and the audit insert (sealing is a sealer's, off the call
-# path). SQLite's count has the BEGIN IMMEDIATE of each of the call's two transactions,
-# and its append draws the id, seals and inserts.
+# Store statements per call. A call deciding from the store: the control versions (on
+# PostgreSQL the same statement draws the audit event's id), the tenant row for a tool that
+# may write (run_sql; query_table's comes from the cache under those versions, as does the
+# principal), then after the tenant work the usage upsert and the audit insert (sealing is
+# a sealer's, off the call path). SQLite's count has the BEGIN IMMEDIATE of each of the
+# call's two transactions, and its append draws the id, seals and inserts.
 # PostgreSQL adds the rate buckets (issue 17): the principal's at the limits stage and, for
-# a call with a tenant, the tenant's at the quota stage, each one autocommitted upsert on
-# the limiters' engine, so that replicas share them. They cannot be one statement: the
-# tenant is known (and its bucket may be charged) only once the call passed authorisation,
-# and a call refused before that must still count against its principal (docs/call-cost.md).
+# a data call, the tenant's at the quota stage, each one autocommitted upsert on the
+# limiters' engine, so that replicas share them.
+# A call that changes nothing is a confirmed read on PostgreSQL (guards.confirm): one
+# statement confirms the versions its caches were read at, takes its buckets and draws the
+# audit id; one more inserts the audit event with the usage count. Both autocommit.
 STORE_STATEMENTS = {
     "run_sql": {"postgresql": 6, "sqlite": 8},
-    "query_table": {"postgresql": 5, "sqlite": 7},
-    "get_tenant": {"postgresql": 3, "sqlite": 5},  # no tenant work: one transaction
+    "query_table": {"postgresql": 2, "sqlite": 7},
+    "get_tenant": {"postgresql": 2, "sqlite": 5},  # no tenant work: one transaction
 }
 STORE_COMMITS = 2  # the guards' transaction (ended before tenant work), then the rest
 # Tenant statements per call: one set_config for every setting, then the query itself.
@@ -78,7 +79,8 @@ class Seen:
 def watching(served: Served) -> Iterator[Seen]:
     limiters = (served.services.rate_limiter, served.services.tenant_rate)
     buckets = tuple(limiter.engine for limiter in limiters if isinstance(limiter, StoreRateLimiter))
-    seen = Seen((served.services.db.engine, *buckets))
+    db = served.services.db
+    seen = Seen((db.engine, db.autocommit, *buckets))
     event.listen(Engine, "before_cursor_execute", seen.on_statement)
     event.listen(Engine, "commit", seen.on_commit)
     try:
