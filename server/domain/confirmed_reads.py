@@ -12,15 +12,18 @@ written before it was seen, anything after it is later.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
-from typing import Any, cast
+from typing import Any, LiteralString, cast
 
-from sqlalchemy import Connection, Table, insert, text
+import psycopg
+from sqlalchemy import Connection, Dialect, Table, insert, text
 
+from paybill.server.core.vocabulary import Decision
 from paybill.server.domain.control_versions import Versions
 from paybill.server.domain.shared_rates import IDLE_SECONDS, NOW, StoreRateLimiter
 from paybill.server.store import AuditEvent
@@ -118,7 +121,11 @@ def confirm(conn: Connection, expected: Versions, takes: Sequence[BucketTake]) -
         rates.append(rate)
         params[f"key{i}"] = take.limiter.bucket_key(take.key)
         params[f"rate{i}"] = float(rate)
-    row = conn.execute(_confirm_statement(len(takes), sweep), params).one()
+    with _cursor(conn) as cursor:
+        cursor.execute(_confirm_sql(conn, len(takes), sweep), params)
+        row = cursor.fetchone()
+    if row is None:
+        raise RuntimeError("the confirmation returned no row")
     current, audit_id = bool(row[0]), int(row[1])
     if not current:
         return Confirmation(False, audit_id)
@@ -169,4 +176,30 @@ def finish(conn: Connection, event_row: dict[str, Any], usage: Usage | None) -> 
             "usage_read": usage.rows_read,
             "usage_written": usage.rows_written,
         }
-    conn.execute(_finish_statement(usage is not None), params)
+    params["decision"] = Decision(params["decision"]).value
+    params["arguments"] = json.dumps(params["arguments"])
+    with _cursor(conn) as cursor:
+        cursor.execute(_finish_sql(conn, usage is not None), params)
+
+
+# The two statements go to the driver's cursor, compiled once: SQLAlchemy's execution and
+# result machinery cost more CPU than the statement's round trip (docs/call-cost.md).
+def _cursor(conn: Connection) -> psycopg.Cursor[Any]:
+    driver = conn.connection.driver_connection
+    if not isinstance(driver, psycopg.Connection):
+        raise TypeError("confirmed reads need a psycopg connection (PostgreSQL)")
+    return driver.cursor()
+
+
+@cache
+def _compiled(statement: Any, dialect: Dialect) -> LiteralString:
+    sql: LiteralString = str(statement.compile(dialect=dialect))  # constants only
+    return sql
+
+
+def _confirm_sql(conn: Connection, takes: int, sweep: bool) -> LiteralString:
+    return _compiled(_confirm_statement(takes, sweep), conn.dialect)
+
+
+def _finish_sql(conn: Connection, with_usage: bool) -> LiteralString:
+    return _compiled(_finish_statement(with_usage), conn.dialect)

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import Engine, event, select
 
 from paybill.server.core.vocabulary import Role
+from paybill.server.domain import confirmed_reads
 from paybill.server.domain.acl import role_binding, subject
 from paybill.server.domain.principals import add_principal
 from paybill.server.domain.shared_rates import StoreRateLimiter
@@ -76,13 +77,21 @@ class Seen:
 
 
 @contextmanager
-def watching(served: Served) -> Iterator[Seen]:
+def watching(served: Served, monkeypatch: pytest.MonkeyPatch) -> Iterator[Seen]:
     limiters = (served.services.rate_limiter, served.services.tenant_rate)
     buckets = tuple(limiter.engine for limiter in limiters if isinstance(limiter, StoreRateLimiter))
     db = served.services.db
     seen = Seen((db.engine, db.autocommit, *buckets))
     event.listen(Engine, "before_cursor_execute", seen.on_statement)
     event.listen(Engine, "commit", seen.on_commit)
+    # A confirmed read's two statements go to the driver's cursor (domain.confirmed_reads).
+    driver_cursor = confirmed_reads._cursor
+
+    def counted(conn: Any) -> Any:
+        seen.statements["store"] += 1
+        return driver_cursor(conn)
+
+    monkeypatch.setattr(confirmed_reads, "_cursor", counted)
     try:
         yield seen
     finally:
@@ -113,7 +122,7 @@ def test_run_sql_guards_its_statement_once_and_runs_that(
         return guarded[-1]
 
     monkeypatch.setattr(sql_guard, "guard_sql", counting)
-    with watching(agent) as seen:
+    with watching(agent, monkeypatch) as seen:
         result = agent.ok(AGENT, "run_sql", tenant="globex", sql=SQL, params={"id": 2})
     assert len(guarded) == 1
     assert result["result"]["rows"] == [["customer 1"]]
@@ -129,9 +138,13 @@ def test_run_sql_guards_its_statement_once_and_runs_that(
     ],
 )
 def test_statements_per_data_call_are_pinned(
-    agent: Served, backend: str, tool: str, arguments: dict[str, Any]
+    agent: Served,
+    backend: str,
+    tool: str,
+    arguments: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    with watching(agent) as seen:
+    with watching(agent, monkeypatch) as seen:
         agent.ok(AGENT, tool, tenant="globex", **arguments)
     assert seen.statements["store"] == STORE_STATEMENTS[tool][backend], seen.statements
     assert seen.commits["store"] <= STORE_COMMITS, seen.commits
@@ -141,8 +154,10 @@ def test_statements_per_data_call_are_pinned(
         assert len(scoping) == 1, seen.tenant_sql
 
 
-def test_statements_of_a_call_without_tenant_work_are_pinned(agent: Served, backend: str) -> None:
-    with watching(agent) as seen:
+def test_statements_of_a_call_without_tenant_work_are_pinned(
+    agent: Served, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with watching(agent, monkeypatch) as seen:
         agent.ok(AGENT, "get_tenant", tenant="globex")
     assert seen.statements["store"] == STORE_STATEMENTS["get_tenant"][backend], seen.statements
     assert seen.commits["store"] <= 1, seen.commits
