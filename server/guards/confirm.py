@@ -22,6 +22,7 @@ decision is the only one that counts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
@@ -29,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from paybill.server.core.errors import PaybillError
 from paybill.server.core.ratelimit import Limiter, exceeded
+from paybill.server.core.settings import parse_database_url
 from paybill.server.domain.confirmed_reads import BucketTake, Usage
 from paybill.server.domain.confirmed_reads import confirm as confirm_in_store
 from paybill.server.domain.control_versions import Versions
@@ -94,14 +96,26 @@ def _unconfirmed(session: Session, *_: Any) -> None:
 
 
 def attempt_for(services: Services, spec: ToolSpec, raw: dict[str, Any]) -> Attempt | None:
-    """An attempt for a call of ``spec`` if it may be confirmed: a tool that changes nothing,
-    on a PostgreSQL store, with versions seen, and confirmed reads enabled."""
-    if not (spec.read_only and services.settings.confirmed_reads):
+    """An attempt for a call of ``spec`` if it may be confirmed: a tool that changes nothing
+    or runs a statement (a write is decided again before its tenant work), on a PostgreSQL
+    store, with versions seen, and confirmed reads enabled."""
+    if not (spec.read_only or spec.runs_sql) or "idempotency_key" in raw:
         return None
-    if "idempotency_key" in raw or services.db.engine.dialect.name != "postgresql":
+    if not confirms_reads(services):
         return None
     seen = services.seen_versions.get()
     return None if seen is None else Attempt(seen)
+
+
+def confirms_reads(services: Services) -> bool:
+    """Reads are confirmed on this store: PostgreSQL, and the setting on."""
+    settings = services.settings
+    return settings.confirmed_reads and _postgres(settings.database_url)
+
+
+@cache
+def _postgres(database_url: str) -> bool:
+    return parse_database_url(database_url).get_backend_name() == "postgresql"
 
 
 def session_for(services: Services, attempt: Attempt) -> Session:

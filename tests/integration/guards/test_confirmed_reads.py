@@ -188,3 +188,28 @@ def test_a_tenant_out_of_queries_is_refused_at_the_quota(served: Served, limited
     assert (refused.decision.value, refused.rule) == ("allowed", "execute:QUOTA_EXCEEDED")
     # The principal's bucket was charged once per call, the refused one included.
     assert _tokens(served, "principal/acme-bot") == RATE - 3
+
+
+def test_a_run_sql_write_is_decided_from_the_store(
+    served: Served, confirmations: list[confirmed_reads.Confirmation]
+) -> None:
+    """run_sql is attempted as a read; a write is decided again from the store before it
+    asks for anything (here: its approval, created once), and never confirmed."""
+    rows = [{"name": "Ada", "country": "DE"}]
+    served.ok("admin", "insert_rows", tenant="acme", table="customers", rows=rows)
+    read = "SELECT name FROM customers WHERE country = :c"
+    assert served.ok("admin", "run_sql", tenant="acme", sql=read, params={"c": "DE"})
+    sent, before = len(confirmations), len(_events(served))
+    update = "UPDATE customers SET country = 'NL' WHERE country = :c"
+    pending = served.error("admin", "run_sql", tenant="acme", sql=update, params={"c": "DE"})
+    assert pending["code"] == "APPROVAL_REQUIRED"
+    assert len(confirmations) == sent
+    assert [e.outcome for e in _events(served)[before:]] == ["APPROVAL_REQUIRED"]
+    with served.services.db.session() as session:
+        pending_count = session.scalar(
+            text("SELECT count(*) FROM approvals WHERE status = 'pending'")
+        )
+    assert pending_count == 1
+    again = served.ok("admin", "run_sql", tenant="acme", sql=read, params={"c": "DE"})
+    assert again["result"]["rows"] == [["Ada"]]  # nothing was written
+    assert len(confirmations) == sent + 1

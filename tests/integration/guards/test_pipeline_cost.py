@@ -40,11 +40,12 @@ AGENT = "globex-bot"  # a tenant agent of globex (pro, pooled: data.sql)
 # PostgreSQL adds the rate buckets (issue 17): the principal's at the limits stage and, for
 # a data call, the tenant's at the quota stage, each one autocommitted upsert on the
 # limiters' engine, so that replicas share them.
-# A call that changes nothing is a confirmed read on PostgreSQL (guards.confirm): one
-# statement confirms the versions its caches were read at, takes its buckets and draws the
-# audit id; one more inserts the audit event with the usage count. Both autocommit.
+# A call that changes nothing, and a run_sql read, is a confirmed read on PostgreSQL
+# (guards.confirm): one statement confirms the versions its caches (the tenant's too) were
+# read at, takes its buckets and draws the audit id; one more inserts the audit event with
+# the usage count. Both autocommit.
 STORE_STATEMENTS = {
-    "run_sql": {"postgresql": 6, "sqlite": 8},
+    "run_sql": {"postgresql": 2, "sqlite": 8},
     "query_table": {"postgresql": 2, "sqlite": 7},
     "get_tenant": {"postgresql": 2, "sqlite": 5},  # no tenant work: one transaction
 }
