@@ -84,8 +84,16 @@ def bench_store() -> Iterator[BenchStore]:
     try:
         store = _populate(url, workdir)
         tenant_id = store.tenant_id
+        settings = store.services.settings
+        # As `paybill serve` does: audit events are sealed by a thread, off the call path.
+        sealing = store.services.audit.sealer(
+            store.services.db.engine,
+            batch_seconds=settings.audit_seal_seconds,
+            idle_seconds=settings.worker_poll_seconds,
+        )
         try:
-            yield store
+            with sealing:
+                yield store
         finally:
             store.services.engines.dispose()
             store.services.reader.dispose()

@@ -9,7 +9,6 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError, Programm
 
 from paybill.server.executors.dataplane.access import tenant_transaction
 from paybill.server.executors.dataplane.dberrors import database_refusal
-from paybill.server.executors.dataplane.metering import meter
 from paybill.server.executors.dataplane.sqlguard import TENANT_PARAM, statement_kind
 from paybill.server.executors.dataplane.structured import build_select
 from paybill.server.guards.approval import sql_writes
@@ -106,7 +105,7 @@ def query_table(call: Call, args: QueryTableInput) -> DataResult:
         names, rows = list(result.keys()), [tuple(r) for r in result]
     known = {} if args.aggregates else schema.columns(args.table)
     data = data_result(names, rows, limit, known, max_bytes=settings.max_result_bytes)
-    meter(call.session, call.target(), call.now, rows_read=min(len(rows), limit))
+    call.meter(rows_read=min(len(rows), limit))
     return data
 
 
@@ -170,11 +169,11 @@ def run_sql(call: Call, args: RunSqlInput) -> RunSqlOutput:
         ) from None
     # Store writes only once the tenant transaction has ended (``Call.tenant_work``).
     if affected is not None:
-        meter(call.session, call.target(), call.now, rows_written=affected)
+        call.meter(rows_written=affected)
         return RunSqlOutput(kind="write", result=None, rows_affected=affected)
     cap = settings.max_result_rows
     data = data_result(names, rows, cap, max_bytes=settings.max_result_bytes)
-    meter(call.session, call.target(), call.now, rows_read=min(len(rows), cap))
+    call.meter(rows_read=min(len(rows), cap))
     return RunSqlOutput(kind="read", result=data, rows_affected=None)
 
 

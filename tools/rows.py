@@ -10,7 +10,6 @@ from paybill.server.core.errors import InvalidInput
 from paybill.server.executors.dataplane.access import tenant_transaction
 from paybill.server.executors.dataplane.bound_writes import GENERATED
 from paybill.server.executors.dataplane.metering import (
-    meter,
     require_row_room,
     row_counts,
 )
@@ -100,7 +99,7 @@ def insert_rows(call: Call, args: InsertRowsInput) -> ChangeRowsOutput:
             ).scalar_one()
             for row in rows
         ]
-    meter(call.session, call.target(), call.now, rows_written=len(ids))
+    call.meter(rows_written=len(ids))
     return ChangeRowsOutput(table=args.table, rows_affected=len(ids), ids=ids, dry_run=False)
 
 
@@ -124,7 +123,7 @@ def _change(call: Call, args: UpdateRowsInput | DeleteRowsInput) -> ChangeRowsOu
         matching = count_touched(call, write)
         return ChangeRowsOutput(table=args.table, rows_affected=matching, dry_run=True)
     affected = execute_write(call, write)
-    meter(call.session, call.target(), call.now, rows_written=affected)
+    call.meter(rows_written=affected)
     return ChangeRowsOutput(table=args.table, rows_affected=affected, dry_run=False)
 
 

@@ -60,6 +60,13 @@ class Settings(BaseSettings):
     rate_per_minute: int = Field(
         default=120, gt=0, description="Tool calls per minute allowed to each principal."
     )
+    confirmed_reads: bool = Field(
+        default=True,
+        description="On PostgreSQL, decide calls that change nothing on state cached at the "
+        "control versions last seen and confirm those versions, the rate-bucket takes and the "
+        "audit event's id in one statement before the call acts (docs/call-cost.md). False "
+        "reads the versions first on every call, as before.",
+    )
     shared_rate_limits: bool = Field(
         default=True,
         description="On PostgreSQL, keep the per-principal and per-tenant rate buckets in the "

@@ -145,7 +145,35 @@ def append(
     events still unsealed. ``event_id``: an id already drawn from ``ID_SEQUENCE`` for this
     event (PostgreSQL; the pipeline draws it with the call's first read). The returned event
     is not attached to ``session``."""
-    event = AuditEvent(
+    event = _event(entry, key)
+    if session.get_bind().dialect.name == "postgresql":
+        event.id = event_id if event_id is not None else session.execute(_PG_RESERVE).scalar_one()
+        event.mac = content_mac(event, key)
+    else:
+        event.id, waiting = session.execute(_SQLITE_RESERVE).one()
+        event.mac = content_mac(event, key)
+        seal(session, key, last=event, others=bool(waiting))
+        session.flush()  # the links of the others before this event's row
+    session.execute(_INSERT, _row(event))
+    return event
+
+
+def event_row(entry: AuditEntry, key: AuditKey, event_id: int) -> dict[str, Any]:
+    """The column values of ``entry`` as an unsealed event with the id ``event_id`` (drawn
+    from ``ID_SEQUENCE``) and its content MAC: what ``append`` inserts on PostgreSQL, for a
+    caller inserting it in a statement of its own (``confirmed_reads.finish``)."""
+    event = _event(entry, key)
+    event.id = event_id
+    event.mac = content_mac(event, key)
+    return _row(event)
+
+
+def _row(event: AuditEvent) -> dict[str, Any]:
+    return {name: getattr(event, name) for name in _COLUMNS}
+
+
+def _event(entry: AuditEntry, key: AuditKey) -> AuditEvent:
+    return AuditEvent(
         occurred_at=utcnow(),
         principal=entry.principal,
         tenant_id=entry.tenant_id,
@@ -158,16 +186,6 @@ def append(
         detail=entry.detail,
         key_id=key.key_id,
     )
-    if session.get_bind().dialect.name == "postgresql":
-        event.id = event_id if event_id is not None else session.execute(_PG_RESERVE).scalar_one()
-        event.mac = content_mac(event, key)
-    else:
-        event.id, waiting = session.execute(_SQLITE_RESERVE).one()
-        event.mac = content_mac(event, key)
-        seal(session, key, last=event, others=bool(waiting))
-        session.flush()  # the links of the others before this event's row
-    session.execute(_INSERT, {name: getattr(event, name) for name in _COLUMNS})
-    return event
 
 
 def seal(

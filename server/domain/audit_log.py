@@ -189,8 +189,13 @@ class AuditLog:
 
     def _after_commit(self, session: Session) -> None:
         appended = session.info.pop(_APPENDED, 0)
-        if not appended:
-            return
+        if appended:
+            self.committed(session.get_bind().engine, appended)
+
+    def committed(self, engine: Engine, appended: int = 1) -> None:
+        """``appended`` events were committed in ``engine``'s store outside ``append`` (one
+        statement of ``confirmed_reads.finish``): wake the sealer, count them towards the
+        next checkpoint, as a session's commit does."""
         self._committed.set()
         with self._counting:
             self._since += appended
@@ -199,7 +204,6 @@ class AuditLog:
             return  # a sealer thread writes the due checkpoint after its next batch
         # No sealer thread (a one-shot command, SQLite): this commit seals, only trying
         # the lock, then records the sealed tip. Not ``checkpoint``: a call never waits.
-        engine = session.get_bind().engine
         self.seal(engine)
         self._checkpoint(self.reader or engine, counted=due)
 

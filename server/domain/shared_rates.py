@@ -27,7 +27,7 @@ SWEEP_EVERY_SECONDS = 60.0
 # A bucket refills completely in a minute, whatever its rate: older rows say nothing.
 IDLE_SECONDS = 60
 # The database's clock unless a test fixes the time: one clock for every replica.
-_NOW = "coalesce(CAST(:now AS double precision), extract(epoch FROM clock_timestamp()))"
+NOW = "coalesce(CAST(:now AS double precision), extract(epoch FROM clock_timestamp()))"
 # All SET expressions see the old row (b); ``excluded.at`` is this take's time.
 _REFILL = (
     "least(CAST(:rate AS double precision), "
@@ -35,7 +35,7 @@ _REFILL = (
 )
 _TAKE = f"""
 INSERT INTO rate_buckets AS b (key, tokens, at, granted)
-VALUES (:key, CAST(:rate AS double precision) - 1, {_NOW}, true)
+VALUES (:key, CAST(:rate AS double precision) - 1, {NOW}, true)
 ON CONFLICT (key) DO UPDATE SET
     tokens = {_REFILL} - CASE WHEN {_REFILL} >= 1 THEN 1 ELSE 0 END,
     at = greatest(b.at, excluded.at),
@@ -44,7 +44,7 @@ RETURNING granted, tokens
 """  # noqa: S608 (constants only; every value is bound)
 # The same take, with the sweep of idle rows (never the key being taken) as a CTE.
 _SWEEP_AND_TAKE = (
-    f"WITH swept AS (DELETE FROM rate_buckets WHERE at < {_NOW} - {IDLE_SECONDS} "  # noqa: S608
+    f"WITH swept AS (DELETE FROM rate_buckets WHERE at < {NOW} - {IDLE_SECONDS} "  # noqa: S608
     "AND key <> :key) " + _TAKE
 )
 TAKE = text(_TAKE)
@@ -77,13 +77,13 @@ class StoreRateLimiter:
 
     def take(self, key: str, per_minute: int | None = None) -> None:
         """Raises: QuotaExceeded when ``key`` has no call left right now."""
-        rate = rate_of(self.per_minute, per_minute)
+        rate = self.rate(per_minute)
         params = {
-            "key": f"{self.scope}/{key}",
+            "key": self.bucket_key(key),
             "rate": float(rate),
             "now": self.clock() if self.clock else None,
         }
-        statement = SWEEP_AND_TAKE if self._sweep_due() else TAKE
+        statement = SWEEP_AND_TAKE if self.sweep_due() else TAKE
         with self.engine.connect() as conn:
             granted, tokens = conn.execute(statement, params).one()
         if not granted:
@@ -92,7 +92,15 @@ class StoreRateLimiter:
     def dispose(self) -> None:
         self.engine.dispose()
 
-    def _sweep_due(self) -> bool:
+    def rate(self, per_minute: int | None = None) -> int:
+        """The bucket's size and refill per minute for a take of ``per_minute``."""
+        return rate_of(self.per_minute, per_minute)
+
+    def bucket_key(self, key: str) -> str:
+        """The row of ``key`` in ``rate_buckets``: the scope keeps limiters apart."""
+        return f"{self.scope}/{key}"
+
+    def sweep_due(self) -> bool:
         """True for one take about every minute in this process."""
         with self._lock:
             now = self._ticks()

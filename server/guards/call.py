@@ -12,9 +12,12 @@ from sqlalchemy.orm import Session
 
 from paybill.server.core.vocabulary import Role
 from paybill.server.domain import idempotency
+from paybill.server.domain.confirmed_reads import Usage
 from paybill.server.domain.control_versions import Versions, read_versions_drawing_audit_id
+from paybill.server.executors.dataplane.metering import meter
 from paybill.server.executors.dataplane.naming import TenantRoute
 from paybill.server.executors.dataplane.visibility import VisibleSchema, visible_schema
+from paybill.server.guards.confirm import Attempt, confirm, count_usage
 from paybill.server.guards.spec import ApprovalNeedOut, DataMode, ToolSpec
 
 if TYPE_CHECKING:
@@ -88,13 +91,20 @@ class Call:
     observed: Versions | None = None
     # The id of the call's audit event, drawn with the versions (PostgreSQL), until used.
     audit_id: int | None = None
+    # Decided on cached state, confirmed by the store before it acts (``guards.confirm``).
+    attempt: Attempt | None = None
+    stage: str = ""  # the pipeline stage running: where a deferred bucket take was asked
 
     def versions(self) -> Versions:
         """The store's control versions, read once per call (the first guard that asks):
         what the guards take from a cache must have been loaded at these versions. The same
         statement draws the id of the call's audit event (``take_audit_id``)."""
         if self.observed is None:
-            self.observed, self.audit_id = read_versions_drawing_audit_id(self.session)
+            if self.attempt is not None:  # what the caches were read at; confirmed later
+                self.observed = self.attempt.expected
+            else:
+                self.observed, self.audit_id = read_versions_drawing_audit_id(self.session)
+                self.services.seen_versions.saw(self.observed)
         return self.observed
 
     def take_audit_id(self) -> int | None:
@@ -113,7 +123,9 @@ class Call:
 
         Raises:
             QuotaExceeded: the tenant's slots are all taken.
+            Retry, RefusedAt: a confirmed read's confirmation (``guards.confirm``).
         """
+        confirm(self, read_only=read_only)
         with self.services.tenant_slots.hold(route.tenant_id):
             self.release_store()
             yield
@@ -139,6 +151,14 @@ class Call:
             idempotency.claim(self.session, self.caller.id, self.spec.name, key, arguments)
             self.claimed = True
         self.session.commit()
+
+    def meter(self, *, rows_read: int = 0, rows_written: int = 0) -> None:
+        """Count one data call of the target tenant: with a confirmed read's audit event, or
+        in the call's transaction."""
+        tenant, now = self.target(), self.now
+        usage = Usage(tenant.id, now.date(), rows_read, rows_written)
+        if not count_usage(self, usage):
+            meter(self.session, tenant, now, rows_read=rows_read, rows_written=rows_written)
 
     @property
     def idempotency_key(self) -> str | None:

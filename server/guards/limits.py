@@ -7,6 +7,7 @@ from typing import Any
 
 from paybill.server.core.errors import InvalidInput
 from paybill.server.guards.call import Call
+from paybill.server.guards.confirm import take
 
 
 def check_argument_size(raw: dict[str, Any], limit_bytes: int) -> None:
@@ -23,4 +24,4 @@ def check_argument_size(raw: dict[str, Any], limit_bytes: int) -> None:
 def check_limits(call: Call) -> None:
     """Raises: InvalidInput (arguments too large), QuotaExceeded (the principal's rate)."""
     check_argument_size(call.raw_arguments, call.services.settings.max_argument_bytes)
-    call.services.rate_limiter.take(call.caller.name)
+    take(call, call.services.rate_limiter, call.caller.name)

@@ -28,13 +28,22 @@ from paybill.server.core.errors import (
     PaybillError,
 )
 from paybill.server.core.vocabulary import Decision
-from paybill.server.domain import audit
+from paybill.server.domain import audit, confirmed_reads
+from paybill.server.executors.dataplane.metering import meter
 from paybill.server.guards.approval import check_approval
 from paybill.server.guards.arguments import check_arguments
 from paybill.server.guards.authenticate import authenticate
 from paybill.server.guards.authz import authorise
 from paybill.server.guards.billing import check_billing
 from paybill.server.guards.call import ANONYMOUS, Call, Guard, Outcome
+from paybill.server.guards.confirm import (
+    Attempt,
+    RefusedAt,
+    Retry,
+    attempt_for,
+    confirm,
+    session_for,
+)
 from paybill.server.guards.idempotency import forget, remember, replay
 from paybill.server.guards.lifecycle import check_action, check_data_state
 from paybill.server.guards.limits import check_limits
@@ -103,10 +112,31 @@ class Pipeline:
     def call(self, tool: str, principal: str | None, raw: dict[str, Any]) -> Outcome:
         spec = self.registry[tool]
         trace = CallTrace(tool, principal)
-        session = Session(self.services.db.engine, expire_on_commit=False)
-        call = Call(
-            self.services, session, spec, ANONYMOUS, raw, self.registry, principal=principal
-        )
+        attempt = attempt_for(self.services, spec, raw)
+        if attempt is not None:
+            try:
+                return self._call(spec, principal, raw, trace, attempt)
+            except Retry as why:
+                log.debug("%s decided again from the store: %s", tool, why)
+        return self._call(spec, principal, raw, trace, None)
+
+    def _call(
+        self,
+        spec: ToolSpec,
+        principal: str | None,
+        raw: dict[str, Any],
+        trace: CallTrace,
+        attempt: Attempt | None,
+    ) -> Outcome:
+        """One decision of the call: on cached state to be confirmed (``attempt``), which
+        may raise ``Retry``, or from the store."""
+        services = self.services
+        if attempt is None:
+            session = Session(services.db.engine, expire_on_commit=False)
+        else:
+            session = session_for(services, attempt)
+        call = Call(services, session, spec, ANONYMOUS, raw, self.registry, principal=principal)
+        call.attempt = attempt
         try:
             outcome, decision = self._run(call, trace)
         finally:
@@ -120,33 +150,76 @@ class Pipeline:
         stage = CHAIN[0].name
         try:
             for step in CHAIN:
-                stage = step.name
+                stage = call.stage = step.name
                 started = trace.now()
                 answer = step.guard(call)
                 trace.mark(stage, started)
                 if answer is not None:
+                    _unless_unconfirmed(call)
                     self._audit(call, Decision.ALLOWED, answer.rule, answer.audited_as)
                     session.commit()
                     return answer.outcome, Decision.ALLOWED
-            stage = EXECUTE
+            stage = call.stage = EXECUTE
             started = trace.now()
             payload = _handled(call)
             trace.mark("handler", started)
             started = trace.now()
-            remember(call, payload, is_error=False)
-            self._audit(call, Decision.ALLOWED, call.decided_by, "ok")
-            session.commit()
+            if call.attempt is not None:
+                self._finish_confirmed(call)
+            else:
+                remember(call, payload, is_error=False)
+                self._audit(call, Decision.ALLOWED, call.decided_by, "ok")
+                session.commit()
             trace.mark("audit", started)
+        except Retry:
+            raise
+        except RefusedAt as bucket:
+            outcome = self._refused(call, bucket.stage, bucket.error)
+            return outcome, _refusal_decision(call, bucket.stage)
         except PaybillError as error:
+            _unless_unconfirmed(call)
             return self._refused(call, stage, error), _refusal_decision(call, stage)
         except IntegrityError:
+            _unless_unconfirmed(call)
             refused = self._refused(call, stage, _concurrent(call.spec.name), unforeseen=True)
             return refused, _refusal_decision(call, stage)
         except Exception as exc:
+            _unless_unconfirmed(call)
             failure = unavailable(exc) or _internal(call.spec.name)
             refused = self._refused(call, stage, failure, unforeseen=True)
             return refused, _refusal_decision(call, stage)
         return Outcome(payload, is_error=False), Decision.ALLOWED
+
+    def _finish_confirmed(self, call: Call) -> None:
+        """The end of a call decided on cached state: confirm it (a call without tenant work
+        has not yet), then its audit event and usage in one statement, or in the call's
+        transaction if something of the call used it after the confirmation."""
+        confirm(call, read_only=True)
+        attempt, services = call.attempt, call.services
+        if attempt is None:
+            raise RuntimeError("only an attempt is confirmed")
+        if attempt.in_session:
+            if attempt.usage is not None:
+                usage = attempt.usage
+                meter(
+                    call.session,
+                    call.target(),
+                    call.now,
+                    rows_read=usage.rows_read,
+                    rows_written=usage.rows_written,
+                )
+            self._audit(call, Decision.ALLOWED, call.decided_by, "ok")
+            call.session.commit()
+            return
+        event_id = call.take_audit_id()
+        if event_id is None:
+            raise RuntimeError("a confirmation draws the audit event's id")
+        entry = _entry(call, Decision.ALLOWED, call.decided_by, "ok")
+        row = audit.event_row(entry, services.audit.key, event_id)
+        engine = services.db.autocommit
+        with engine.connect() as conn:
+            confirmed_reads.finish(conn, row, attempt.usage)
+        services.audit.committed(services.db.engine)
 
     def unknown_tool(self, tool: str, principal: str | None) -> Outcome:
         """A call naming no tool: the typed NOT_FOUND every refusal uses, audited under the
@@ -234,19 +307,32 @@ class Pipeline:
     ) -> None:
         call.services.audit.append(
             call.session,
-            audit.AuditEntry(
-                principal=call.caller.name,
-                tool=call.spec.name,
-                arguments=call.raw_arguments,
-                decision=decision,
-                rule=rule or call.spec.name,
-                outcome=outcome,
-                tenant_id=call.tenant_id,
-                error_code=error.code if error else None,
-                detail=error.message[:1000] if error else None,
-            ),
+            _entry(call, decision, rule, outcome, error),
             event_id=call.take_audit_id(),
         )
+
+
+def _entry(
+    call: Call, decision: Decision, rule: str, outcome: str, error: PaybillError | None = None
+) -> audit.AuditEntry:
+    return audit.AuditEntry(
+        principal=call.caller.name,
+        tool=call.spec.name,
+        arguments=call.raw_arguments,
+        decision=decision,
+        rule=rule or call.spec.name,
+        outcome=outcome,
+        tenant_id=call.tenant_id,
+        error_code=error.code if error else None,
+        detail=error.message[:1000] if error else None,
+    )
+
+
+def _unless_unconfirmed(call: Call) -> None:
+    """Raises: Retry for a call decided on cached state and not confirmed: a refusal or an
+    answer is re-derived from the store, and audited there."""
+    if call.attempt is not None and not call.attempt.confirmed:
+        raise Retry("refused or answered before the confirmation")
 
 
 def _refusal_decision(call: Call, stage: str) -> Decision:

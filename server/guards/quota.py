@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from paybill.server.guards import confirm
 from paybill.server.guards.call import Call
 
 
@@ -12,7 +13,8 @@ def take(call: Call) -> None:
         QuotaExceeded: the tenant used its plan's queries per minute.
     """
     tenant = call.target()
-    call.services.tenant_rate.take(f"tenant:{tenant.id}", tenant.plan.queries_per_minute)
+    rate = tenant.plan.queries_per_minute
+    confirm.take(call, call.services.tenant_rate, f"tenant:{tenant.id}", rate)
 
 
 def check_quota(call: Call) -> None:

@@ -14,6 +14,7 @@ from paybill.server.core.settings import Settings
 from paybill.server.core.slots import Slots
 from paybill.server.core.versioned_cache import VersionedCache
 from paybill.server.core.vocabulary import Isolation, Role, SubscriptionStatus
+from paybill.server.domain.confirmed_reads import SeenVersions
 from paybill.server.domain.lifecycle import Lifecycle, load_definition
 from paybill.server.guards.call import Call, Caller
 from paybill.server.guards.spec import GatedOutput, MutatingInput, Scope, ToolOutput, ToolSpec
@@ -142,6 +143,7 @@ def services(**overrides: Any) -> SimpleNamespace:
         "clock": lambda: NOW,
         "principals": VersionedCache(),
         "tenants": VersionedCache(),
+        "seen_versions": SeenVersions(),
     }
     fields.update(overrides)
     return SimpleNamespace(**fields)

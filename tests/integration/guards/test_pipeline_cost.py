@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import Engine, event, select
 
 from paybill.server.core.vocabulary import Role
+from paybill.server.domain import confirmed_reads
 from paybill.server.domain.acl import role_binding, subject
 from paybill.server.domain.principals import add_principal
 from paybill.server.domain.shared_rates import StoreRateLimiter
@@ -30,22 +31,24 @@ SQL = "SELECT name FROM customers WHERE id = :id"
 QUERY = {"table": "customers", "filters": [{"column": "id", "op": "eq", "value": 3}]}
 AGENT = "globex-bot"  # a tenant agent of globex (pro, pooled: data.sql)
 
-# Store statements per call: the control versions (on PostgreSQL the same statement draws
-# the audit event's id), the tenant row only for a call that may write (a run_sql read, as
-# query_table, takes it from the cache under those versions, as does the principal: the
-# statement's kind is known from its parse before the tenant is resolved), then after the
-# tenant work the usage upsert and the audit insert (sealing is a sealer's, off the call
-# path). SQLite's count has the BEGIN IMMEDIATE of each of the call's two transactions,
-# and its append draws the id, seals and inserts.
+# Store statements per call. A call deciding from the store: the control versions (on
+# PostgreSQL the same statement draws the audit event's id), the tenant row for a tool that
+# may write (a run_sql read, as query_table, takes it from the cache under those versions,
+# as does the principal: the statement's kind is known from its parse before the tenant is
+# resolved), then after the tenant work the usage upsert and the audit insert (sealing is
+# a sealer's, off the call path). SQLite's count has the BEGIN IMMEDIATE of each of the
+# call's two transactions, and its append draws the id, seals and inserts.
 # PostgreSQL adds the rate buckets (issue 17): the principal's at the limits stage and, for
-# a call with a tenant, the tenant's at the quota stage, each one autocommitted upsert on
-# the limiters' engine, so that replicas share them. They cannot be one statement: the
-# tenant is known (and its bucket may be charged) only once the call passed authorisation,
-# and a call refused before that must still count against its principal (docs/call-cost.md).
+# a data call, the tenant's at the quota stage, each one autocommitted upsert on the
+# limiters' engine, so that replicas share them.
+# A call that changes nothing, and a run_sql read, is a confirmed read on PostgreSQL
+# (guards.confirm): one statement confirms the versions its caches (the tenant's too) were
+# read at, takes its buckets and draws the audit id; one more inserts the audit event with
+# the usage count. Both autocommit.
 STORE_STATEMENTS = {
-    "run_sql": {"postgresql": 5, "sqlite": 7},
-    "query_table": {"postgresql": 5, "sqlite": 7},
-    "get_tenant": {"postgresql": 3, "sqlite": 5},  # no tenant work: one transaction
+    "run_sql": {"postgresql": 2, "sqlite": 7},
+    "query_table": {"postgresql": 2, "sqlite": 7},
+    "get_tenant": {"postgresql": 2, "sqlite": 5},  # no tenant work: one transaction
 }
 STORE_COMMITS = 2  # the guards' transaction (ended before tenant work), then the rest
 # Tenant statements per call: one set_config for every setting, then the query itself.
@@ -76,12 +79,21 @@ class Seen:
 
 
 @contextmanager
-def watching(served: Served) -> Iterator[Seen]:
+def watching(served: Served, monkeypatch: pytest.MonkeyPatch) -> Iterator[Seen]:
     limiters = (served.services.rate_limiter, served.services.tenant_rate)
     buckets = tuple(limiter.engine for limiter in limiters if isinstance(limiter, StoreRateLimiter))
-    seen = Seen((served.services.db.engine, *buckets))
+    db = served.services.db
+    seen = Seen((db.engine, db.autocommit, *buckets))
     event.listen(Engine, "before_cursor_execute", seen.on_statement)
     event.listen(Engine, "commit", seen.on_commit)
+    # A confirmed read's two statements go to the driver's cursor (domain.confirmed_reads).
+    driver_cursor = confirmed_reads._cursor
+
+    def counted(conn: Any) -> Any:
+        seen.statements["store"] += 1
+        return driver_cursor(conn)
+
+    monkeypatch.setattr(confirmed_reads, "_cursor", counted)
     try:
         yield seen
     finally:
@@ -112,7 +124,7 @@ def test_run_sql_guards_its_statement_once_and_runs_that(
         return guarded[-1]
 
     monkeypatch.setattr(sql_guard, "guard_sql", counting)
-    with watching(agent) as seen:
+    with watching(agent, monkeypatch) as seen:
         result = agent.ok(AGENT, "run_sql", tenant="globex", sql=SQL, params={"id": 2})
     assert len(guarded) == 1
     assert result["result"]["rows"] == [["customer 1"]]
@@ -128,9 +140,13 @@ def test_run_sql_guards_its_statement_once_and_runs_that(
     ],
 )
 def test_statements_per_data_call_are_pinned(
-    agent: Served, backend: str, tool: str, arguments: dict[str, Any]
+    agent: Served,
+    backend: str,
+    tool: str,
+    arguments: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    with watching(agent) as seen:
+    with watching(agent, monkeypatch) as seen:
         agent.ok(AGENT, tool, tenant="globex", **arguments)
     assert seen.statements["store"] == STORE_STATEMENTS[tool][backend], seen.statements
     assert seen.commits["store"] <= STORE_COMMITS, seen.commits
@@ -140,8 +156,10 @@ def test_statements_per_data_call_are_pinned(
         assert len(scoping) == 1, seen.tenant_sql
 
 
-def test_statements_of_a_call_without_tenant_work_are_pinned(agent: Served, backend: str) -> None:
-    with watching(agent) as seen:
+def test_statements_of_a_call_without_tenant_work_are_pinned(
+    agent: Served, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with watching(agent, monkeypatch) as seen:
         agent.ok(AGENT, "get_tenant", tenant="globex")
     assert seen.statements["store"] == STORE_STATEMENTS["get_tenant"][backend], seen.statements
     assert seen.commits["store"] <= 1, seen.commits

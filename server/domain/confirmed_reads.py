@@ -1,0 +1,205 @@
+"""The store's part of a confirmed read call: two autocommitted statements (PostgreSQL).
+
+A call that changes nothing is decided on what this process cached at the control versions
+it last saw (``SeenVersions``). Before it acts (its tenant work, or its answer) one
+statement confirms that those are still the store's versions, takes the call's rate buckets
+and draws its audit event's id (``confirm``); after it, one statement inserts the audit
+event and counts the tenant's usage (``finish``). Nothing else of the call touches the
+store. When the versions moved, nothing was taken and the caller decides the call again
+from the store. A confirmed call is decided at the moment of the first statement: anything
+written before it was seen, anything after it is later.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from typing import Any, LiteralString, cast
+
+import psycopg
+from sqlalchemy import Connection, Dialect, Table, insert, text
+
+from paybill.server.core.vocabulary import Decision
+from paybill.server.domain.control_versions import Versions
+from paybill.server.domain.shared_rates import IDLE_SECONDS, NOW, StoreRateLimiter
+from paybill.server.store import AuditEvent
+
+_AUDIT = cast(Table, AuditEvent.__table__)
+
+
+class SeenVersions:
+    """The control versions this process last read: what a confirmed call expects. Only a
+    guess (a confirmation checks it), so a stale value costs a second decision, never a
+    wrong one."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._versions: Versions | None = None
+
+    def get(self) -> Versions | None:
+        return self._versions
+
+    def saw(self, versions: Versions) -> None:
+        with self._lock:
+            self._versions = versions
+
+
+@dataclass(frozen=True)
+class BucketTake:
+    """One take from a store bucket, deferred to the confirmation."""
+
+    limiter: StoreRateLimiter
+    key: str
+    per_minute: int | None
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    current: bool  # the versions were the expected ones; nothing was taken otherwise
+    audit_id: int
+    refused: int | None = None  # the first take refused (the ones after it were not taken)
+    rate: int = 0  # the refused bucket's rate and the tokens it had left
+    tokens: float = 0.0
+
+
+def _take_cte(i: int, condition: str) -> str:
+    """The take of ``shared_rates`` as the data-modifying CTE ``t{i}``, done only when
+    ``condition`` holds (its own parameters ``key{i}`` and ``rate{i}``)."""
+    rate = f"CAST(:rate{i} AS double precision)"
+    refill = f"least({rate}, b.tokens + greatest(0, excluded.at - b.at) * {rate} / 60)"
+    return (
+        f"t{i} AS (INSERT INTO rate_buckets AS b (key, tokens, at, granted) "
+        f"SELECT :key{i}, {rate} - 1, {NOW}, true WHERE {condition} "
+        f"ON CONFLICT (key) DO UPDATE SET "
+        f"tokens = {refill} - CASE WHEN {refill} >= 1 THEN 1 ELSE 0 END, "
+        f"at = greatest(b.at, excluded.at), granted = {refill} >= 1 "
+        "RETURNING granted, tokens)"
+    )
+
+
+@cache
+def _confirm_statement(takes: int, sweep: bool) -> Any:
+    """The confirmation with ``takes`` bucket takes, each only if the one before granted."""
+    ctes = [
+        "v AS (SELECT count(*) = 3 AS current FROM control_versions WHERE "
+        "(scope = 'acl' AND version = :acl) OR (scope = 'principals' AND version = :principals)"
+        " OR (scope = 'tenants' AND version = :tenants))"
+    ]
+    condition = "(SELECT current FROM v)"
+    for i in range(takes):
+        ctes.append(_take_cte(i, condition))
+        condition = f"(SELECT granted FROM t{i})"  # noqa: S608 (constants only)
+    if sweep and takes:
+        kept = ", ".join(f":key{i}" for i in range(takes))
+        ctes.append(
+            f"swept AS (DELETE FROM rate_buckets WHERE at < {NOW} - {IDLE_SECONDS} "  # noqa: S608
+            f"AND key NOT IN ({kept}))"
+        )
+    columns = ["(SELECT current FROM v)", "nextval('audit_events_id_seq')"]
+    for i in range(takes):
+        columns += [f"(SELECT {c} FROM t{i})" for c in ("granted", "tokens")]  # noqa: S608
+    return text(f"WITH {', '.join(ctes)} SELECT {', '.join(columns)}")
+
+
+def confirm(conn: Connection, expected: Versions, takes: Sequence[BucketTake]) -> Confirmation:
+    """Whether the store is still at ``expected``; if so, take ``takes`` in order (stopping
+    at the first refused) in the same statement. ``conn`` autocommits."""
+    sweep = any([take.limiter.sweep_due() for take in takes])
+    params: dict[str, Any] = {
+        "acl": expected.acl,
+        "principals": expected.principals,
+        "tenants": expected.tenants,
+        "now": takes[0].limiter.clock() if takes and takes[0].limiter.clock else None,
+    }
+    rates = []
+    for i, take in enumerate(takes):
+        rate = take.limiter.rate(take.per_minute)
+        rates.append(rate)
+        params[f"key{i}"] = take.limiter.bucket_key(take.key)
+        params[f"rate{i}"] = float(rate)
+    with _cursor(conn) as cursor:
+        cursor.execute(_confirm_sql(conn, len(takes), sweep), params)
+        row = cursor.fetchone()
+    if row is None:
+        raise RuntimeError("the confirmation returned no row")
+    current, audit_id = bool(row[0]), int(row[1])
+    if not current:
+        return Confirmation(False, audit_id)
+    for i in range(len(takes)):
+        granted, tokens = row[2 + 2 * i], row[3 + 2 * i]
+        if not granted:
+            return Confirmation(True, audit_id, refused=i, rate=rates[i], tokens=float(tokens))
+    return Confirmation(True, audit_id)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """One data call of a tenant, counted on its day."""
+
+    tenant_id: str
+    day: date
+    rows_read: int = 0
+    rows_written: int = 0
+
+
+# The usage upsert of ``metering.meter``, as text: a Core insert of the ORM table in a CTE
+# would bind its primary key.
+_COUNT_USAGE = text(
+    "INSERT INTO usage_counters AS c (tenant_id, day, calls, rows_read, rows_written) "
+    "VALUES (:usage_tenant, :usage_day, 1, :usage_read, :usage_written) "
+    "ON CONFLICT (tenant_id, day) DO UPDATE SET calls = c.calls + 1, "
+    "rows_read = c.rows_read + excluded.rows_read, "
+    "rows_written = c.rows_written + excluded.rows_written"
+)
+
+
+@cache
+def _finish_statement(with_usage: bool) -> Any:
+    """The audit event's insert, with the usage upsert as a CTE when the call counts one."""
+    if not with_usage:
+        return insert(_AUDIT)
+    return insert(_AUDIT).add_cte(_COUNT_USAGE.columns().cte("usage"))
+
+
+def finish(conn: Connection, event_row: dict[str, Any], usage: Usage | None) -> None:
+    """Insert the call's audit event (``audit.event_row``) and count ``usage``, in one
+    autocommitted statement: both are written or neither."""
+    params = dict(event_row)
+    if usage is not None:
+        params |= {
+            "usage_tenant": usage.tenant_id,
+            "usage_day": usage.day,
+            "usage_read": usage.rows_read,
+            "usage_written": usage.rows_written,
+        }
+    params["decision"] = Decision(params["decision"]).value
+    params["arguments"] = json.dumps(params["arguments"])
+    with _cursor(conn) as cursor:
+        cursor.execute(_finish_sql(conn, usage is not None), params)
+
+
+# The two statements go to the driver's cursor, compiled once: SQLAlchemy's execution and
+# result machinery cost more CPU than the statement's round trip (docs/call-cost.md).
+def _cursor(conn: Connection) -> psycopg.Cursor[Any]:
+    driver = conn.connection.driver_connection
+    if not isinstance(driver, psycopg.Connection):
+        raise TypeError("confirmed reads need a psycopg connection (PostgreSQL)")
+    return driver.cursor()
+
+
+@cache
+def _compiled(statement: Any, dialect: Dialect) -> LiteralString:
+    sql: LiteralString = str(statement.compile(dialect=dialect))  # constants only
+    return sql
+
+
+def _confirm_sql(conn: Connection, takes: int, sweep: bool) -> LiteralString:
+    return _compiled(_confirm_statement(takes, sweep), conn.dialect)
+
+
+def _finish_sql(conn: Connection, with_usage: bool) -> LiteralString:
+    return _compiled(_finish_statement(with_usage), conn.dialect)
