@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from typing import Any, LiteralString, cast
 
 import psycopg
-from sqlalchemy import Connection, Dialect, Table, insert, text
+from sqlalchemy import Dialect, Engine, Table, insert, text
 
 from paybill.server.core.vocabulary import Decision
 from paybill.server.domain.control_versions import Versions
@@ -105,9 +106,9 @@ def _confirm_statement(takes: int, sweep: bool) -> Any:
     return text(f"WITH {', '.join(ctes)} SELECT {', '.join(columns)}")
 
 
-def confirm(conn: Connection, expected: Versions, takes: Sequence[BucketTake]) -> Confirmation:
+def confirm(engine: Engine, expected: Versions, takes: Sequence[BucketTake]) -> Confirmation:
     """Whether the store is still at ``expected``; if so, take ``takes`` in order (stopping
-    at the first refused) in the same statement. ``conn`` autocommits."""
+    at the first refused) in the same statement. ``engine`` autocommits (``Database``)."""
     sweep = any([take.limiter.sweep_due() for take in takes])
     params: dict[str, Any] = {
         "acl": expected.acl,
@@ -121,8 +122,8 @@ def confirm(conn: Connection, expected: Versions, takes: Sequence[BucketTake]) -
         rates.append(rate)
         params[f"key{i}"] = take.limiter.bucket_key(take.key)
         params[f"rate{i}"] = float(rate)
-    with _cursor(conn) as cursor:
-        cursor.execute(_confirm_sql(conn, len(takes), sweep), params)
+    with _cursor(engine) as cursor:
+        cursor.execute(_compiled(_confirm_statement(len(takes), sweep), engine.dialect), params)
         row = cursor.fetchone()
     if row is None:
         raise RuntimeError("the confirmation returned no row")
@@ -165,7 +166,7 @@ def _finish_statement(with_usage: bool) -> Any:
     return insert(_AUDIT).add_cte(_COUNT_USAGE.columns().cte("usage"))
 
 
-def finish(conn: Connection, event_row: dict[str, Any], usage: Usage | None) -> None:
+def finish(engine: Engine, event_row: dict[str, Any], usage: Usage | None) -> None:
     """Insert the call's audit event (``audit.event_row``) and count ``usage``, in one
     autocommitted statement: both are written or neither."""
     params = dict(event_row)
@@ -178,28 +179,31 @@ def finish(conn: Connection, event_row: dict[str, Any], usage: Usage | None) -> 
         }
     params["decision"] = Decision(params["decision"]).value
     params["arguments"] = json.dumps(params["arguments"])
-    with _cursor(conn) as cursor:
-        cursor.execute(_finish_sql(conn, usage is not None), params)
+    with _cursor(engine) as cursor:
+        cursor.execute(_compiled(_finish_statement(usage is not None), engine.dialect), params)
 
 
 # The two statements go to the driver's cursor, compiled once: SQLAlchemy's execution and
 # result machinery cost more CPU than the statement's round trip (docs/call-cost.md).
-def _cursor(conn: Connection) -> psycopg.Cursor[Any]:
-    driver = conn.connection.driver_connection
-    if not isinstance(driver, psycopg.Connection):
-        raise TypeError("confirmed reads need a psycopg connection (PostgreSQL)")
-    return driver.cursor()
+@contextmanager
+def _cursor(engine: Engine) -> Iterator[psycopg.Cursor[Any]]:
+    """A cursor of a pooled autocommit connection; one lost under the statement is dropped
+    from the pool, not handed out again."""
+    connection = engine.raw_connection()
+    try:
+        driver = connection.driver_connection
+        if not isinstance(driver, psycopg.Connection):
+            raise TypeError("confirmed reads need a psycopg connection (PostgreSQL)")
+        with driver.cursor() as cursor:
+            yield cursor
+    except psycopg.OperationalError:
+        connection.invalidate()
+        raise
+    finally:
+        connection.close()
 
 
 @cache
 def _compiled(statement: Any, dialect: Dialect) -> LiteralString:
     sql: LiteralString = str(statement.compile(dialect=dialect))  # constants only
     return sql
-
-
-def _confirm_sql(conn: Connection, takes: int, sweep: bool) -> LiteralString:
-    return _compiled(_confirm_statement(takes, sweep), conn.dialect)
-
-
-def _finish_sql(conn: Connection, with_usage: bool) -> LiteralString:
-    return _compiled(_finish_statement(with_usage), conn.dialect)

@@ -160,8 +160,7 @@ def confirm(call: Call, *, read_only: bool) -> None:
             in_store.append(deferred)
         else:
             in_process.append(deferred)
-    with call.services.db.autocommit.connect() as conn:
-        confirmed = confirm_in_store(conn, attempt.expected, takes)
+    confirmed = confirm_in_store(call.services.db.autocommit, attempt.expected, takes)
     if not confirmed.current:
         raise Retry("the control versions moved")
     attempt.confirmed = True

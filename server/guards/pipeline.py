@@ -216,9 +216,7 @@ class Pipeline:
             raise RuntimeError("a confirmation draws the audit event's id")
         entry = _entry(call, Decision.ALLOWED, call.decided_by, "ok")
         row = audit.event_row(entry, services.audit.key, event_id)
-        engine = services.db.autocommit
-        with engine.connect() as conn:
-            confirmed_reads.finish(conn, row, attempt.usage)
+        confirmed_reads.finish(services.db.autocommit, row, attempt.usage)
         services.audit.committed(services.db.engine)
 
     def unknown_tool(self, tool: str, principal: str | None) -> Outcome:

@@ -6,6 +6,7 @@ import os
 import select
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -111,8 +112,14 @@ class Database:
         self.url = database_url
         self.engine = make_engine(database_url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        # The same pool's connections in autocommit: one statement, one transaction.
-        self.autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    @cached_property
+    def autocommit(self) -> Engine:
+        """PostgreSQL connections of their own pool in autocommit, for single statements
+        sent on the driver's connection (``engine.raw_connection()``): each is its own
+        transaction, so nothing is reset when one is returned."""
+        url = parse_database_url(self.url)
+        return postgres_engine(url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -121,6 +128,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if "autocommit" in self.__dict__:
+            self.autocommit.dispose()
 
 
 def updated_rows(result: Result[Any]) -> int:

@@ -83,15 +83,15 @@ def watching(served: Served, monkeypatch: pytest.MonkeyPatch) -> Iterator[Seen]:
     limiters = (served.services.rate_limiter, served.services.tenant_rate)
     buckets = tuple(limiter.engine for limiter in limiters if isinstance(limiter, StoreRateLimiter))
     db = served.services.db
-    seen = Seen((db.engine, db.autocommit, *buckets))
+    seen = Seen((db.engine, *buckets))
     event.listen(Engine, "before_cursor_execute", seen.on_statement)
     event.listen(Engine, "commit", seen.on_commit)
     # A confirmed read's two statements go to the driver's cursor (domain.confirmed_reads).
     driver_cursor = confirmed_reads._cursor
 
-    def counted(conn: Any) -> Any:
+    def counted(engine: Engine) -> Any:
         seen.statements["store"] += 1
-        return driver_cursor(conn)
+        return driver_cursor(engine)
 
     monkeypatch.setattr(confirmed_reads, "_cursor", counted)
     try:
