@@ -16,6 +16,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from paybill.server.core.settings import parse_database_url
 
+# A store engine keeps every connection it opened, up to SQLAlchemy's default ceiling (5
+# kept, 10 more opened and closed again). `paybill serve` runs a call per HTTP session in a
+# worker thread, each holding a store connection, and with the default pool more than five
+# sessions at once opened a new PostgreSQL connection (a backend start) every few calls.
+STORE_POOL = 15
+
 
 def make_engine(database_url: str, *, write_lock: bool = True) -> Engine:
     """Create an engine; for SQLite, create the file's directory and enforce foreign keys.
@@ -36,7 +42,7 @@ def make_engine(database_url: str, *, write_lock: bool = True) -> Engine:
         if write_lock:
             event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
-    return postgres_engine(url)
+    return postgres_engine(url, pool_size=STORE_POOL, max_overflow=0)
 
 
 def postgres_engine(url: str | URL, **options: Any) -> Engine:
