@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 
 from paybill.server.executors.dataplane.credentials import TenantCredentials
 from paybill.server.executors.dataplane.engines import Engines, tenants_file_url
-from paybill.server.store.database import make_engine
+from paybill.server.store.database import Database, make_engine
 
 
 @pytest.fixture
@@ -63,11 +63,11 @@ def test_an_older_permissive_store_is_tightened(tmp_path: Path, open_umask: None
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
-def test_a_store_pool_keeps_the_connections_concurrent_calls_opened(empty_url: str) -> None:
+def test_the_calls_pool_keeps_the_connections_concurrent_calls_opened(empty_url: str) -> None:
     """Eight connections held at once (eight HTTP sessions' calls) are kept when returned:
     the next eight checkouts open no new connection. With SQLAlchemy's default pool (five
     kept) three of them were closed and opened again, a backend start per overflow."""
-    engine = make_engine(empty_url)
+    engine = Database(empty_url).engine
     opened: list[object] = []
     event.listen(engine, "connect", lambda dbapi_connection, _record: opened.append(1))
     try:
