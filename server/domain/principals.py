@@ -9,7 +9,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from paybill.server.core.errors import Conflict, InvalidInput, NotFound, Unauthenticated
@@ -160,6 +160,44 @@ def authenticate(session: Session, plaintext: str) -> Principal:
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
         key.last_used_at = now
     return key.principal
+
+
+# The key and its principal's name and flag, as plain columns: no ORM entities to build.
+_KEY_ROW = (
+    select(
+        ApiKey.id,
+        ApiKey.key_hash,
+        ApiKey.revoked_at,
+        ApiKey.last_used_at,
+        Principal.name,
+        Principal.disabled,
+    )
+    .join(Principal, ApiKey.principal_id == Principal.id)
+    .where(ApiKey.prefix == bindparam("prefix"))
+)
+
+
+def authenticated_name(connection: Connection, plaintext: str) -> str:
+    """``authenticate`` for a caller that needs only the principal's name (the HTTP bearer
+    check, on every request): the same checks and the same last-use write, on Core rows,
+    which cost about a third of the CPU of loading the key and principal entities.
+
+    Raises:
+        Unauthenticated: malformed, unknown, revoked or disabled key (one message for all).
+    """
+    refused = Unauthenticated("The API key is missing, invalid or revoked.")
+    match = _KEY_SHAPE.match(plaintext)
+    if match is None:
+        raise refused
+    row = connection.execute(_KEY_ROW, {"prefix": match.group(1)}).first()
+    if row is None or row.revoked_at is not None:
+        raise refused
+    if not hmac.compare_digest(row.key_hash, hash_key(plaintext)) or row.disabled:
+        raise refused
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+        connection.execute(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now))
+    return str(row.name)
 
 
 def _named(session: Session, name: str) -> Principal:

@@ -21,7 +21,7 @@ from paybill.server.core.errors import (
     Unavailable,
 )
 from paybill.server.core.settings import Settings
-from paybill.server.domain.principals import authenticate
+from paybill.server.domain.principals import authenticated_name
 from paybill.server.domain.token_principals import principal_for_token
 from paybill.server.mcp.http_audit import RefusalRecorder, refusal_entry
 from paybill.server.mcp.json_response import send_json
@@ -91,8 +91,8 @@ class BearerAuth:
                 raise refused.error() from None
             with self.db.session() as session:
                 return principal_for_token(session, verified.claims, self.settings)
-        with self.db.session() as session:
-            return authenticate(session, credential).name
+        with self.db.engine.begin() as connection:
+            return authenticated_name(connection, credential)
 
     def _how_to_authenticate(self) -> str:
         if self.verifier is None:

@@ -56,12 +56,28 @@ log = logging.getLogger("paybill.metrics")
 
 
 class CallMetrics:
+    """Each labelled child is looked up once (``labels`` validates the values and takes the
+    metric's lock every time); the label sets are few: tools, stages, codes."""
+
+    def __init__(self) -> None:
+        self._calls: dict[tuple[str, str, str], Counter] = {}
+        self._seconds: dict[str, Histogram] = {}
+        self._stages: dict[str, Histogram] = {}
+
     def finished(self, record: CallRecord) -> None:
         tool = record.trace.tool
-        CALLS.labels(tool, record.decision, record.code).inc()
-        CALL_SECONDS.labels(tool).observe(record.duration_seconds)
-        for stage, seconds in record.stage_seconds().items():
-            STAGE_SECONDS.labels(stage).observe(seconds)
+        key = (tool, record.decision, record.code)
+        calls = self._calls.get(key) or self._calls.setdefault(key, CALLS.labels(*key))
+        calls.inc()
+        seconds = self._seconds.get(tool) or self._seconds.setdefault(
+            tool, CALL_SECONDS.labels(tool)
+        )
+        seconds.observe(record.duration_seconds)
+        for stage, took in record.stage_seconds().items():
+            child = self._stages.get(stage) or self._stages.setdefault(
+                stage, STAGE_SECONDS.labels(stage)
+            )
+            child.observe(took)
 
 
 class StoreCollector(Collector):

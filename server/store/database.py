@@ -17,12 +17,22 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from paybill.server.core.settings import parse_database_url
 
+# At most this many connections per store engine: SQLAlchemy's default (5 kept, 10 more
+# opened when needed and closed again when returned).
+STORE_CONNECTIONS = 15
+# The calls' engine (``Database``) keeps more: `paybill serve` runs a call per HTTP session in
+# a worker thread, each holding a store connection, and with 5 kept, 8 sessions at once opened
+# a new PostgreSQL connection (a backend start) every few calls. Other store engines (the
+# audit reader, DDL) see little concurrency and keep 5, so an idle process holds few.
+CALL_POOL = 10
 
-def make_engine(database_url: str, *, write_lock: bool = True) -> Engine:
+
+def make_engine(database_url: str, *, write_lock: bool = True, kept: int = 5) -> Engine:
     """Create an engine; for SQLite, create the file's directory and enforce foreign keys.
 
     ``write_lock=False`` gives plain deferred transactions on SQLite, for readers that must
-    not queue behind (or deadlock with) a writer on the same thread.
+    not queue behind (or deadlock with) a writer on the same thread. ``kept``: connections a
+    PostgreSQL pool keeps once opened, of at most ``STORE_CONNECTIONS``.
     """
     url = parse_database_url(database_url)
     if url.get_backend_name() == "sqlite":
@@ -37,7 +47,7 @@ def make_engine(database_url: str, *, write_lock: bool = True) -> Engine:
         if write_lock:
             event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
-    return postgres_engine(url)
+    return postgres_engine(url, pool_size=kept, max_overflow=STORE_CONNECTIONS - kept)
 
 
 def postgres_engine(url: str | URL, **options: Any) -> Engine:
@@ -110,7 +120,7 @@ class Database:
 
     def __init__(self, database_url: str) -> None:
         self.url = database_url
-        self.engine = make_engine(database_url)
+        self.engine = make_engine(database_url, kept=CALL_POOL)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @cached_property
@@ -119,7 +129,13 @@ class Database:
         sent on the driver's connection (``engine.raw_connection()``): each is its own
         transaction, so nothing is reset when one is returned."""
         url = parse_database_url(self.url)
-        return postgres_engine(url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
+        return postgres_engine(
+            url,
+            isolation_level="AUTOCOMMIT",
+            pool_reset_on_return=None,
+            pool_size=CALL_POOL,  # the confirmed reads are calls: kept as the calls' pool
+            max_overflow=STORE_CONNECTIONS - CALL_POOL,
+        )
 
     @contextmanager
     def session(self) -> Iterator[Session]:

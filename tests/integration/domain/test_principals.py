@@ -12,6 +12,7 @@ from paybill.server.domain.principals import (
     LAST_USED_RESOLUTION,
     add_principal,
     authenticate,
+    authenticated_name,
     parse_role,
 )
 from paybill.server.domain.tenants import create_tenant
@@ -91,6 +92,43 @@ def test_disabled_principal_cannot_authenticate(db: Database) -> None:
         principal.disabled = True
         with pytest.raises(Unauthenticated):
             authenticate(session, key.plaintext)
+
+
+def _name(db: Database, plaintext: str) -> str:
+    with db.engine.begin() as connection:
+        return authenticated_name(connection, plaintext)
+
+
+def test_the_name_alone_is_checked_and_its_last_use_written_as_by_authenticate(
+    db: Database,
+) -> None:
+    with db.session() as session:
+        principal, key = add_principal(session, "alice", Role.OPERATOR)
+        forged = key.plaintext[:-4] + ("AAAA" if not key.plaintext.endswith("AAAA") else "BBBB")
+    assert _name(db, key.plaintext) == "alice"
+    with db.session() as session:
+        first = session.scalars(select(ApiKey)).one().last_used_at
+    assert first is not None
+    assert _name(db, key.plaintext) == "alice"
+    with db.session() as session:
+        stored = session.scalars(select(ApiKey)).one()
+        assert stored.last_used_at == first  # used less than a minute ago: not written
+        stored.last_used_at = first - LAST_USED_RESOLUTION
+    _name(db, key.plaintext)
+    with db.session() as session:
+        assert session.scalars(select(ApiKey)).one().last_used_at > first
+    for presented in ("", "pb_short_key", "pb_AAAAAAAAAAAA_" + "A" * 43, forged):
+        with pytest.raises(Unauthenticated):
+            _name(db, presented)
+    with db.session() as session:
+        session.get(Principal, principal.id).disabled = True
+    with pytest.raises(Unauthenticated):
+        _name(db, key.plaintext)
+    with db.session() as session:
+        session.get(Principal, principal.id).disabled = False
+        session.scalars(select(ApiKey)).one().revoked_at = utcnow()
+    with pytest.raises(Unauthenticated):
+        _name(db, key.plaintext)
 
 
 def test_tenant_binding_rules(db: Database, lifecycle: Lifecycle) -> None:

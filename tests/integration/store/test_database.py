@@ -9,12 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 
 from paybill.server.executors.dataplane.credentials import TenantCredentials
 from paybill.server.executors.dataplane.engines import Engines, tenants_file_url
-from paybill.server.store.database import make_engine
+from paybill.server.store.database import Database, make_engine
 
 
 @pytest.fixture
@@ -60,3 +60,23 @@ def test_an_older_permissive_store_is_tightened(tmp_path: Path, open_umask: None
     wal.touch(mode=0o644)
     make_engine(f"sqlite:///{store}").dispose()
     assert (_mode(store), _mode(wal)) == (0o600, 0o600)
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_the_calls_pool_keeps_the_connections_concurrent_calls_opened(empty_url: str) -> None:
+    """Eight connections held at once (eight HTTP sessions' calls) are kept when returned:
+    the next eight checkouts open no new connection. With SQLAlchemy's default pool (five
+    kept) three of them were closed and opened again, a backend start per overflow."""
+    engine = Database(empty_url).engine
+    opened: list[object] = []
+    event.listen(engine, "connect", lambda dbapi_connection, _record: opened.append(1))
+    try:
+        for _ in range(2):
+            held = [engine.connect() for _ in range(8)]
+            for conn in held:
+                conn.execute(text("SELECT 1"))
+            for conn in held:
+                conn.close()
+        assert len(opened) == 8
+    finally:
+        engine.dispose()
