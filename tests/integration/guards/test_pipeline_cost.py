@@ -21,6 +21,7 @@ from paybill.server.domain import confirmed_reads
 from paybill.server.domain.acl import role_binding, subject
 from paybill.server.domain.principals import add_principal
 from paybill.server.domain.shared_rates import StoreRateLimiter
+from paybill.server.executors.dataplane import access
 from paybill.server.guards import sql as sql_guard
 from paybill.server.store import CasbinRule
 from paybill.server.store.database import Database
@@ -94,6 +95,15 @@ def watching(served: Served, monkeypatch: pytest.MonkeyPatch) -> Iterator[Seen]:
         return driver_cursor(engine)
 
     monkeypatch.setattr(confirmed_reads, "_cursor", counted)
+    # So does the scoping statement of a PostgreSQL tenant transaction (dataplane.access).
+    scope = access._scope_postgres
+
+    def scoping(*args: Any, **kwargs: Any) -> None:
+        seen.statements["tenant"] += 1
+        seen.tenant_sql.append(access._SCOPE)
+        scope(*args, **kwargs)
+
+    monkeypatch.setattr(access, "_scope_postgres", scoping)
     try:
         yield seen
     finally:

@@ -4,11 +4,14 @@ the pooled connection the next transaction gets."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 
 from paybill.server.core.errors import QuotaExceeded
+from paybill.server.executors.dataplane import access
 from paybill.server.executors.dataplane.access import tenant_transaction, ungated
 from tests.support.held import route_of
 from tests.support.served import Served
@@ -18,13 +21,22 @@ SETTINGS = "SELECT current_setting('search_path'), current_setting('app.tenant_i
 SETTINGS += "current_setting('statement_timeout'), current_setting('transaction_read_only')"
 
 
-def test_a_read_is_read_only_and_scoped_in_one_statement(served: Served) -> None:
+def test_a_read_is_read_only_and_scoped_in_one_statement(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
     route = route_of(served, "acme")
     engines = served.services.engines
     sent: list[str] = []
     engine = engines.for_tenant(route, read_only=True)
     listener = lambda _c, _cur, statement, *_rest: sent.append(statement)  # noqa: E731
     event.listen(engine, "before_cursor_execute", listener)
+    scope = access._scope_postgres  # sent on the driver's cursor: no SQLAlchemy event
+
+    def scoping(*args: Any) -> None:
+        sent.append(access._SCOPE)
+        scope(*args)
+
+    monkeypatch.setattr(access, "_scope_postgres", scoping)
     try:
         with tenant_transaction(
             engines, route, read_only=True, timeout_ms=1234, gate=ungated
