@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -23,6 +23,7 @@ from typing import Any, LiteralString, cast
 
 import psycopg
 from sqlalchemy import Dialect, Engine, Table, insert, text
+from sqlalchemy.dialects.postgresql.base import PGDialect
 
 from paybill.server.core.vocabulary import Decision
 from paybill.server.domain.control_versions import Versions
@@ -61,10 +62,38 @@ class BucketTake:
 @dataclass(frozen=True)
 class Confirmation:
     current: bool  # the versions were the expected ones; nothing was taken otherwise
-    audit_id: int
+    audit_id: int  # the call's event id: drawn now, or the one of the event written
     refused: int | None = None  # the first take refused (the ones after it were not taken)
     rate: int = 0  # the refused bucket's rate and the tokens it had left
     tokens: float = 0.0
+    spare_id: int | None = None  # an id drawn for a later call's event (``AuditIds``)
+
+    @property
+    def granted(self) -> bool:
+        return self.current and self.refused is None
+
+
+class AuditIds:
+    """Audit event ids drawn ahead, so that a call without tenant work can confirm and write
+    its event (whose content MAC covers its id) in one statement. Each such statement draws
+    the next spare; an id never used leaves a gap in the ids, which nothing reads as a loss
+    (the chain's order is its ``seq``)."""
+
+    def __init__(self, keep: int = 4) -> None:
+        self._lock = threading.Lock()
+        self._ids: list[int] = []
+        self._keep = keep
+
+    def take(self) -> int | None:
+        with self._lock:
+            return self._ids.pop() if self._ids else None
+
+    def wanted(self) -> bool:
+        return len(self._ids) < self._keep
+
+    def add(self, drawn: int) -> None:
+        with self._lock:
+            self._ids.append(drawn)
 
 
 def _take_cte(i: int, condition: str) -> str:
@@ -82,9 +111,20 @@ def _take_cte(i: int, condition: str) -> str:
     )
 
 
+_PG: Dialect = cast(Callable[[], Dialect], PGDialect)()  # its constructor is untyped
+# The audit event as the confirmation's last CTE, written only when the call was granted:
+# every column cast to its type, as the Core insert of ``finish`` binds them.
+_EVENT = (
+    f"ev AS (INSERT INTO audit_events ({', '.join(_AUDIT.columns.keys())}) SELECT "
+    + ", ".join(f"CAST(:ev_{c.key} AS {c.type.compile(dialect=_PG)})" for c in _AUDIT.columns)
+    + " WHERE {condition})"
+)
+
+
 @cache
-def _confirm_statement(takes: int, sweep: bool) -> Any:
-    """The confirmation with ``takes`` bucket takes, each only if the one before granted."""
+def _confirm_statement(takes: int, sweep: bool, spare: bool, event: bool) -> Any:
+    """The confirmation with ``takes`` bucket takes, each only if the one before granted,
+    drawing one audit id (two with ``spare``), and with ``event`` the call's audit event."""
     ctes = [
         "v AS (SELECT count(*) = 3 AS current FROM control_versions WHERE "
         "(scope = 'acl' AND version = :acl) OR (scope = 'principals' AND version = :principals)"
@@ -100,15 +140,28 @@ def _confirm_statement(takes: int, sweep: bool) -> Any:
             f"swept AS (DELETE FROM rate_buckets WHERE at < {NOW} - {IDLE_SECONDS} "  # noqa: S608
             f"AND key NOT IN ({kept}))"
         )
-    columns = ["(SELECT current FROM v)", "nextval('audit_events_id_seq')"]
+    if event:  # the last take granted only if every one before did
+        ctes.append(_EVENT.format(condition=condition))
+    drawn = "nextval('audit_events_id_seq')"
+    columns = ["(SELECT current FROM v)", drawn, drawn if spare else "NULL"]
     for i in range(takes):
         columns += [f"(SELECT {c} FROM t{i})" for c in ("granted", "tokens")]  # noqa: S608
     return text(f"WITH {', '.join(ctes)} SELECT {', '.join(columns)}")
 
 
-def confirm(engine: Engine, expected: Versions, takes: Sequence[BucketTake]) -> Confirmation:
+def confirm(
+    engine: Engine,
+    expected: Versions,
+    takes: Sequence[BucketTake],
+    *,
+    spare: bool = False,
+    event: dict[str, Any] | None = None,
+) -> Confirmation:
     """Whether the store is still at ``expected``; if so, take ``takes`` in order (stopping
-    at the first refused) in the same statement. ``engine`` autocommits (``Database``)."""
+    at the first refused) in the same statement, and draw an id for the call's audit event
+    and, with ``spare``, one for a later call's. With ``event`` (an ``audit.event_row`` whose
+    id was drawn ahead) the statement also writes the event if the call was granted, and
+    draws a spare instead of the call's id. ``engine`` autocommits (``Database``)."""
     sweep = any([take.limiter.sweep_due() for take in takes])
     params: dict[str, Any] = {
         "acl": expected.acl,
@@ -122,19 +175,27 @@ def confirm(engine: Engine, expected: Versions, takes: Sequence[BucketTake]) -> 
         rates.append(rate)
         params[f"key{i}"] = take.limiter.bucket_key(take.key)
         params[f"rate{i}"] = float(rate)
+    if event is not None:
+        params |= {f"ev_{name}": value for name, value in _driver_values(event).items()}
+    statement = _confirm_statement(len(takes), sweep, spare and event is None, event is not None)
     with _cursor(engine) as cursor:
-        cursor.execute(_compiled(_confirm_statement(len(takes), sweep), engine.dialect), params)
+        cursor.execute(_compiled(statement, engine.dialect), params)
         row = cursor.fetchone()
     if row is None:
         raise RuntimeError("the confirmation returned no row")
-    current, audit_id = bool(row[0]), int(row[1])
+    current, drawn, second = bool(row[0]), int(row[1]), row[2]
+    audit_id, spare_id = drawn, (int(second) if second is not None else None)
+    if event is not None:  # the call's id was drawn ahead: what is drawn now is a spare
+        audit_id, spare_id = int(event["id"]), drawn
     if not current:
-        return Confirmation(False, audit_id)
+        return Confirmation(False, audit_id, spare_id=spare_id)
     for i in range(len(takes)):
-        granted, tokens = row[2 + 2 * i], row[3 + 2 * i]
+        granted, tokens = row[3 + 2 * i], row[4 + 2 * i]
         if not granted:
-            return Confirmation(True, audit_id, refused=i, rate=rates[i], tokens=float(tokens))
-    return Confirmation(True, audit_id)
+            return Confirmation(
+                True, audit_id, refused=i, rate=rates[i], tokens=float(tokens), spare_id=spare_id
+            )
+    return Confirmation(True, audit_id, spare_id=spare_id)
 
 
 @dataclass(frozen=True)
@@ -169,7 +230,7 @@ def _finish_statement(with_usage: bool) -> Any:
 def finish(engine: Engine, event_row: dict[str, Any], usage: Usage | None) -> None:
     """Insert the call's audit event (``audit.event_row``) and count ``usage``, in one
     autocommitted statement: both are written or neither."""
-    params = dict(event_row)
+    params = _driver_values(event_row)
     if usage is not None:
         params |= {
             "usage_tenant": usage.tenant_id,
@@ -177,10 +238,17 @@ def finish(engine: Engine, event_row: dict[str, Any], usage: Usage | None) -> No
             "usage_read": usage.rows_read,
             "usage_written": usage.rows_written,
         }
-    params["decision"] = Decision(params["decision"]).value
-    params["arguments"] = json.dumps(params["arguments"])
     with _cursor(engine) as cursor:
         cursor.execute(_compiled(_finish_statement(usage is not None), engine.dialect), params)
+
+
+def _driver_values(event_row: dict[str, Any]) -> dict[str, Any]:
+    """An event row's values as the driver takes them: the decision's text, the arguments'
+    JSON."""
+    values = dict(event_row)
+    values["decision"] = Decision(values["decision"]).value
+    values["arguments"] = json.dumps(values["arguments"])
+    return values
 
 
 # The two statements go to the driver's cursor, compiled once: SQLAlchemy's execution and

@@ -138,9 +138,12 @@ def take(call: Call, limiter: Limiter, key: str, per_minute: int | None = None) 
     attempt.takes.append(_Take(limiter, key, per_minute, call.stage))
 
 
-def confirm(call: Call, *, read_only: bool) -> None:
+def confirm(call: Call, *, read_only: bool, event: dict[str, Any] | None = None) -> bool:
     """Confirm the call's attempt (once): the versions it was decided at are the store's,
-    and its buckets are taken, in the order its guards asked.
+    and its buckets are taken, in the order its guards asked. ``event``: the call's audit
+    event (``audit.event_row``, its id drawn ahead: ``spare_audit_id``), written by the same
+    statement if the call is granted; True when it was. It is not when a bucket is kept in
+    this process (taken after the statement).
 
     Raises:
         Retry: the versions moved, or the call is about to write.
@@ -148,7 +151,7 @@ def confirm(call: Call, *, read_only: bool) -> None:
     """
     attempt = call.attempt
     if attempt is None or attempt.confirmed:
-        return
+        return False
     if not read_only:
         raise Retry("a confirmed call never writes")
     takes: list[BucketTake] = []
@@ -160,11 +163,19 @@ def confirm(call: Call, *, read_only: bool) -> None:
             in_store.append(deferred)
         else:
             in_process.append(deferred)
-    confirmed = confirm_in_store(call.services.db.autocommit, attempt.expected, takes)
+    if in_process:
+        event = None
+    services = call.services
+    ids = services.audit_ids
+    confirmed = confirm_in_store(
+        services.db.autocommit, attempt.expected, takes, spare=ids.wanted(), event=event
+    )
+    if confirmed.spare_id is not None:
+        ids.add(confirmed.spare_id)
     if not confirmed.current:
         raise Retry("the control versions moved")
     attempt.confirmed = True
-    call.audit_id = confirmed.audit_id
+    call.audit_id = confirmed.audit_id  # a refusal's event takes it when no event was written
     if confirmed.refused is not None:
         refused = exceeded(confirmed.rate, confirmed.tokens)
         raise RefusedAt(in_store[confirmed.refused].stage, refused)
@@ -173,6 +184,13 @@ def confirm(call: Call, *, read_only: bool) -> None:
             deferred.limiter.take(deferred.key, deferred.per_minute)
         except PaybillError as error:
             raise RefusedAt(deferred.stage, error) from None
+    return event is not None
+
+
+def spare_audit_id(call: Call) -> int | None:
+    """An audit id drawn ahead, for a call that confirms and writes its event in one
+    statement; None when none is left (the call draws its own)."""
+    return call.services.audit_ids.take()
 
 
 def count_usage(call: Call, usage: Usage) -> bool:

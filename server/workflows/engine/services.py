@@ -19,7 +19,7 @@ from paybill.server.core.versioned_cache import VersionedCache
 from paybill.server.domain.acl import Acl
 from paybill.server.domain.audit_log import AuditLog
 from paybill.server.domain.billing_policy import BillingPolicy
-from paybill.server.domain.confirmed_reads import SeenVersions
+from paybill.server.domain.confirmed_reads import AuditIds, SeenVersions
 from paybill.server.domain.lifecycle import Lifecycle
 from paybill.server.domain.principals import ActivePrincipal
 from paybill.server.domain.tenant_snapshots import TenantSnapshot
@@ -52,3 +52,5 @@ class Services:
     tenants: VersionedCache[str, TenantSnapshot] = field(default_factory=VersionedCache)
     # The control versions calls last read: what a confirmed read call expects (guards.confirm).
     seen_versions: SeenVersions = field(default_factory=SeenVersions)
+    # Audit ids drawn ahead by confirmations (a call without tenant work uses one).
+    audit_ids: AuditIds = field(default_factory=AuditIds)

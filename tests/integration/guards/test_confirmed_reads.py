@@ -213,3 +213,34 @@ def test_a_run_sql_write_is_decided_from_the_store(
     again = served.ok("admin", "run_sql", tenant="acme", sql=read, params={"c": "DE"})
     assert again["result"]["rows"] == [["Ada"]]  # nothing was written
     assert len(confirmations) == sent + 1
+
+
+def test_a_call_without_tenant_work_is_confirmed_and_audited_in_one_statement(
+    served: Served, confirmations: list[confirmed_reads.Confirmation]
+) -> None:
+    """Its event goes in with the confirmation, under an id drawn by an earlier one."""
+    served.ok("ops", "get_tenant", tenant="acme")
+    served.ok("ops", "get_tenant", tenant="acme")  # an id is kept by now
+    before = len(_events(served))
+    served.ok("ops", "get_tenant", tenant="acme")
+    confirmed = confirmations[-1]
+    assert confirmed.granted and confirmed.spare_id is not None
+    events = _events(served)[before:]
+    assert [(e.id, e.tool, e.outcome) for e in events] == [
+        (confirmed.audit_id, "get_tenant", "ok")
+    ]
+    assert confirmed.spare_id != confirmed.audit_id
+    with served.services.db.session() as session:
+        assert served.services.audit.verify(session).ok
+
+
+def test_a_refused_call_without_tenant_work_writes_no_event_with_its_confirmation(
+    served: Served, limited: Pipeline
+) -> None:
+    for _ in range(RATE):
+        assert not limited.call("get_tenant", "ops", {"tenant": "acme"}).is_error
+    before = len(_events(served))
+    refused = limited.call("get_tenant", "ops", {"tenant": "acme"})
+    assert refused.payload["error"]["code"] == "QUOTA_EXCEEDED"
+    events = _events(served)[before:]
+    assert [(e.decision.value, e.rule) for e in events] == [("denied", "limits:QUOTA_EXCEEDED")]

@@ -45,11 +45,12 @@ AGENT = "globex-bot"  # a tenant agent of globex (pro, pooled: data.sql)
 # A call that changes nothing, and a run_sql read, is a confirmed read on PostgreSQL
 # (guards.confirm): one statement confirms the versions its caches (the tenant's too) were
 # read at, takes its buckets and draws the audit id; one more inserts the audit event with
-# the usage count. Both autocommit.
+# the usage count. Both autocommit. A call without tenant work sends one: its event, under
+# an id an earlier confirmation drew ahead, is written by the confirmation itself.
 STORE_STATEMENTS = {
     "run_sql": {"postgresql": 2, "sqlite": 7},
     "query_table": {"postgresql": 2, "sqlite": 7},
-    "get_tenant": {"postgresql": 2, "sqlite": 5},  # no tenant work: one transaction
+    "get_tenant": {"postgresql": 1, "sqlite": 5},  # no tenant work: one statement (PG)
 }
 STORE_COMMITS = 2  # the guards' transaction (ended before tenant work), then the rest
 # Tenant statements per call: one set_config for every setting, then the query itself.
