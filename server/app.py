@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from datetime import datetime
 from types import ModuleType
 
+from sqlalchemy import Engine
+
 from paybill.server.core.errors import InvalidInput
 from paybill.server.core.ratelimit import Limiter, RateLimiter
 from paybill.server.core.settings import Settings
@@ -85,7 +87,9 @@ def build_services(
     reader = make_engine(settings.database_url, write_lock=False)
     audit_log = AuditLog.open(settings, reader=reader)
     audit_log.ensure_checkpoint(reader)
-    principal_rate, tenant_rate = rate_limiters(settings, rate_clock)
+    # The buckets share the confirmed reads' autocommit pool: one pool, not two, per process.
+    autocommit = db.autocommit if db.engine.dialect.name == "postgresql" else None
+    principal_rate, tenant_rate = rate_limiters(settings, rate_clock, autocommit)
     return Services(
         db=db,
         settings=settings,
@@ -106,13 +110,16 @@ def build_services(
 
 
 def rate_limiters(
-    settings: Settings, clock: Callable[[], float] | None = None
+    settings: Settings,
+    clock: Callable[[], float] | None = None,
+    engine: Engine | None = None,
 ) -> tuple[Limiter, Limiter]:
     """The per-principal and per-tenant limiters: buckets in the store on PostgreSQL (every
-    replica takes from the same ones, docs/replicas.md), else in this process."""
+    replica takes from the same ones, docs/replicas.md), else in this process. ``engine``:
+    an autocommitting engine on the store to take them on (``Database.autocommit``)."""
     rate = settings.rate_per_minute
     if settings.shared_rate_limits and shares_buckets(settings.database_url):
-        engine = shared_rates_engine(settings.database_url)
+        engine = engine or shared_rates_engine(settings.database_url)
         return (
             StoreRateLimiter(engine, rate, "principal", clock),
             StoreRateLimiter(engine, rate, "tenant", clock),

@@ -129,13 +129,9 @@ class Database:
         sent on the driver's connection (``engine.raw_connection()``): each is its own
         transaction, so nothing is reset when one is returned."""
         url = parse_database_url(self.url)
-        return postgres_engine(
-            url,
-            isolation_level="AUTOCOMMIT",
-            pool_reset_on_return=None,
-            pool_size=CALL_POOL,  # the confirmed reads are calls: kept as the calls' pool
-            max_overflow=STORE_CONNECTIONS - CALL_POOL,
-        )
+        # SQLAlchemy's default pool (5 kept, 15 at most): a statement holds its connection
+        # for one round trip, so few are ever out at once.
+        return postgres_engine(url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

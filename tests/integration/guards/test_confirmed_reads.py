@@ -226,9 +226,7 @@ def test_a_call_without_tenant_work_is_confirmed_and_audited_in_one_statement(
     confirmed = confirmations[-1]
     assert confirmed.granted and confirmed.spare_id is not None
     events = _events(served)[before:]
-    assert [(e.id, e.tool, e.outcome) for e in events] == [
-        (confirmed.audit_id, "get_tenant", "ok")
-    ]
+    assert [(e.id, e.tool, e.outcome) for e in events] == [(confirmed.audit_id, "get_tenant", "ok")]
     assert confirmed.spare_id != confirmed.audit_id
     with served.services.db.session() as session:
         assert served.services.audit.verify(session).ok
