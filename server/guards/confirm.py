@@ -45,7 +45,13 @@ _ATTEMPT = "paybill.confirm.attempt"  # Session.info: the attempt the session se
 
 
 class Retry(Exception):
-    """The attempt cannot be confirmed as it stands: decide the call again from the store."""
+    """The attempt cannot be confirmed as it stands: decide the call again from the store.
+    ``read_store``: because the call's session was used before the confirmation."""
+
+    def __init__(self, why: str, *, read_store: bool = False) -> None:
+        super().__init__(why)
+        self.read_store = read_store
+        self.in_handler = False  # raised while the tool's handler ran (the pipeline sets it)
 
 
 class RefusedAt(Exception):
@@ -91,7 +97,7 @@ def _unconfirmed(session: Session, *_: Any) -> None:
     if attempt is None:
         return
     if not attempt.confirmed:
-        raise Retry("the call's session was used before its confirmation")
+        raise Retry("the call's session was used before its confirmation", read_store=True)
     attempt.in_session = True
 
 

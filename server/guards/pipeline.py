@@ -109,6 +109,9 @@ class Pipeline:
         self.services = services
         self.registry: dict[str, ToolSpec] = {spec.name: spec for spec in specs}
         self.observer = observer or Observers()
+        # Tools whose handler reads the store: a confirmed read of one confirms before the
+        # handler runs (the handler then reads in the call's session, after it).
+        self._confirm_first: set[str] = set()
 
     def call(self, tool: str, principal: str | None, raw: dict[str, Any]) -> Outcome:
         spec = self.registry[tool]
@@ -119,6 +122,9 @@ class Pipeline:
                 return self._call(spec, principal, raw, trace, attempt)
             except Retry as why:
                 log.debug("%s decided again from the store: %s", tool, why)
+                if why.read_store and why.in_handler:
+                    # Its handler reads the store: later calls confirm before it runs.
+                    self._confirm_first.add(tool)
         return self._call(spec, principal, raw, trace, None)
 
     def _call(
@@ -149,6 +155,7 @@ class Pipeline:
         """The guards, then the handler; the outcome and the decision it was audited with."""
         session = call.session
         stage = CHAIN[0].name
+        handling = False  # the handler is running (a Retry from it says so)
         try:
             for step in CHAIN:
                 stage = call.stage = step.name
@@ -162,6 +169,9 @@ class Pipeline:
                     return answer.outcome, Decision.ALLOWED
             stage = call.stage = EXECUTE
             started = trace.now()
+            if call.attempt is not None and call.spec.name in self._confirm_first:
+                confirm(call, read_only=True)
+            handling = True
             payload = _handled(call)
             trace.mark("handler", started)
             started = trace.now()
@@ -172,7 +182,8 @@ class Pipeline:
                 self._audit(call, Decision.ALLOWED, call.decided_by, "ok")
                 session.commit()
             trace.mark("audit", started)
-        except Retry:
+        except Retry as why:
+            why.in_handler = handling
             raise
         except RefusedAt as bucket:
             outcome = self._refused(call, bucket.stage, bucket.error)

@@ -242,3 +242,19 @@ def test_a_refused_call_without_tenant_work_writes_no_event_with_its_confirmatio
     assert refused.payload["error"]["code"] == "QUOTA_EXCEEDED"
     events = _events(served)[before:]
     assert [(e.decision.value, e.rule) for e in events] == [("denied", "limits:QUOTA_EXCEEDED")]
+
+
+def test_a_tool_whose_handler_reads_the_store_confirms_before_it_runs(
+    served: Served, confirmations: list[confirmed_reads.Confirmation]
+) -> None:
+    """list_tenants reads tenants in its handler: its first attempt goes back to the store
+    when the handler reads; later calls confirm first, then read after the confirmation."""
+    served.ok("ops", "get_tenant", tenant="acme")  # versions seen, caches warm
+    served.ok("ops", "list_tenants")  # its handler reads: decided again from the store
+    sent, before = len(confirmations), len(_events(served))
+    listed = served.ok("ops", "list_tenants")
+    assert {t["slug"] for t in listed["tenants"]} >= {"acme", "globex"}
+    assert len(confirmations) == sent + 1
+    assert [e.tool for e in _events(served)[before:]] == ["list_tenants"]
+    with served.services.db.session() as session:
+        assert served.services.audit.verify(session).ok
