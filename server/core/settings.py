@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
 from typing import Literal
@@ -20,6 +21,12 @@ def default_database_url() -> str:
     """An embedded SQLite file in the user's data directory."""
     data_dir = Path(platformdirs.user_data_dir("paybill", appauthor=False))
     return f"sqlite:///{data_dir / 'paybill.db'}"
+
+
+@functools.cache
+def is_postgres(database_url: str) -> bool:
+    """Whether the store at ``database_url`` is PostgreSQL (else SQLite)."""
+    return parse_database_url(database_url).get_backend_name() == "postgresql"
 
 
 def parse_database_url(value: str) -> URL:

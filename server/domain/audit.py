@@ -175,9 +175,23 @@ def event_row(entry: AuditEntry, key: AuditKey, event_id: int) -> dict[str, Any]
     """The column values of ``entry`` as an unsealed event with the id ``event_id`` (drawn
     from ``ID_SEQUENCE``) and its content MAC: what ``append`` inserts on PostgreSQL, for a
     caller inserting it in a statement of its own (``confirmed_reads.finish``)."""
-    row: dict[str, Any] = dict.fromkeys(_COLUMNS)
-    row |= {
-        "id": event_id,
+    row: dict[str, Any] = dict.fromkeys(_COLUMNS) | _values(entry, key) | {"id": event_id}
+    # Plain values, not an ORM entity (whose construction cost more than the MAC).
+    row["mac"] = content_mac(cast(AuditEvent, SimpleNamespace(**row)), key)
+    return row
+
+
+def _row(event: AuditEvent) -> dict[str, Any]:
+    return {name: getattr(event, name) for name in _COLUMNS}
+
+
+def _event(entry: AuditEntry, key: AuditKey) -> AuditEvent:
+    return AuditEvent(**_values(entry, key))
+
+
+def _values(entry: AuditEntry, key: AuditKey) -> dict[str, Any]:
+    """The columns an event takes from ``entry``, its time and its key (id and MAC later)."""
+    return {
         "occurred_at": utcnow(),
         "principal": entry.principal,
         "tenant_id": entry.tenant_id,
@@ -190,29 +204,6 @@ def event_row(entry: AuditEntry, key: AuditKey, event_id: int) -> dict[str, Any]
         "detail": entry.detail,
         "key_id": key.key_id,
     }
-    # Plain values, not an ORM entity (whose construction cost more than the MAC).
-    row["mac"] = content_mac(cast(AuditEvent, SimpleNamespace(**row)), key)
-    return row
-
-
-def _row(event: AuditEvent) -> dict[str, Any]:
-    return {name: getattr(event, name) for name in _COLUMNS}
-
-
-def _event(entry: AuditEntry, key: AuditKey) -> AuditEvent:
-    return AuditEvent(
-        occurred_at=utcnow(),
-        principal=entry.principal,
-        tenant_id=entry.tenant_id,
-        tool=entry.tool,
-        arguments=redact(entry.arguments),
-        decision=entry.decision,
-        rule=entry.rule[:200],
-        outcome=entry.outcome,
-        error_code=entry.error_code,
-        detail=entry.detail,
-        key_id=key.key_id,
-    )
 
 
 def seal(

@@ -27,7 +27,7 @@ from sqlalchemy.dialects.postgresql.base import PGDialect
 
 from paybill.server.core.vocabulary import Decision
 from paybill.server.domain.control_versions import Versions
-from paybill.server.domain.shared_rates import IDLE_SECONDS, NOW, StoreRateLimiter
+from paybill.server.domain.shared_rates import StoreRateLimiter, sweep_sql, take_sql
 from paybill.server.store import AuditEvent
 
 _AUDIT = cast(Table, AuditEvent.__table__)
@@ -96,21 +96,6 @@ class AuditIds:
             self._ids.append(drawn)
 
 
-def _take_cte(i: int, condition: str) -> str:
-    """The take of ``shared_rates`` as the data-modifying CTE ``t{i}``, done only when
-    ``condition`` holds (its own parameters ``key{i}`` and ``rate{i}``)."""
-    rate = f"CAST(:rate{i} AS double precision)"
-    refill = f"least({rate}, b.tokens + greatest(0, excluded.at - b.at) * {rate} / 60)"
-    return (
-        f"t{i} AS (INSERT INTO rate_buckets AS b (key, tokens, at, granted) "
-        f"SELECT :key{i}, {rate} - 1, {NOW}, true WHERE {condition} "
-        f"ON CONFLICT (key) DO UPDATE SET "
-        f"tokens = {refill} - CASE WHEN {refill} >= 1 THEN 1 ELSE 0 END, "
-        f"at = greatest(b.at, excluded.at), granted = {refill} >= 1 "
-        "RETURNING granted, tokens)"
-    )
-
-
 _PG: Dialect = cast(Callable[[], Dialect], PGDialect)()  # its constructor is untyped
 # The audit event as the confirmation's last CTE, written only when the call was granted:
 # every column cast to its type, as the Core insert of ``finish`` binds them.
@@ -131,15 +116,11 @@ def _confirm_statement(takes: int, sweep: bool, spare: bool, event: bool) -> Any
         " OR (scope = 'tenants' AND version = :tenants))"
     ]
     condition = "(SELECT current FROM v)"
-    for i in range(takes):
-        ctes.append(_take_cte(i, condition))
+    for i in range(takes):  # each take only if the one before granted
+        ctes.append(f"t{i} AS ({take_sql(f':key{i}', f':rate{i}', condition)})")
         condition = f"(SELECT granted FROM t{i})"  # noqa: S608 (constants only)
     if sweep and takes:
-        kept = ", ".join(f":key{i}" for i in range(takes))
-        ctes.append(
-            f"swept AS (DELETE FROM rate_buckets WHERE at < {NOW} - {IDLE_SECONDS} "  # noqa: S608
-            f"AND key NOT IN ({kept}))"
-        )
+        ctes.append(sweep_sql(", ".join(f":key{i}" for i in range(takes))))
     if event:  # the last take granted only if every one before did
         ctes.append(_EVENT.format(condition=condition))
     drawn = "nextval('audit_events_id_seq')"

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from sqlalchemy import Engine, text
 
 from paybill.server.core.ratelimit import Limiter, RateLimiter, exceeded, rate_of
-from paybill.server.core.settings import parse_database_url
+from paybill.server.core.settings import is_postgres, parse_database_url
 from paybill.server.store.database import postgres_engine
 
 SWEEP_EVERY_SECONDS = 60.0
@@ -28,25 +28,37 @@ SWEEP_EVERY_SECONDS = 60.0
 IDLE_SECONDS = 60
 # The database's clock unless a test fixes the time: one clock for every replica.
 NOW = "coalesce(CAST(:now AS double precision), extract(epoch FROM clock_timestamp()))"
-# All SET expressions see the old row (b); ``excluded.at`` is this take's time.
-_REFILL = (
-    "least(CAST(:rate AS double precision), "
-    "b.tokens + greatest(0, excluded.at - b.at) * CAST(:rate AS double precision) / 60)"
-)
-_TAKE = f"""
-INSERT INTO rate_buckets AS b (key, tokens, at, granted)
-VALUES (:key, CAST(:rate AS double precision) - 1, {NOW}, true)
-ON CONFLICT (key) DO UPDATE SET
-    tokens = {_REFILL} - CASE WHEN {_REFILL} >= 1 THEN 1 ELSE 0 END,
-    at = greatest(b.at, excluded.at),
-    granted = {_REFILL} >= 1
-RETURNING granted, tokens
-"""  # noqa: S608 (constants only; every value is bound)
+
+
+def take_sql(key: str = ":key", rate: str = ":rate", when: str = "true") -> str:
+    """The take of one bucket: an upsert of row ``key`` (a bind) that refills it by the time
+    since its last take, takes a call if one is there, and returns what it decided; done
+    only when ``when`` holds (the confirmed reads chain takes in one statement)."""
+    rate = f"CAST({rate} AS double precision)"
+    # All SET expressions see the old row (b); ``excluded.at`` is this take's time.
+    refill = f"least({rate}, b.tokens + greatest(0, excluded.at - b.at) * {rate} / 60)"
+    return (
+        f"INSERT INTO rate_buckets AS b (key, tokens, at, granted) "
+        f"SELECT {key}, {rate} - 1, {NOW}, true WHERE {when} "
+        f"ON CONFLICT (key) DO UPDATE SET "
+        f"tokens = {refill} - CASE WHEN {refill} >= 1 THEN 1 ELSE 0 END, "
+        f"at = greatest(b.at, excluded.at), granted = {refill} >= 1 "
+        "RETURNING granted, tokens"
+    )
+
+
+def sweep_sql(kept: str = ":key") -> str:
+    """A CTE deleting rows idle long enough to be full buckets, never those of ``kept`` (a
+    list of binds): rows stay bounded by the keys of the last minute or so."""
+    return (
+        f"swept AS (DELETE FROM rate_buckets WHERE at < {NOW} - {IDLE_SECONDS} "  # noqa: S608
+        f"AND key NOT IN ({kept}))"
+    )
+
+
+_TAKE = take_sql()
 # The same take, with the sweep of idle rows (never the key being taken) as a CTE.
-_SWEEP_AND_TAKE = (
-    f"WITH swept AS (DELETE FROM rate_buckets WHERE at < {NOW} - {IDLE_SECONDS} "  # noqa: S608
-    "AND key <> :key) " + _TAKE
-)
+_SWEEP_AND_TAKE = f"WITH {sweep_sql()} {_TAKE}"
 TAKE = text(_TAKE)
 SWEEP_AND_TAKE = text(_SWEEP_AND_TAKE)
 
@@ -113,7 +125,7 @@ class StoreRateLimiter:
 def shares_buckets(database_url: str) -> bool:
     """Whether a store keeps its buckets in ``rate_buckets``: PostgreSQL does. SQLite serves
     one machine, where a process's memory is cheaper and the behaviour is unchanged."""
-    return parse_database_url(database_url).get_backend_name() == "postgresql"
+    return is_postgres(database_url)
 
 
 def shared_rates_engine(database_url: str) -> Engine:

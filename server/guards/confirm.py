@@ -22,7 +22,6 @@ decision is the only one that counts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
@@ -30,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from paybill.server.core.errors import PaybillError
 from paybill.server.core.ratelimit import Limiter, exceeded
-from paybill.server.core.settings import parse_database_url
+from paybill.server.core.settings import is_postgres
 from paybill.server.domain.confirmed_reads import BucketTake, Usage
 from paybill.server.domain.confirmed_reads import confirm as confirm_in_store
 from paybill.server.domain.control_versions import Versions
@@ -116,12 +115,7 @@ def attempt_for(services: Services, spec: ToolSpec, raw: dict[str, Any]) -> Atte
 def confirms_reads(services: Services) -> bool:
     """Reads are confirmed on this store: PostgreSQL, and the setting on."""
     settings = services.settings
-    return settings.confirmed_reads and _postgres(settings.database_url)
-
-
-@cache
-def _postgres(database_url: str) -> bool:
-    return parse_database_url(database_url).get_backend_name() == "postgresql"
+    return settings.confirmed_reads and is_postgres(settings.database_url)
 
 
 def session_for(services: Services, attempt: Attempt) -> Session:
